@@ -1,0 +1,55 @@
+"""Constants shared by the models, the services and the pure helpers of `payment_plan`."""
+
+PLAN_TYPES = [
+    ('subscription', "Subscription"),
+    ('installments', "Installments"),
+]
+
+INTERVAL_UNITS = [
+    ('day', "Days"),
+    ('week', "Weeks"),
+    ('month', "Months"),
+    ('year', "Years"),
+]
+
+COLLECTION_MODES = [
+    ('token', "Card on file"),
+    ('gateway', "Gateway schedule"),
+    ('manual', "Manual"),
+]
+
+PLAN_STATES = [
+    ('draft', "Draft"),
+    ('active', "Running"),
+    ('paused', "Paused"),
+    ('done', "Done"),
+    ('cancelled', "Cancelled"),
+]
+
+# Plans in these states may still charge their customer.
+RUNNING_PLAN_STATES = ('draft', 'active', 'paused')
+
+INSTALLMENT_STATES = [
+    ('pending', "Pending"),
+    ('processing', "Processing"),
+    ('paid', "Paid"),
+    ('denied', "Denied"),
+    ('cancelled', "Cancelled"),
+]
+
+# Installments in these states are still owed by the customer.
+OPEN_INSTALLMENT_STATES = ('pending', 'processing', 'denied')
+
+CONSENT_CHANNELS = [
+    ('link', "Registration link"),
+    ('portal', "Customer portal"),
+    ('moto', "Phone (MOTO)"),
+    ('paper', "Signed form"),
+    ('other', "Other"),
+]
+
+# Number of future periods kept scheduled for an open-ended subscription.
+SUBSCRIPTION_HORIZON = 12
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_RETRY_INTERVAL_DAYS = 3

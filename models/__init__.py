@@ -1,0 +1,8 @@
+from . import (
+    payment_plan,
+    payment_plan_installment,
+    payment_plan_metadata,
+    payment_token,
+    payment_transaction,
+    res_partner,
+)

@@ -1,0 +1,730 @@
+import logging
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import schedule
+
+_logger = logging.getLogger(__name__)
+
+# Fields that shape the schedule: frozen once the plan runs (changed through the change wizard).
+SCHEDULE_FIELDS = {
+    'partner_id',
+    'company_id',
+    'currency_id',
+    'plan_type',
+    'amount',
+    'interval_number',
+    'interval_unit',
+    'date_start',
+    'installment_count',
+}
+
+
+class PaymentPlan(models.Model):
+    _name = 'payment.plan'
+    _description = "Payment Plan"
+    _inherit = ['portal.mixin', 'mail.thread', 'mail.activity.mixin']
+    _order = 'date_start desc, id desc'
+    _check_company_auto = True
+    _rec_names_search = ['name', 'partner_id']
+
+    name = fields.Char(
+        string="Reference",
+        required=True,
+        readonly=True,
+        copy=False,
+        index='trigram',
+        default=lambda self: self.env._("New"),
+    )
+    description = fields.Char(
+        string="Purpose",
+        help="What the customer pays for: shown to them on the portal and in mails.",
+    )
+    partner_id = fields.Many2one(
+        string="Customer",
+        comodel_name='res.partner',
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete='restrict',
+        check_company=True,
+    )
+    company_id = fields.Many2one(
+        comodel_name='res.company',
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    currency_id = fields.Many2one(
+        comodel_name='res.currency',
+        required=True,
+        compute='_compute_currency_id',
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+    )
+    user_id = fields.Many2one(
+        string="Responsible",
+        comodel_name='res.users',
+        default=lambda self: self.env.user,
+        tracking=True,
+        domain=[('share', '=', False)],
+        help="Who is told (by an activity) when the customer's payments fail.",
+    )
+    plan_type = fields.Selection(
+        string="Kind",
+        selection=const.PLAN_TYPES,
+        required=True,
+        default='subscription',
+        tracking=True,
+    )
+    amount = fields.Monetary(
+        string="Amount",
+        required=True,
+        tracking=True,
+        help="Per period for a subscription; the total to split for an installment plan.",
+    )
+    interval_number = fields.Integer(string="Every", required=True, default=1)
+    interval_unit = fields.Selection(
+        string="Interval Unit",
+        selection=const.INTERVAL_UNITS,
+        required=True,
+        default='month',
+    )
+    date_start = fields.Date(
+        string="First Due Date",
+        required=True,
+        default=fields.Date.context_today,
+        tracking=True,
+    )
+    date_end = fields.Date(
+        string="End Date",
+        tracking=True,
+        help="A subscription charges no period due after this date.",
+    )
+    installment_count = fields.Integer(
+        string="Number of Installments",
+        default=0,
+        help="Installment plans: the number of installments the total is split into. "
+        "Subscriptions: the number of periods to charge (0 for no limit).",
+    )
+    token_id = fields.Many2one(
+        string="Card on File",
+        comodel_name='payment.token',
+        check_company=True,
+        compute='_compute_token_id',
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+        ondelete='restrict',
+        domain="[('partner_id', 'in', allowed_partner_ids)]",
+    )
+    allowed_partner_ids = fields.Many2many(
+        comodel_name='res.partner',
+        compute='_compute_allowed_partner_ids',
+    )
+    collection_mode = fields.Selection(
+        string="Collection",
+        selection=const.COLLECTION_MODES,
+        required=True,
+        default='token',
+        tracking=True,
+        help="Card on file: Odoo charges the card when an installment falls due.\n"
+        "Gateway schedule: the gateway charges on its own schedule and reports by webhook.\n"
+        "Manual: staff record the payments.",
+    )
+    max_attempts = fields.Integer(
+        string="Maximum Attempts",
+        required=True,
+        default=const.DEFAULT_MAX_ATTEMPTS,
+        help="How many times a due installment is charged before it is denied.",
+    )
+    retry_interval_days = fields.Integer(
+        string="Days Between Attempts",
+        required=True,
+        default=const.DEFAULT_RETRY_INTERVAL_DAYS,
+    )
+    sale_order_id = fields.Many2one(
+        string="Sale Order",
+        comodel_name='sale.order',
+        index='btree_not_null',
+        copy=False,
+        check_company=True,
+        tracking=True,
+    )
+    state = fields.Selection(
+        string="Status",
+        selection=const.PLAN_STATES,
+        required=True,
+        default='draft',
+        copy=False,
+        index=True,
+        tracking=True,
+    )
+    installment_ids = fields.One2many(
+        string="Installments",
+        comodel_name='payment.plan.installment',
+        inverse_name='plan_id',
+        copy=False,
+    )
+    payment_failed = fields.Boolean(
+        string="Payment Failed",
+        compute='_compute_payment_failed',
+        store=True,
+        index=True,
+        help="An installment exhausted its attempts and is still unpaid.",
+    )
+    next_due_date = fields.Date(
+        string="Next Due Date",
+        compute='_compute_next_due_date',
+        store=True,
+    )
+    amount_paid = fields.Monetary(string="Paid", compute='_compute_amounts')
+    amount_due = fields.Monetary(string="Still Due", compute='_compute_amounts')
+    installment_paid_count = fields.Integer(string="Paid Installments", compute='_compute_amounts')
+
+    _name_company_uniq = models.Constraint(
+        'unique(name, company_id)',
+        "A payment plan reference must be unique per company.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('company_id', 'sale_order_id')
+    def _compute_currency_id(self):
+        for plan in self:
+            plan.currency_id = (
+                plan.sale_order_id.currency_id or plan.currency_id or plan.company_id.currency_id
+            )
+
+    def _compute_access_url(self):
+        super()._compute_access_url()
+        for plan in self:
+            plan.access_url = f'/my/plans/{plan.id}'
+
+    @api.depends('partner_id')
+    def _compute_allowed_partner_ids(self):
+        for plan in self:
+            plan.allowed_partner_ids = plan.partner_id | plan.partner_id.commercial_partner_id
+
+    @api.depends('partner_id', 'company_id')
+    def _compute_token_id(self):
+        for plan in self:
+            if plan.token_id and plan.token_id.partner_id in plan._get_card_holders():
+                continue
+            plan.token_id = plan.partner_id.with_company(plan.company_id)._get_default_card()
+
+    @api.depends('installment_ids.state')
+    def _compute_payment_failed(self):
+        for plan in self:
+            plan.payment_failed = 'denied' in plan.installment_ids.mapped('state')
+
+    @api.depends('installment_ids.state', 'installment_ids.due_date')
+    def _compute_next_due_date(self):
+        for plan in self:
+            open_dates = plan.installment_ids.filtered(
+                lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+            ).mapped('due_date')
+            plan.next_due_date = min(open_dates, default=False)
+
+    @api.depends('installment_ids.state', 'installment_ids.amount')
+    def _compute_amounts(self):
+        data = {
+            (plan.id, state): (amount, count)
+            for plan, state, amount, count in self.env['payment.plan.installment']._read_group(
+                [('plan_id', 'in', self.ids)],
+                ['plan_id', 'state'],
+                ['amount:sum', '__count'],
+            )
+        }
+        for plan in self:
+            paid, paid_count = data.get((plan.id, 'paid'), (0.0, 0))
+            due = sum(
+                data.get((plan.id, state), (0.0, 0))[0] for state in const.OPEN_INSTALLMENT_STATES
+            )
+            plan.amount_paid = paid
+            plan.amount_due = plan.currency_id.round(due)
+            plan.installment_paid_count = paid_count
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains('amount')
+    def _check_amount(self):
+        for plan in self:
+            if plan.currency_id.compare_amounts(plan.amount, 0) <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "The amount of plan %(plan)s must be positive.",
+                        plan=plan.name,
+                    )
+                )
+
+    @api.constrains('plan_type', 'installment_count', 'interval_number')
+    def _check_schedule(self):
+        for plan in self:
+            if plan.interval_number < 1:
+                raise ValidationError(self.env._("The interval of a plan must be at least 1."))
+            if plan.plan_type == 'installments' and plan.installment_count < 1:
+                raise ValidationError(
+                    self.env._("An installment plan needs at least one installment.")
+                )
+            if plan.installment_count < 0:
+                raise ValidationError(self.env._("The number of installments cannot be negative."))
+
+    @api.constrains('date_start', 'date_end')
+    def _check_dates(self):
+        for plan in self:
+            if plan.date_end and plan.date_end < plan.date_start:
+                raise ValidationError(
+                    self.env._(
+                        "The end date of plan %(plan)s (%(end)s) is before its first due date (%(start)s).",
+                        plan=plan.name,
+                        end=plan.date_end,
+                        start=plan.date_start,
+                    )
+                )
+
+    @api.constrains('max_attempts', 'retry_interval_days')
+    def _check_retry_policy(self):
+        for plan in self:
+            if plan.max_attempts < 1:
+                raise ValidationError(
+                    self.env._("A plan makes at least one attempt per installment.")
+                )
+            if plan.retry_interval_days < 1:
+                raise ValidationError(self.env._("Attempts must be at least one day apart."))
+
+    @api.constrains('token_id', 'partner_id', 'currency_id')
+    def _check_token(self):
+        for plan in self.filtered('token_id'):
+            token_sudo = plan.token_id.sudo()  # Staff may see plans without managing tokens.
+            if token_sudo.partner_id not in plan._get_card_holders():
+                raise ValidationError(
+                    self.env._(
+                        "The card %(card)s belongs to %(owner)s, not to the customer of plan %(plan)s.",
+                        card=token_sudo.display_name,
+                        owner=token_sudo.partner_id.display_name,
+                        plan=plan.name,
+                    )
+                )
+            currencies = token_sudo.provider_id.available_currency_ids
+            if currencies and plan.currency_id not in currencies:
+                raise ValidationError(
+                    self.env._(
+                        "The provider of card %(card)s cannot charge in %(currency)s.",
+                        card=token_sudo.display_name,
+                        currency=plan.currency_id.name,
+                    )
+                )
+
+    @api.constrains('sale_order_id', 'currency_id', 'partner_id')
+    def _check_sale_order(self):
+        for plan in self.filtered('sale_order_id'):
+            order = plan.sale_order_id
+            if order.currency_id != plan.currency_id:
+                raise ValidationError(
+                    self.env._(
+                        "Plan %(plan)s is in %(plan_currency)s but its order %(order)s is in "
+                        "%(order_currency)s.",
+                        plan=plan.name,
+                        plan_currency=plan.currency_id.name,
+                        order=order.name,
+                        order_currency=order.currency_id.name,
+                    )
+                )
+            if order.partner_id.commercial_partner_id != plan.partner_id.commercial_partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "Plan %(plan)s and its order %(order)s are for different customers.",
+                        plan=plan.name,
+                        order=order.name,
+                    )
+                )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get('name', self.env._("New")) == self.env._("New"):
+                company = self.env['res.company'].browse(vals.get('company_id')) or self.env.company
+                vals['name'] = self.env['ir.sequence'].with_company(company).next_by_code(
+                    'payment.plan',
+                    sequence_date=vals.get('date_start'),
+                ) or self.env._("New")
+        return super().create(vals_list)
+
+    def write(self, vals):
+        frozen = SCHEDULE_FIELDS.intersection(vals)
+        if frozen and any(plan.state != 'draft' for plan in self):
+            changed = self.filtered(
+                lambda p: (
+                    p.state != 'draft'
+                    and any(p._fields[f].convert_to_write(p[f], p) != vals[f] for f in frozen)
+                )
+            )
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "The schedule of a running plan (%(plans)s) cannot be edited directly: "
+                        "change its installments instead.",
+                        plans=", ".join(changed.mapped('name')),
+                    )
+                )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_started(self):
+        started = self.filtered(
+            lambda p: p.state not in ('draft', 'cancelled') or p.installment_ids.transaction_ids
+        )
+        if started:
+            raise UserError(
+                self.env._(
+                    "Only draft plans, or cancelled plans that never charged anything, can be deleted. "
+                    "Cancel %(plans)s instead.",
+                    plans=", ".join(started.mapped('name')),
+                )
+            )
+
+    # === ACTION METHODS === #
+
+    def action_activate(self):
+        """Start collecting: generate the schedule of installments and run the plan."""
+        for plan in self:
+            if plan.state != 'draft':
+                raise UserError(
+                    self.env._(
+                        "Plan %(plan)s is not a draft: it cannot be activated.",
+                        plan=plan.name,
+                    )
+                )
+            if plan.collection_mode == 'token' and not plan.token_id:
+                raise UserError(
+                    self.env._(
+                        "Plan %(plan)s is collected from a card on file, but %(customer)s has no card "
+                        "for it. Ask the customer to register a card, or choose another collection mode.",
+                        plan=plan.name,
+                        customer=plan.partner_id.display_name,
+                    )
+                )
+        self.write({'state': 'active'})
+        self._generate_installments()
+        self._check_done()
+        return True
+
+    def action_pause(self):
+        """Stop charging for a while; due installments wait for the plan to resume."""
+        if self.filtered(lambda p: p.state != 'active'):
+            raise UserError(self.env._("Only running plans can be paused."))
+        self.write({'state': 'paused'})
+        return True
+
+    def action_resume(self):
+        """Charge again; installments that fell due during the pause are collected first."""
+        if self.filtered(lambda p: p.state != 'paused'):
+            raise UserError(self.env._("Only paused plans can be resumed."))
+        self.write({'state': 'active'})
+        self._extend_subscription_schedule()
+        return True
+
+    def action_cancel(self):
+        """Stop the plan: nothing more falls due; what is already due stays due."""
+        if self.filtered(lambda p: p.state in ('done', 'cancelled')):
+            raise UserError(self.env._("Only draft, running or paused plans can be cancelled."))
+        self._cancel_plans(self.env._("The plan was cancelled."))
+        return True
+
+    def action_view_installments(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Installments of %(plan)s", plan=self.name),
+            'res_model': 'payment.plan.installment',
+            'view_mode': 'list,form',
+            'domain': [('plan_id', '=', self.id)],
+            'context': {'default_plan_id': self.id},
+        }
+
+    # === BUSINESS METHODS === #
+
+    def _get_card_holders(self):
+        """Return the partners whose cards may pay for this plan: the customer and its company."""
+        self.ensure_one()
+        return self.partner_id | self.partner_id.commercial_partner_id
+
+    def _cancel_plans(self, reason):
+        """Cancel the plans and their installments not yet due, and say why in the chatter.
+
+        :param str reason: The message posted on each plan.
+        """
+        today = fields.Date.context_today(self)
+        self.write({'state': 'cancelled'})
+        self.installment_ids.filtered(lambda i: i.state == 'pending' and i.due_date > today).write(
+            {'state': 'cancelled'}
+        )
+        for plan in self:
+            plan.message_post(body=reason)
+
+    def _prepare_installment_values(self, sequence, due_date, amount):
+        """Return the values of the installment number `sequence` of the plan."""
+        self.ensure_one()
+        return {
+            'plan_id': self.id,
+            'sequence': sequence,
+            'name': f"{self.name}-{sequence:02d}",
+            'due_date': due_date,
+            'amount': float(amount),
+        }
+
+    def _generate_installments(self):
+        """Create the first schedule of activated plans (the whole one for installment plans)."""
+        vals_list = []
+        for plan in self.filtered(
+            lambda p: p.plan_type == 'installments' and not p.installment_ids
+        ):
+            dates = schedule.schedule_dates(
+                plan.date_start,
+                plan.interval_unit,
+                plan.interval_number,
+                count=plan.installment_count,
+            )
+            amounts = schedule.split_amount(
+                plan.amount,
+                plan.installment_count,
+                plan.currency_id.rounding,
+            )
+            vals_list += [
+                plan._prepare_installment_values(seq, due, amount)
+                for seq, (due, amount) in enumerate(zip(dates, amounts, strict=True), start=1)
+            ]
+        self.env['payment.plan.installment'].create(vals_list)
+        self._extend_subscription_schedule()
+
+    def _extend_subscription_schedule(self):
+        """Keep `SUBSCRIPTION_HORIZON` pending periods scheduled on running subscriptions."""
+        subscriptions = self.filtered(
+            lambda p: p.plan_type == 'subscription' and p.state == 'active'
+        )
+        vals_list = []
+        for plan in subscriptions:
+            installments = plan.installment_ids
+            last_sequence = max(installments.mapped('sequence'), default=0)
+            missing = const.SUBSCRIPTION_HORIZON - len(
+                installments.filtered(lambda i: i.state == 'pending')
+            )
+            if plan.installment_count:
+                missing = min(missing, plan.installment_count - last_sequence)
+            if missing <= 0:
+                continue
+            dates = schedule.schedule_dates(
+                plan.date_start,
+                plan.interval_unit,
+                plan.interval_number,
+                first_period=last_sequence,
+                count=missing,
+                until=plan.date_end or None,
+            )
+            vals_list += [
+                plan._prepare_installment_values(last_sequence + offset, due, plan.amount)
+                for offset, due in enumerate(dates, start=1)
+            ]
+        self.env['payment.plan.installment'].create(vals_list)
+
+    def _is_schedule_complete(self):
+        """Tell whether the plan will never schedule another installment."""
+        self.ensure_one()
+        if self.plan_type == 'installments':
+            return True
+        last = max(self.installment_ids.mapped('sequence'), default=0)
+        if self.installment_count and last >= self.installment_count:
+            return True
+        if self.date_end:
+            next_due = schedule.add_interval(
+                self.date_start,
+                self.interval_unit,
+                self.interval_number,
+                last,
+            )
+            return next_due > self.date_end
+        return False
+
+    def _check_done(self):
+        """Close the running plans that have nothing left to collect."""
+        finished = self.filtered(
+            lambda p: (
+                p.state == 'active'
+                and p._is_schedule_complete()
+                and not p.installment_ids.filtered(
+                    lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+                )
+            )
+        )
+        if finished:
+            finished.write({'state': 'done'})
+            for plan in finished:
+                plan.message_post(
+                    body=self.env._("All installments are settled: the plan is done.")
+                )
+        return finished
+
+    @api.model
+    def _cron_extend_schedules(self, batch_size=200):
+        """Top up the schedules of running subscriptions and close the plans that are over."""
+        plan_ids = self.search([('state', '=', 'active')], order='id').ids
+        in_cron = bool(self.env.context.get('ir_cron_progress_id'))
+        for start in range(0, len(plan_ids), batch_size):
+            plans = self.browse(plan_ids[start : start + batch_size])
+            plans._extend_subscription_schedule()
+            plans._check_done()
+            if in_cron:
+                self.env['ir.cron']._commit_progress(
+                    len(plans),
+                    remaining=max(len(plan_ids) - start - batch_size, 0),
+                )
+            self.env.invalidate_all()
+
+    # === DEMO DATA === #
+
+    @api.model
+    def _load_demo_data(self):
+        """Create demo customers with demo cards and plans in every state worth showing.
+
+        Cards need the Demo payment provider (`payment_demo`); without it the demo shows
+        manually collected plans only.
+        """
+        today = fields.Date.context_today(self)
+        demo_method = self.env.ref('payment_demo.payment_method_demo', raise_if_not_found=False)
+        provider = self.env.ref('payment.payment_provider_demo', raise_if_not_found=False)
+        partners = self.env['res.partner'].create(
+            [
+                {
+                    'name': "Ana García",
+                    'email': 'ana.garcia@example.com',
+                    'phone': '+34 600 000 001',
+                    'card_consent_channel': 'link',
+                },
+                {
+                    'name': "Bruno Costa",
+                    'email': 'bruno.costa@example.com',
+                    'phone': '+55 11 90000 0002',
+                    'card_consent_channel': 'portal',
+                },
+                {
+                    'name': "Claire Martin",
+                    'email': 'claire.martin@example.com',
+                    'phone': '+33 6 00 00 00 03',
+                    'card_consent_channel': 'moto',
+                },
+                {'name': "Dev Patel", 'email': 'dev.patel@example.com'},
+            ]
+        )
+        for partner, xmlid in zip(partners, ('ana', 'bruno', 'claire', 'dev'), strict=True):
+            self.env['ir.model.data'].create(
+                {
+                    'module': 'payment_plan',
+                    'name': f'demo_partner_{xmlid}',
+                    'model': 'res.partner',
+                    'res_id': partner.id,
+                    'noupdate': True,
+                }
+            )
+        ana, bruno, claire, dev = partners
+        (ana | bruno | claire).write(
+            {
+                'card_consent_date': fields.Datetime.now(),
+                'card_consent_user_id': self.env.uid,
+            }
+        )
+        mode = 'token' if demo_method and provider else 'manual'
+        if mode == 'token':
+            provider = provider.with_company(provider.company_id)
+            self.env['payment.token'].create(
+                [
+                    {
+                        'provider_id': provider.id,
+                        'payment_method_id': demo_method.id,
+                        'partner_id': partner.id,
+                        'payment_details': details,
+                        'provider_ref': f'demo-{details}',
+                        'demo_simulated_state': state,
+                        'expiry_month': 12,
+                        'expiry_year': today.year + 2,
+                    }
+                    for partner, details, state in (
+                        (ana, '4242', 'done'),
+                        (bruno, '1881', 'done'),
+                        (bruno, '0005', 'pending'),
+                        (claire, '0002', 'error'),
+                    )
+                ]
+            )
+        installments_plan, subscription, denied_plan, donation = self.create(
+            [
+                {
+                    'partner_id': ana.id,
+                    'description': "Dental treatment in 6 installments",
+                    'plan_type': 'installments',
+                    'amount': 1200.0,
+                    'installment_count': 6,
+                    'date_start': today - relativedelta(months=2),
+                    'collection_mode': mode,
+                },
+                {
+                    'partner_id': bruno.id,
+                    'description': "Gym membership",
+                    'plan_type': 'subscription',
+                    'amount': 49.9,
+                    'date_start': today,
+                    'collection_mode': mode,
+                },
+                {
+                    'partner_id': claire.id,
+                    'description': "Magazine subscription",
+                    'plan_type': 'subscription',
+                    'amount': 30.0,
+                    'date_start': today - relativedelta(months=1),
+                    'collection_mode': mode,
+                },
+                {
+                    'partner_id': dev.id,
+                    'description': "Monthly donation",
+                    'plan_type': 'subscription',
+                    'amount': 25.0,
+                    'date_start': today,
+                    'collection_mode': 'manual',
+                },
+            ]
+        )
+        (installments_plan | subscription | denied_plan | donation).action_activate()
+        for installment in installments_plan.installment_ids.sorted('sequence')[:2]:
+            installment.write(
+                {'state': 'paid', 'attempt_count': 1, 'date_paid': installment.due_date}
+            )
+        denied_plan.installment_ids.sorted('sequence')[:1].write(
+            {
+                'state': 'denied',
+                'attempt_count': denied_plan.max_attempts,
+                'last_error': self.env._("The card was declined (demo)."),
+            }
+        )
+        for plan, name in zip(
+            (installments_plan, subscription, denied_plan, donation),
+            ('installments', 'subscription', 'denied', 'donation'),
+            strict=True,
+        ):
+            self.env['ir.model.data'].create(
+                {
+                    'module': 'payment_plan',
+                    'name': f'demo_plan_{name}',
+                    'model': 'payment.plan',
+                    'res_id': plan.id,
+                    'noupdate': True,
+                }
+            )

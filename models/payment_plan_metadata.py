@@ -1,0 +1,22 @@
+from odoo import fields, models
+
+
+class PaymentPlanMetadata(models.Model):
+    _name = 'payment.plan.metadata'
+    _description = "Customer Metadata"
+    _order = 'partner_id, key'
+
+    partner_id = fields.Many2one(
+        string="Customer",
+        comodel_name='res.partner',
+        required=True,
+        ondelete='cascade',
+        index=True,
+    )
+    key = fields.Char(string="Key", required=True)
+    value = fields.Char(string="Value")
+
+    _partner_key_uniq = models.Constraint(
+        'unique(partner_id, key)',
+        "A customer cannot have the same metadata key twice.",
+    )

@@ -1,0 +1,154 @@
+import calendar
+from datetime import date
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.fields import Domain
+
+
+class PaymentToken(models.Model):
+    _inherit = 'payment.token'
+
+    is_default = fields.Boolean(
+        string="Default Card",
+        readonly=True,
+        copy=False,
+        help="The card charged for the customer's plans in this company when none is chosen.",
+    )
+    expiry_month = fields.Integer(string="Expiry Month")
+    expiry_year = fields.Integer(string="Expiry Year")
+    expiry_date = fields.Date(
+        string="Expires On",
+        compute='_compute_expiry_date',
+        store=True,
+        help="The last day on which the card can be charged.",
+    )
+    payment_plan_ids = fields.One2many(
+        string="Payment Plans",
+        comodel_name='payment.plan',
+        inverse_name='token_id',
+    )
+
+    _default_per_partner_uniq = models.UniqueIndex(
+        "(partner_id, company_id) WHERE is_default IS TRUE"
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('expiry_month', 'expiry_year')
+    def _compute_expiry_date(self):
+        for token in self:
+            if token.expiry_month and token.expiry_year:
+                last_day = calendar.monthrange(token.expiry_year, token.expiry_month)[1]
+                token.expiry_date = date(token.expiry_year, token.expiry_month, last_day)
+            else:
+                token.expiry_date = False
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains('expiry_month', 'expiry_year')
+    def _check_expiry(self):
+        for token in self:
+            if bool(token.expiry_month) != bool(token.expiry_year):
+                raise ValidationError(
+                    self.env._("Give both the expiry month and year, or neither.")
+                )
+            if token.expiry_month and not 1 <= token.expiry_month <= 12:
+                raise ValidationError(
+                    self.env._(
+                        "%(month)s is not a month: use 1 to 12.",
+                        month=token.expiry_month,
+                    )
+                )
+            if token.expiry_year and not 2000 <= token.expiry_year <= 2200:
+                raise ValidationError(
+                    self.env._(
+                        "%(year)s is not a valid expiry year.",
+                        year=token.expiry_year,
+                    )
+                )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Override of `payment` to make the first card of a customer their default one."""
+        tokens = super().create(vals_list)
+        tokens.filtered('active')._assign_default_if_missing()
+        return tokens
+
+    def write(self, vals):
+        """Override of `payment` to keep a single default card per customer and company."""
+        if vals.get('is_default'):
+            same_owner = Domain.OR(
+                Domain('partner_id', '=', token.partner_id.id)
+                & Domain('company_id', '=', token.company_id.id)
+                for token in self
+            )
+            others = self.search(
+                same_owner & Domain('is_default', '=', True) & Domain('id', 'not in', self.ids)
+            )
+            if others:
+                others.write({'is_default': False})
+        return super().write(vals)
+
+    def _handle_archiving(self):
+        """Override of `payment` to hand the default mark of an archived card to the newest
+        remaining card of the same customer and company."""
+        super()._handle_archiving()
+        defaults = self.filtered('is_default')
+        if not defaults:
+            return
+        defaults.write({'is_default': False})
+        for token in defaults:
+            successor = self.search(
+                [
+                    ('partner_id', '=', token.partner_id.id),
+                    ('company_id', '=', token.company_id.id),
+                    ('id', 'not in', self.ids),
+                ],
+                order='create_date desc, id desc',
+                limit=1,
+            )
+            successor.write({'is_default': True})
+
+    # === ACTION METHODS === #
+
+    def action_set_default(self):
+        """Make this card the one charged by default for its customer in its company."""
+        self.ensure_one()
+        self.check_access('read')
+        # Only system administrators may write tokens in `payment`; marking the default card is
+        # a business action of anyone who can see the card (staff, or its owner in the portal).
+        self.sudo().write({'is_default': True})
+        return True
+
+    # === BUSINESS METHODS === #
+
+    def _assign_default_if_missing(self):
+        """Mark the cards as default where their customer has no default card in their company."""
+        for token in self:
+            has_default = self.search_count(
+                [
+                    ('partner_id', '=', token.partner_id.id),
+                    ('company_id', '=', token.company_id.id),
+                    ('is_default', '=', True),
+                ],
+                limit=1,
+            )
+            if not has_default:
+                token.write({'is_default': True})
+
+    def get_linked_records_info(self):
+        """Override of `payment` to list the payment plans charged to this card."""
+        res = super().get_linked_records_info()
+        for plan in self.payment_plan_ids.filtered(lambda p: p.state in ('active', 'paused')):
+            res.append(
+                {
+                    'description': plan._description,
+                    'id': plan.id,
+                    'name': plan.name,
+                    'url': plan.access_url,
+                }
+            )
+        return res

@@ -1,0 +1,1 @@
+"""Pure helpers of `payment_plan`: no import from the ORM, tested with plain pytest."""
