@@ -218,7 +218,11 @@ class PaymentPlan(models.Model):
         for plan in self:
             if plan.token_id and plan.token_id.partner_id in plan._get_card_holders():
                 continue
-            plan.token_id = plan.partner_id.with_company(plan.company_id)._get_default_card()
+            plan.token_id = (
+                plan.partner_id.with_company(plan.company_id)._get_default_card()
+                if plan.partner_id
+                else False
+            )
 
     @api.depends('installment_ids.state')
     def _compute_payment_failed(self):
@@ -265,7 +269,7 @@ class PaymentPlan(models.Model):
                     )
                 )
 
-    @api.constrains('plan_type', 'installment_count', 'interval_number')
+    @api.constrains('plan_type', 'installment_count', 'interval_number', 'amount')
     def _check_schedule(self):
         for plan in self:
             if plan.interval_number < 1:
@@ -273,6 +277,21 @@ class PaymentPlan(models.Model):
             if plan.plan_type == 'installments' and plan.installment_count < 1:
                 raise ValidationError(
                     self.env._("An installment plan needs at least one installment.")
+                )
+            if (
+                plan.plan_type == 'installments'
+                and plan.installment_count >= 1
+                and plan.currency_id.compare_amounts(plan.amount, 0) > 0
+                and not schedule.split_amount(
+                    plan.amount, plan.installment_count, plan.currency_id.rounding
+                )[0]
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "%(amount)s is too small to be split into %(count)s installments.",
+                        amount=plan.currency_id.format(plan.amount),
+                        count=plan.installment_count,
+                    )
                 )
             if plan.installment_count < 0:
                 raise ValidationError(self.env._("The number of installments cannot be negative."))

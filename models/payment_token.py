@@ -90,6 +90,8 @@ class PaymentToken(models.Model):
             )
             if others:
                 others.write({'is_default': False})
+                # The unique index is checked row by row: unmark before marking.
+                others.flush_recordset(['is_default'])
         return super().write(vals)
 
     def _handle_archiving(self):
@@ -100,6 +102,7 @@ class PaymentToken(models.Model):
         if not defaults:
             return
         defaults.write({'is_default': False})
+        defaults.flush_recordset(['is_default'])
         for token in defaults:
             successor = self.search(
                 [

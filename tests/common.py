@@ -1,0 +1,76 @@
+from odoo.fields import Command
+from odoo.tests import new_test_user
+
+from odoo.addons.base.tests.common import BaseCommon
+
+
+class PaymentPlanCommon(BaseCommon):
+    """Fixtures of the payment_plan tests: a demo provider, customers, users of each group."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.currency = cls.company.currency_id
+        cls.provider = cls.env.ref('payment.payment_provider_demo')
+        cls.provider.write({'state': 'test', 'company_id': cls.company.id})
+        cls.payment_method = cls.env.ref('payment_demo.payment_method_demo')
+        cls.customer = cls.env['res.partner'].create(
+            {
+                'name': "Paula Payer",
+                'email': 'paula.payer@example.com',
+            }
+        )
+        cls.other_customer = cls.env['res.partner'].create(
+            {
+                'name': "Oscar Other",
+                'email': 'oscar.other@example.com',
+            }
+        )
+        cls.plan_user = new_test_user(
+            cls.env,
+            login='plan_user',
+            groups='payment_plan.group_user',
+            name="Pat Planner",
+        )
+        cls.plan_manager = new_test_user(
+            cls.env,
+            login='plan_manager',
+            groups='payment_plan.group_manager',
+            name="Max Manager",
+        )
+
+    @classmethod
+    def _create_card(cls, partner=None, details='4242', state='done', provider=None, **values):
+        provider = provider or cls.provider
+        return cls.env['payment.token'].create(
+            {
+                'provider_id': provider.id,
+                'payment_method_id': cls.payment_method.id,
+                'partner_id': (partner or cls.customer).id,
+                'payment_details': details,
+                'provider_ref': f'demo-{details}',
+                'demo_simulated_state': state,
+                **values,
+            }
+        )
+
+    @classmethod
+    def _create_plan(cls, **values):
+        return cls.env['payment.plan'].create(
+            {
+                'partner_id': cls.customer.id,
+                'plan_type': 'installments',
+                'amount': 100.0,
+                'installment_count': 3,
+                'date_start': '2026-01-31',
+                'collection_mode': 'manual',
+                **values,
+            }
+        )
+
+    @classmethod
+    def _create_company(cls, name):
+        company = cls.env['res.company'].create({'name': name})
+        cls.env.user.company_ids = [Command.link(company.id)]
+        return company

@@ -1,0 +1,144 @@
+from psycopg2 import IntegrityError
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestCustomerCards(PaymentPlanCommon):
+    def test_first_card_becomes_the_default(self):
+        first = self._create_card(details='1111')
+        second = self._create_card(details='2222')
+        self.assertTrue(first.is_default)
+        self.assertFalse(second.is_default)
+        self.assertEqual(self.customer.default_token_id, first)
+
+    def test_making_another_card_default_unmarks_the_previous_one(self):
+        first = self._create_card(details='1111')
+        second = self._create_card(details='2222')
+        second.with_user(self.plan_user).action_set_default()
+        self.assertFalse(first.is_default)
+        self.assertTrue(second.is_default)
+        self.customer.invalidate_recordset(['default_token_id'])
+        self.assertEqual(self.customer.default_token_id, second)
+
+    def test_default_card_can_be_chosen_from_the_customer(self):
+        self._create_card(details='1111')
+        second = self._create_card(details='2222')
+        self.customer.with_user(self.plan_user).default_token_id = second
+        self.assertTrue(second.is_default)
+        self.assertEqual(self.customer.payment_token_ids.filtered('is_default'), second)
+
+    def test_archiving_the_default_card_hands_it_to_the_newest_card(self):
+        oldest = self._create_card(details='1111')
+        newest = self._create_card(details='2222')
+        default = self._create_card(details='3333')
+        default.action_set_default()
+        default.action_archive()
+        self.assertFalse(default.is_default)
+        self.assertTrue(newest.is_default)
+        self.assertFalse(oldest.is_default)
+
+    def test_archiving_another_card_keeps_the_default(self):
+        default = self._create_card(details='1111')
+        other = self._create_card(details='2222')
+        other.action_archive()
+        self.assertTrue(default.is_default)
+
+    def test_archiving_the_only_card_leaves_no_default(self):
+        card = self._create_card()
+        card.action_archive()
+        self.customer.invalidate_recordset(['default_token_id', 'has_saved_card'])
+        self.assertFalse(self.customer.default_token_id)
+        self.assertFalse(self.customer.has_saved_card)
+
+    def test_each_company_has_its_own_default_card(self):
+        company_b = self._create_company("Company B")
+        provider_b = self.provider.copy({'company_id': company_b.id, 'state': 'test'})
+        card_a = self._create_card(details='1111')
+        card_b = self._create_card(details='2222', provider=provider_b)
+        self.assertTrue(card_a.is_default)
+        self.assertTrue(card_b.is_default)
+        self.assertEqual(self.customer.with_company(company_b).default_token_id, card_b)
+        self.assertEqual(self.customer.with_company(self.company).default_token_id, card_a)
+
+    def test_expiry_date_is_the_last_day_of_the_month(self):
+        card = self._create_card(expiry_month=2, expiry_year=2028)
+        self.assertEqual(str(card.expiry_date), '2028-02-29')
+        for month, year in ((13, 2028), (2, 0), (0, 2028), (5, 1999)):
+            with self.subTest(month=month, year=year), self.assertRaises(ValidationError):
+                card.write({'expiry_month': month, 'expiry_year': year})
+                card.flush_recordset()
+
+    def test_has_saved_card_filter(self):
+        self._create_card()
+        Partner = self.env['res.partner'].with_user(self.plan_user)
+        with_card = Partner.search([('has_saved_card', '=', True)])
+        without_card = Partner.search([('has_saved_card', '=', False)])
+        self.assertIn(self.customer, with_card)
+        self.assertNotIn(self.other_customer, with_card)
+        self.assertIn(self.other_customer, without_card)
+        self.assertNotIn(self.customer, without_card)
+        self.assertTrue(self.customer.has_saved_card)
+        self.assertFalse(self.other_customer.has_saved_card)
+
+    def test_search_by_vat_and_phone(self):
+        self.customer.write({'vat': 'BE0477472701', 'phone': '+32 470 12 34 56'})
+        Partner = self.env['res.partner']
+        self.assertEqual(Partner.search([('vat', 'ilike', '0477472701')]), self.customer)
+        self.assertIn(self.customer, Partner.search([('phone', 'ilike', '470 12 34')]))
+
+
+@tagged('post_install', '-at_install')
+class TestCustomerLifecycle(PaymentPlanCommon):
+    def test_archiving_a_customer_cancels_their_running_plans(self):
+        running = self._create_plan(date_start='2027-01-01')
+        running.action_activate()
+        draft = self._create_plan()
+        done = self._create_plan(installment_count=1)
+        done.action_activate()
+        done.installment_ids.write({'state': 'paid'})
+        done._check_done()
+        self.assertEqual(done.state, 'done')
+
+        contact_manager = new_test_user(
+            self.env, login='contact_manager', groups='base.group_user,base.group_partner_manager',
+        )
+        self.customer.with_user(contact_manager).action_archive()
+
+        self.assertEqual(running.state, 'cancelled')
+        self.assertEqual(draft.state, 'cancelled')
+        self.assertEqual(done.state, 'done')
+        self.assertEqual(set(running.installment_ids.mapped('state')), {'cancelled'})
+        self.assertIn("customer was archived", running.message_ids[0].body)
+
+    def test_customer_with_plans_cannot_be_deleted(self):
+        self._create_plan()
+        with self.assertRaisesRegex(UserError, "has payment plans"):
+            self.customer.unlink()
+        self.other_customer.unlink()
+        self.assertFalse(self.other_customer.exists())
+
+    def test_plan_count_and_smart_button(self):
+        self._create_plan()
+        self._create_plan()
+        self.assertEqual(self.customer.payment_plan_count, 2)
+        action = self.customer.action_view_payment_plans()
+        self.assertEqual(
+            self.env['payment.plan'].search(action['domain']), self.customer.payment_plan_ids
+        )
+
+    def test_metadata_keys_are_unique_per_customer(self):
+        self.customer.payment_metadata_ids = [(0, 0, {'key': 'crm_id', 'value': '42'})]
+        self.assertEqual(self.customer.payment_metadata_ids.value, '42')
+        with self.assertRaises(IntegrityError), self.cr.savepoint(), mute_logger('odoo.sql_db'):
+            self.env['payment.plan.metadata'].create(
+                {
+                    'partner_id': self.customer.id,
+                    'key': 'crm_id',
+                    'value': '43',
+                }
+            )

@@ -1,0 +1,116 @@
+"""Plain pytest tests of the pure schedule helpers (no database)."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from odoo.addons.payment_plan.tools.schedule import (
+    add_interval,
+    round_amount,
+    schedule_dates,
+    split_amount,
+)
+
+
+def test_monthly_dates_keep_the_day_and_clamp_to_month_end():
+    dates = schedule_dates(date(2025, 1, 31), 'month', 1, count=4)
+    assert dates == [date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30)]
+
+
+def test_monthly_dates_in_a_leap_year_fall_on_february_29():
+    assert add_interval(date(2024, 1, 31), 'month', 1) == date(2024, 2, 29)
+    assert add_interval(date(2024, 1, 31), 'month', 1, periods=2) == date(2024, 3, 31)
+
+
+def test_yearly_dates_from_february_29():
+    dates = schedule_dates(date(2024, 2, 29), 'year', 1, count=5)
+    assert dates == [
+        date(2024, 2, 29),
+        date(2025, 2, 28),
+        date(2026, 2, 28),
+        date(2027, 2, 28),
+        date(2028, 2, 29),
+    ]
+
+
+def test_weekly_and_daily_intervals():
+    assert schedule_dates(date(2026, 12, 24), 'week', 2, count=3) == [
+        date(2026, 12, 24),
+        date(2027, 1, 7),
+        date(2027, 1, 21),
+    ]
+    assert schedule_dates(date(2026, 2, 27), 'day', 1, count=3) == [
+        date(2026, 2, 27),
+        date(2026, 2, 28),
+        date(2026, 3, 1),
+    ]
+
+
+def test_quarterly_dates_continue_from_a_later_period():
+    dates = schedule_dates(date(2026, 1, 31), 'month', 3, first_period=2, count=2)
+    assert dates == [date(2026, 7, 31), date(2026, 10, 31)]
+
+
+def test_schedule_stops_at_the_end_date():
+    dates = schedule_dates(date(2026, 1, 15), 'month', 1, until=date(2026, 4, 14))
+    assert dates == [date(2026, 1, 15), date(2026, 2, 15), date(2026, 3, 15)]
+    assert schedule_dates(date(2026, 1, 15), 'month', 1, count=10, until=date(2026, 2, 15)) == [
+        date(2026, 1, 15),
+        date(2026, 2, 15),
+    ]
+
+
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        {'unit': 'fortnight', 'number': 1},
+        {'unit': 'month', 'number': 0},
+        {'unit': 'month', 'number': 1, 'periods': -1},
+    ],
+)
+def test_bad_intervals_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        add_interval(date(2026, 1, 1), **kwargs)
+
+
+def test_schedule_needs_a_limit():
+    with pytest.raises(ValueError):
+        schedule_dates(date(2026, 1, 1), 'month', 1)
+
+
+def test_split_gives_the_remainder_to_the_last_share():
+    assert split_amount(100, 3, 0.01) == [Decimal('33.33'), Decimal('33.33'), Decimal('33.34')]
+    assert split_amount('1000', 7, '1') == [Decimal(142)] * 6 + [Decimal(148)]
+
+
+def test_split_respects_cash_rounding():
+    shares = split_amount(10, 3, 0.05)
+    assert shares == [Decimal('3.30'), Decimal('3.30'), Decimal('3.40')]
+
+
+@pytest.mark.parametrize('total', ['0.10', '1', '99.99', '1234.56', '1000000.01', '0.07'])
+@pytest.mark.parametrize('count', [1, 2, 3, 7, 12, 36])
+def test_split_always_sums_to_the_rounded_total(total, count):
+    shares = split_amount(total, count, '0.01')
+    assert len(shares) == count
+    assert sum(shares) == Decimal(total)
+    assert all(share == shares[0] for share in shares[:-1])
+    assert shares[-1] >= shares[0]
+
+
+def test_split_of_a_float_has_no_binary_drift():
+    # 0.1 + 0.2 is 0.30000000000000004 in binary floats.
+    assert sum(split_amount(0.1 + 0.2, 3, 0.01)) == Decimal('0.30')
+
+
+@pytest.mark.parametrize('args', [(0, 3, 0.01), (-10, 2, 0.01), (10, 0, 0.01), (10, 2, 0)])
+def test_split_refuses_bad_input(args):
+    with pytest.raises(ValueError):
+        split_amount(*args)
+
+
+def test_round_amount_is_half_up():
+    assert round_amount('2.675', '0.01') == Decimal('2.68')
+    assert round_amount(2.675, 0.01) == Decimal('2.68')
+    assert round_amount('7.125', '0.05') == Decimal('7.15')
