@@ -4,7 +4,6 @@
     'category': 'Accounting/Payment',
     'sequence': 360,
     'summary': "Cards on file, subscriptions, installments and mass charges collected without the customer.",
-    'description': " ",  # Non-empty string to avoid loading the README file.
     'author': "payment_plan",
     'website': 'https://github.com/payment-plan/payment_plan',
     'license': 'LGPL-3',
@@ -25,5 +24,4 @@
         'demo/payment_plan_demo.xml',
     ],
     'application': True,
-    'installable': True,
 }

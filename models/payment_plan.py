@@ -84,14 +84,12 @@ class PaymentPlan(models.Model):
         tracking=True,
     )
     amount = fields.Monetary(
-        string="Amount",
         required=True,
         tracking=True,
         help="Per period for a subscription; the total to split for an installment plan.",
     )
     interval_number = fields.Integer(string="Every", required=True, default=1)
     interval_unit = fields.Selection(
-        string="Interval Unit",
         selection=const.INTERVAL_UNITS,
         required=True,
         default='month',
@@ -151,7 +149,6 @@ class PaymentPlan(models.Model):
         default=const.DEFAULT_RETRY_INTERVAL_DAYS,
     )
     sale_order_id = fields.Many2one(
-        string="Sale Order",
         comodel_name='sale.order',
         index='btree_not_null',
         copy=False,
@@ -174,14 +171,12 @@ class PaymentPlan(models.Model):
         copy=False,
     )
     payment_failed = fields.Boolean(
-        string="Payment Failed",
         compute='_compute_payment_failed',
         store=True,
         index=True,
         help="An installment exhausted its attempts and is still unpaid.",
     )
     next_due_date = fields.Date(
-        string="Next Due Date",
         compute='_compute_next_due_date',
         store=True,
     )

@@ -15,15 +15,14 @@ class PaymentPlanInstallment(models.Model):
         string="Reference", required=True, readonly=True, copy=False, index='trigram'
     )
     plan_id = fields.Many2one(
-        string="Plan",
         comodel_name='payment.plan',
         required=True,
         ondelete='cascade',
         index=True,
     )
     sequence = fields.Integer(string="Number", required=True, readonly=True)
-    due_date = fields.Date(string="Due Date", required=True, index=True)
-    amount = fields.Monetary(string="Amount", required=True)
+    due_date = fields.Date(required=True, index=True)
+    amount = fields.Monetary(required=True)
     currency_id = fields.Many2one(related='plan_id.currency_id', store=True)
     partner_id = fields.Many2one(related='plan_id.partner_id', store=True, index=True)
     company_id = fields.Many2one(related='plan_id.company_id', store=True, index=True)
@@ -44,7 +43,7 @@ class PaymentPlanInstallment(models.Model):
         copy=False,
         help="When a denied charge is tried again; empty for the first attempt (the due date).",
     )
-    last_error = fields.Text(string="Last Error", readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
     date_paid = fields.Date(string="Paid On", readonly=True, copy=False)
     transaction_ids = fields.One2many(
         string="Transactions",

@@ -13,8 +13,8 @@ class PaymentPlanMetadata(models.Model):
         ondelete='cascade',
         index=True,
     )
-    key = fields.Char(string="Key", required=True)
-    value = fields.Char(string="Value")
+    key = fields.Char(required=True)
+    value = fields.Char()
 
     _partner_key_uniq = models.Constraint(
         'unique(partner_id, key)',

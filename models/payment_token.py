@@ -15,8 +15,8 @@ class PaymentToken(models.Model):
         copy=False,
         help="The card charged for the customer's plans in this company when none is chosen.",
     )
-    expiry_month = fields.Integer(string="Expiry Month")
-    expiry_year = fields.Integer(string="Expiry Year")
+    expiry_month = fields.Integer()
+    expiry_year = fields.Integer()
     expiry_date = fields.Date(
         string="Expires On",
         compute='_compute_expiry_date',

@@ -5,7 +5,6 @@ class PaymentTransaction(models.Model):
     _inherit = 'payment.transaction'
 
     installment_id = fields.Many2one(
-        string="Installment",
         comodel_name='payment.plan.installment',
         index='btree_not_null',
         ondelete='restrict',

@@ -14,7 +14,6 @@ class ResPartner(models.Model):
         inverse_name='partner_id',
     )
     payment_plan_count = fields.Integer(
-        string="Payment Plan Count",
         compute='_compute_payment_plan_count',
     )
     default_token_id = fields.Many2one(
@@ -31,12 +30,10 @@ class ResPartner(models.Model):
         search='_search_has_saved_card',
     )
     card_consent_date = fields.Datetime(
-        string="Card Consent Date",
         copy=False,
         help="When the customer agreed that their card be kept on file and charged.",
     )
     card_consent_channel = fields.Selection(
-        string="Card Consent Channel",
         selection=const.CONSENT_CHANNELS,
         copy=False,
     )

@@ -105,7 +105,9 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         self.assertEqual(done.state, 'done')
 
         contact_manager = new_test_user(
-            self.env, login='contact_manager', groups='base.group_user,base.group_partner_manager',
+            self.env,
+            login='contact_manager',
+            groups='base.group_user,base.group_partner_manager',
         )
         self.customer.with_user(contact_manager).action_archive()
 
