@@ -6,3 +6,4 @@ from . import (
     payment_transaction,
     res_partner,
 )
+from . import res_config_settings

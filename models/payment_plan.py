@@ -4,6 +4,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import schedule
@@ -137,16 +138,28 @@ class PaymentPlan(models.Model):
         "Gateway schedule: the gateway charges on its own schedule and reports by webhook.\n"
         "Manual: staff record the payments.",
     )
+    invoice_id = fields.Many2one(
+        comodel_name='account.move',
+        readonly=True,
+        copy=False,
+        index='btree_not_null',
+        help="The invoice of the total of an installment plan, which each installment pays a share of.",
+    )
+    card_missing = fields.Boolean(
+        compute='_compute_card_missing',
+        store=True,
+        help="The plan is charged to a card on file but has no usable card.",
+    )
     max_attempts = fields.Integer(
         string="Maximum Attempts",
         required=True,
-        default=const.DEFAULT_MAX_ATTEMPTS,
+        default=lambda self: self._get_default_policy('max_attempts'),
         help="How many times a due installment is charged before it is denied.",
     )
     retry_interval_days = fields.Integer(
         string="Days Between Attempts",
         required=True,
-        default=const.DEFAULT_RETRY_INTERVAL_DAYS,
+        default=lambda self: self._get_default_policy('retry_interval_days'),
     )
     sale_order_id = fields.Many2one(
         comodel_name='sale.order',
@@ -180,6 +193,18 @@ class PaymentPlan(models.Model):
         compute='_compute_next_due_date',
         store=True,
     )
+    date_last_denied = fields.Date(
+        string="Last Denied On",
+        compute='_compute_date_last_denied',
+        store=True,
+        help="When an installment of the plan, still unpaid, was last denied.",
+    )
+    schedule_anchor_date = fields.Date(
+        copy=False,
+        help="Due date of the installment numbered `schedule_anchor_sequence`: later periods are "
+        "counted from it (the first due date until the schedule is changed).",
+    )
+    schedule_anchor_sequence = fields.Integer(copy=False, default=1)
     amount_paid = fields.Monetary(string="Paid", compute='_compute_amounts')
     amount_due = fields.Monetary(string="Still Due", compute='_compute_amounts')
     installment_paid_count = fields.Integer(string="Paid Installments", compute='_compute_amounts')
@@ -219,10 +244,27 @@ class PaymentPlan(models.Model):
                 else False
             )
 
+    @api.depends('collection_mode', 'token_id.active', 'state')
+    def _compute_card_missing(self):
+        for plan in self:
+            plan.card_missing = (
+                plan.collection_mode == 'token'
+                and plan.state in ('active', 'paused')
+                and not (plan.token_id and plan.token_id.active)
+            )
+
     @api.depends('installment_ids.state')
     def _compute_payment_failed(self):
         for plan in self:
             plan.payment_failed = 'denied' in plan.installment_ids.mapped('state')
+
+    @api.depends('installment_ids.state', 'installment_ids.date_denied')
+    def _compute_date_last_denied(self):
+        for plan in self:
+            dates = plan.installment_ids.filtered(lambda i: i.state == 'denied').mapped(
+                'date_denied'
+            )
+            plan.date_last_denied = max(dates, default=False)
 
     @api.depends('installment_ids.state', 'installment_ids.due_date')
     def _compute_next_due_date(self):
@@ -376,7 +418,11 @@ class PaymentPlan(models.Model):
 
     def write(self, vals):
         frozen = SCHEDULE_FIELDS.intersection(vals)
-        if frozen and any(plan.state != 'draft' for plan in self):
+        if (
+            frozen
+            and not self.env.context.get('payment_plan_change')
+            and any(plan.state != 'draft' for plan in self)
+        ):
             changed = self.filtered(
                 lambda p: (
                     p.state != 'draft'
@@ -455,6 +501,55 @@ class PaymentPlan(models.Model):
         self._cancel_plans(self.env._("The plan was cancelled."))
         return True
 
+    def action_retry_denied(self):
+        """Charge the denied installments of the plans again, now."""
+        denied = self.installment_ids.filtered(lambda i: i.state == 'denied')
+        if not denied:
+            raise UserError(self.env._("None of these plans has a denied installment."))
+        denied.action_retry_now()
+        return True
+
+    def action_send_card_update_link(self):
+        """Mail the customers of the plans a link to update their card and pay what is overdue."""
+        denied = self.installment_ids.filtered(lambda i: i.state == 'denied')
+        if not denied:
+            raise UserError(self.env._("None of these plans has a denied installment."))
+        template = self.env.ref('payment_plan.mail_template_installment_denied')
+        for installment in denied:
+            template.send_mail(installment.id)
+        return True
+
+    def action_change_schedule(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Change Plan %(plan)s", plan=self.name),
+            'res_model': 'payment.plan.change',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'default_plan_id': self.id},
+        }
+
+    @api.model
+    def action_open_recently_denied(self):
+        """Open the plans with an installment denied in the last days (the Settings' number)."""
+        days = int(
+            self.env['ir.config_parameter']
+            .sudo()
+            .get_param('payment_plan.recently_denied_days', const.DEFAULT_RECENTLY_DENIED_DAYS)
+        )
+        since = fields.Date.subtract(fields.Date.context_today(self), days=days)
+        list_view = self.env.ref('payment_plan.payment_plan_view_list_denied')
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Recently Denied"),
+            'res_model': 'payment.plan',
+            'view_mode': 'list,form',
+            'views': [(list_view.id, 'list'), (False, 'form')],
+            'domain': [('date_last_denied', '>=', since)],
+            'context': {'create': False},
+        }
+
     def action_view_installments(self):
         self.ensure_one()
         return {
@@ -468,10 +563,65 @@ class PaymentPlan(models.Model):
 
     # === BUSINESS METHODS === #
 
+    @api.model
+    def _get_default_policy(self, field_name):
+        """Return the company's default retry policy value (Settings), or the product's."""
+        defaults = {
+            'max_attempts': const.DEFAULT_MAX_ATTEMPTS,
+            'retry_interval_days': const.DEFAULT_RETRY_INTERVAL_DAYS,
+        }
+        value = self.env['ir.config_parameter'].sudo().get_param(f'payment_plan.{field_name}')
+        return int(value) if value else defaults[field_name]
+
+    def _prepare_invoice_values(self, amount, invoice_date, period=None):
+        """Return the values of a customer invoice of `amount` for this plan.
+
+        :param float amount: The amount invoiced.
+        :param date invoice_date: The invoice date.
+        :param period: The subscription installment (period) invoiced, if any.
+        """
+        self.ensure_one()
+        label = self.description or self.name
+        if period:
+            label = self.env._(
+                "%(label)s (%(reference)s, due %(date)s)",
+                label=label,
+                reference=period.name,
+                date=period.due_date,
+            )
+        return {
+            'move_type': 'out_invoice',
+            'partner_id': self.partner_id.id,
+            'currency_id': self.currency_id.id,
+            'invoice_date': invoice_date,
+            'invoice_origin': self.name,
+            'invoice_user_id': self.user_id.id,
+            'invoice_line_ids': [
+                Command.create(
+                    {
+                        'name': label,
+                        'quantity': 1,
+                        'price_unit': amount,
+                        'tax_ids': [Command.clear()],
+                    }
+                )
+            ],
+        }
+
     def _get_card_holders(self):
         """Return the partners whose cards may pay for this plan: the customer and its company."""
         self.ensure_one()
         return self.partner_id | self.partner_id.commercial_partner_id
+
+    def _get_regenerable_installments(self):
+        """Return the unpaid installments that a schedule change may replace: pending ones
+        with no attempt under way."""
+        return self.installment_ids.filtered(lambda i: i.state == 'pending')
+
+    def _get_schedule_anchor(self):
+        """Return the due date of installment number `schedule_anchor_sequence`."""
+        self.ensure_one()
+        return self.schedule_anchor_date or self.date_start
 
     def _cancel_plans(self, reason):
         """Cancel the plans and their installments not yet due, and say why in the chatter.
@@ -538,10 +688,10 @@ class PaymentPlan(models.Model):
             if missing <= 0:
                 continue
             dates = schedule.schedule_dates(
-                plan.date_start,
+                plan._get_schedule_anchor(),
                 plan.interval_unit,
                 plan.interval_number,
-                first_period=last_sequence,
+                first_period=last_sequence + 1 - plan.schedule_anchor_sequence,
                 count=missing,
                 until=plan.date_end or None,
             )
@@ -561,10 +711,10 @@ class PaymentPlan(models.Model):
             return True
         if self.date_end:
             next_due = schedule.add_interval(
-                self.date_start,
+                self._get_schedule_anchor(),
                 self.interval_unit,
                 self.interval_number,
-                last,
+                last + 1 - self.schedule_anchor_sequence,
             )
             return next_due > self.date_end
         return False

@@ -1,7 +1,19 @@
+import logging
+
+from psycopg2 import OperationalError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
+from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import collection
+
+_logger = logging.getLogger(__name__)
+
+# A claimed attempt whose transaction is still a draft after this delay was interrupted.
+INTERRUPTED_AFTER_MINUTES = 60
 
 
 class PaymentPlanInstallment(models.Model):
@@ -45,6 +57,14 @@ class PaymentPlanInstallment(models.Model):
     )
     last_error = fields.Text(readonly=True, copy=False)
     date_paid = fields.Date(string="Paid On", readonly=True, copy=False)
+    date_denied = fields.Date(string="Denied On", readonly=True, copy=False, index='btree_not_null')
+    invoice_id = fields.Many2one(
+        comodel_name='account.move',
+        readonly=True,
+        copy=False,
+        index='btree_not_null',
+        help="The invoice this installment pays (a share of it for installment plans).",
+    )
     transaction_ids = fields.One2many(
         string="Transactions",
         comodel_name='payment.transaction',
@@ -99,3 +119,364 @@ class PaymentPlanInstallment(models.Model):
             )
         self.plan_id._check_done()
         return True
+
+    def action_retry_now(self):
+        """Charge the installments now, one more attempt, whatever their retry schedule."""
+        retriable = self.filtered(
+            lambda i: i.state in ('pending', 'denied') and i.collection_mode == 'token'
+        )
+        if retriable != self:
+            raise UserError(
+                self.env._(
+                    "Only pending or denied installments of plans charged to a card can be retried."
+                )
+            )
+        if retriable.plan_id.filtered(lambda p: p.state != 'active'):
+            raise UserError(self.env._("Resume the plan before charging its installments."))
+        today = fields.Date.context_today(self)
+        retriable.write({'state': 'pending', 'next_attempt_date': today, 'date_denied': False})
+        # Charging creates transactions and payments, which only the payment and accounting
+        # administrators may write: the staff member's right here is the one checked just above.
+        retriable.sudo()._collect()
+        return True
+
+    # === BUSINESS METHODS: COLLECTION === #
+
+    @api.model
+    def _lock_collectable(self, today, limit, ids=None):
+        """Select and lock pending installments due by `today` that no other worker holds.
+
+        `FOR UPDATE SKIP LOCKED` lets any number of crons, workers and servers run at once: each
+        takes rows the others do not hold, and a claimed row is no longer pending once committed.
+
+        :param date today: Installments due or to retry on or before this day are selected.
+        :param int limit: The maximum number of installments.
+        :param list ids: Only among these installments (for "retry now" and "pay now").
+        :return: The locked installments, in order of due date.
+        """
+        id_filter = SQL("AND inst.id = ANY(%s)", list(ids)) if ids is not None else SQL()
+        self.flush_model(['state', 'next_attempt_date', 'due_date', 'plan_id'])
+        self.env['payment.plan'].flush_model(['state', 'collection_mode'])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT inst.id
+                  FROM payment_plan_installment inst
+                  JOIN payment_plan plan ON plan.id = inst.plan_id
+                 WHERE inst.state = 'pending'
+                   AND plan.state = 'active'
+                   AND plan.collection_mode = 'token'
+                   AND COALESCE(inst.next_attempt_date, inst.due_date) <= %(today)s
+                   %(id_filter)s
+              ORDER BY COALESCE(inst.next_attempt_date, inst.due_date), inst.id
+                 LIMIT %(limit)s
+                   FOR UPDATE OF inst SKIP LOCKED
+                """,
+                today=today,
+                limit=limit,
+                id_filter=id_filter,
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    def _collect(self, batch_size=None, commit=False):
+        """Charge the due installments among `self` (or all due ones when `self` is empty).
+
+        The one collection service: the cron, "retry now", the portal and the wizards call it.
+        Each batch is claimed (invoice, attempt transaction, `processing`) and, when `commit` is
+        set, committed before any card is charged, so that a crash can never lead to a second
+        charge of the same attempt; then the cards are charged and the outcomes applied, one
+        installment's failure never stopping the others.
+
+        :param int batch_size: Installments per batch (the `payment_plan.batch_size` setting).
+        :param bool commit: Commit each step (crons only; tests run in one transaction).
+        :return: The number of installments charged.
+        :rtype: int
+        """
+        batch_size = batch_size or self._get_batch_size()
+        today = fields.Date.context_today(self)
+        ids = self.ids if self else None
+        charged = 0
+        conflicts = 0
+        while True:
+            try:
+                batch = self._lock_collectable(today, batch_size, ids=ids)
+                transactions = batch._claim_attempts()
+                if commit:
+                    self.env['ir.cron']._commit_progress()
+            except OperationalError:
+                # Another worker changed the same rows (or journal) after our snapshot: start
+                # again from a fresh snapshot; nothing of the batch was charged.
+                if not commit or conflicts >= 10:
+                    raise
+                conflicts += 1
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                continue
+            if not batch:
+                break
+            batch._charge_attempts(transactions)
+            charged += len(batch)
+            if ids is not None:
+                ids = [i for i in ids if i not in batch.ids]
+            if commit and self.env['ir.cron']._commit_progress(len(batch)) <= 0:
+                break
+        return charged
+
+    @api.model
+    def _get_batch_size(self):
+        return int(
+            self.env['ir.config_parameter']
+            .sudo()
+            .get_param('payment_plan.batch_size', const.DEFAULT_BATCH_SIZE)
+        )
+
+    def _claim_attempts(self):
+        """Open the next attempt of each installment: its invoice, its transaction, `processing`.
+
+        The batch is claimed at once; if that fails, one by one, so that the installment at
+        fault is recorded with its error and rescheduled while the others go on.
+
+        :return: The draft transactions to charge.
+        :rtype: payment.transaction
+        """
+        try:
+            with self.env.cr.savepoint():
+                return self._claim_attempts_batch()
+        except OperationalError:
+            raise  # A concurrency conflict: the caller retries the whole batch.
+        except Exception:
+            _logger.info(
+                "Claiming %s installments at once failed: claiming them one by one.", len(self)
+            )
+        transactions = self.env['payment.transaction']
+        for installment in self:
+            try:
+                with self.env.cr.savepoint():
+                    transactions |= installment._claim_attempts_batch()
+            except OperationalError:
+                raise
+            except Exception as error:
+                _logger.exception("Claiming installment %s failed.", installment.name)
+                installment.attempt_count += 1
+                installment._register_failure(
+                    self.env._("Technical error: %(error)s", error=str(error)),
+                    hard=False,
+                )
+        return transactions
+
+    def _claim_attempts_batch(self):
+        no_card = self.filtered(lambda i: not i.plan_id.token_id or not i.plan_id.token_id.active)
+        with_card = self - no_card
+        with_card._ensure_invoices()
+        Transaction = self.env['payment.transaction']
+        references = {
+            i.id: collection.attempt_reference(i.name, i.attempt_count + 1) for i in with_card
+        }
+        existing_refs = set(
+            Transaction.search([('reference', 'in', list(references.values()))]).mapped('reference')
+        )
+        # An attempt that already has its transaction is looked up, never sent again: its
+        # outcome arrives through the provider's webhook or the post-processing.
+        transactions = Transaction.create(
+            [
+                installment._prepare_transaction_values(installment.attempt_count + 1)
+                for installment in with_card
+                if references[installment.id] not in existing_refs
+            ]
+        )
+        for installment in self:
+            installment.write(
+                {
+                    'state': 'processing',
+                    'attempt_count': installment.attempt_count + 1,
+                }
+            )
+        no_card._register_failure(self.env._("The customer has no valid card on file."), hard=True)
+        return transactions
+
+    def _prepare_transaction_values(self, attempt):
+        """Return the values of the transaction of the attempt number `attempt`."""
+        self.ensure_one()
+        token = self.plan_id.token_id
+        return {
+            'provider_id': token.provider_id.id,
+            'payment_method_id': token.payment_method_id.id,
+            'token_id': token.id,
+            'partner_id': self.partner_id.id,
+            'amount': self.amount,
+            'currency_id': self.currency_id.id,
+            'reference': collection.attempt_reference(self.name, attempt),
+            'operation': 'offline',
+            'installment_id': self.id,
+            'invoice_ids': [Command.set(self.invoice_id.ids)],
+        }
+
+    def _charge_attempts(self, transactions):
+        """Charge the cards of the claimed attempts and apply the outcomes.
+
+        An exception while charging rolls back that charge only: it is recorded on its
+        installment as a failed attempt, retried per the plan's policy. An exception after a
+        confirmed charge (while recording the payment) never turns it into a failure: the
+        transaction stays confirmed and Odoo's post-processing finishes it later.
+        """
+        for tx in transactions:
+            try:
+                with self.env.cr.savepoint():
+                    tx._charge_with_token()
+            except Exception as error:
+                _logger.exception("Charging installment %s failed.", tx.installment_id.name)
+                tx._set_error(self.env._("Technical error: %(error)s", error=str(error)))
+            try:
+                with self.env.cr.savepoint():
+                    tx._post_process()
+            except Exception:
+                _logger.exception(
+                    "Recording the outcome of %s failed: the post-processing will retry.",
+                    tx.reference,
+                )
+
+    def _ensure_invoices(self):
+        """Create and post the invoices the installments pay, where they have none yet.
+
+        Subscriptions: one invoice per period. Installment plans: one invoice of the total per
+        plan, which each installment pays a share of.
+        """
+        missing = self.filtered(lambda i: not i.invoice_id)
+        per_period = missing.filtered(lambda i: i.plan_type == 'subscription')
+        shared = missing - per_period
+        plans = shared.plan_id.filtered(lambda p: not p.invoice_id)
+        today = fields.Date.context_today(self)
+        to_invoice = [(inst, inst._prepare_invoice_values()) for inst in per_period] + [
+            (plan, plan._prepare_invoice_values(plan.amount, today)) for plan in plans
+        ]
+        Move = self.env['account.move']
+        for company in {record.company_id for record, _vals in to_invoice}:
+            company_items = [item for item in to_invoice if item[0].company_id == company]
+            moves = Move.with_company(company).create([vals for _record, vals in company_items])
+            moves.action_post()
+            for (record, _vals), move in zip(company_items, moves, strict=True):
+                record.invoice_id = move
+        for installment in shared:
+            installment.invoice_id = installment.plan_id.invoice_id
+
+    def _prepare_invoice_values(self):
+        """Return the values of the invoice of one subscription period."""
+        self.ensure_one()
+        return self.plan_id._prepare_invoice_values(
+            self.amount, fields.Date.context_today(self), period=self
+        )
+
+    def _register_failure(self, message, hard=None):
+        """Record a failed attempt: retry it later per the plan's policy, or deny the installment.
+
+        :param str message: The provider's message, shown to staff and kept on the installment.
+        :param bool hard: Whether the decline must not be retried; guessed from the message when
+                          not given.
+        """
+        today = fields.Date.context_today(self)
+        for installment in self:
+            plan = installment.plan_id
+            is_hard = collection.is_hard_decline(message) if hard is None else hard
+            retry_on = collection.next_attempt_date(
+                today,
+                installment.attempt_count,
+                plan.max_attempts,
+                plan.retry_interval_days,
+                hard=is_hard,
+            )
+            if retry_on:
+                installment.write(
+                    {
+                        'state': 'pending',
+                        'next_attempt_date': retry_on,
+                        'last_error': message,
+                    }
+                )
+            else:
+                installment.write(
+                    {
+                        'state': 'denied',
+                        'next_attempt_date': False,
+                        'last_error': message,
+                        'date_denied': today,
+                    }
+                )
+                installment._notify_denied()
+
+    def _register_payment(self, transaction=None):
+        """Mark the installments paid and close the plans that have nothing left to collect."""
+        self.write(
+            {
+                'state': 'paid',
+                'date_paid': fields.Date.context_today(self),
+                'next_attempt_date': False,
+                'last_error': False,
+                'date_denied': False,
+            }
+        )
+        self.plan_id._check_done()
+
+    def _notify_denied(self):
+        """Tell the plan's responsible (an activity) and the customer (a mail with a link to
+        update the card and pay) that the installment is denied."""
+        template = self.env.ref('payment_plan.mail_template_installment_denied')
+        for installment in self:
+            plan = installment.plan_id
+            plan.activity_schedule(
+                'mail.mail_activity_data_todo',
+                user_id=(plan.user_id or self.env.user).id,
+                summary=self.env._("Payment denied: %(name)s", name=installment.name),
+                note=installment.last_error,
+            )
+            plan.message_post(
+                body=self.env._(
+                    "Installment %(name)s was denied after %(count)s attempt(s): %(error)s",
+                    name=installment.name,
+                    count=installment.attempt_count,
+                    error=installment.last_error or "",
+                ),
+            )
+            template.send_mail(installment.id)
+
+    def _get_payment_url(self):
+        """Return the customer's link to update their card and pay this installment."""
+        self.ensure_one()
+        return self.plan_id.get_base_url() + self.plan_id.get_portal_url()
+
+    @api.model
+    def _cron_collect_due(self):
+        """Charge every due installment of the running plans charged to a card."""
+        self._flag_interrupted_attempts()
+        self._collect(commit=True)
+
+    @api.model
+    def _flag_interrupted_attempts(self):
+        """Flag the attempts interrupted between their claim and their outcome.
+
+        Their transaction may or may not have reached the provider: it is looked up (its outcome
+        arrives by webhook or post-processing), never sent again.
+        """
+        threshold = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=INTERRUPTED_AFTER_MINUTES
+        )
+        stale = self.search(
+            [
+                ('state', '=', 'processing'),
+                (
+                    'transaction_ids',
+                    'any',
+                    [('state', '=', 'draft'), ('create_date', '<', threshold)],
+                ),
+                ('last_error', '=', False),
+            ]
+        )
+        stale.write(
+            {
+                'last_error': self.env._(
+                    "The charge was interrupted: its outcome is unknown until the provider reports "
+                    "it. Check the payment with the provider before charging again."
+                ),
+            }
+        )
+        return stale

@@ -5,6 +5,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
 
+from odoo.addons.payment_plan import const
+
 
 class PaymentToken(models.Model):
     _inherit = 'payment.token'
@@ -22,6 +24,12 @@ class PaymentToken(models.Model):
         compute='_compute_expiry_date',
         store=True,
         help="The last day on which the card can be charged.",
+    )
+    expiry_warning_date = fields.Date(
+        string="Expiry Warning Sent On",
+        readonly=True,
+        copy=False,
+        help="When the customer was told that this card, which pays running plans, expires soon.",
     )
     payment_plan_ids = fields.One2many(
         string="Payment Plans",
@@ -96,8 +104,14 @@ class PaymentToken(models.Model):
 
     def _handle_archiving(self):
         """Override of `payment` to hand the default mark of an archived card to the newest
-        remaining card of the same customer and company."""
+        remaining card of the same customer and company, and to move the plans it paid to the
+        customer's default card (or flag them when there is none)."""
         super()._handle_archiving()
+        self._hand_over_default()
+        self._reassign_plans()
+
+    def _hand_over_default(self):
+        """Pass the default mark of the cards being archived to the newest remaining card."""
         defaults = self.filtered('is_default')
         if not defaults:
             return
@@ -114,6 +128,42 @@ class PaymentToken(models.Model):
                 limit=1,
             )
             successor.write({'is_default': True})
+
+    def _reassign_plans(self):
+        """Move the running plans paid by the cards being archived to the customer's default
+        card; plans left without a card are flagged and their responsible is told."""
+        plans = self.env['payment.plan'].search(
+            [
+                ('token_id', 'in', self.ids),
+                ('state', 'in', const.RUNNING_PLAN_STATES),
+            ]
+        )
+        for plan in plans:
+            old_card = plan.token_id
+            new_card = plan.partner_id.with_company(plan.company_id)._get_default_card() - self
+            if new_card:
+                plan.token_id = new_card
+                plan.message_post(
+                    body=self.env._(
+                        "Card %(old)s was removed: the plan is now charged to %(new)s.",
+                        old=old_card.display_name,
+                        new=new_card.display_name,
+                    )
+                )
+            elif plan.collection_mode == 'token' and plan.state != 'draft':
+                plan.message_post(
+                    body=self.env._(
+                        "Card %(old)s was removed and the customer has no other card: the next "
+                        "charges will fail until a card is added.",
+                        old=old_card.display_name,
+                    )
+                )
+                plan.activity_schedule(
+                    'mail.mail_activity_data_todo',
+                    user_id=(plan.user_id or self.env.user).id,
+                    summary=self.env._("No card to charge"),
+                    note=self.env._("Ask the customer to register a new card."),
+                )
 
     # === ACTION METHODS === #
 
@@ -155,3 +205,39 @@ class PaymentToken(models.Model):
                 }
             )
         return res
+
+    @api.model
+    def _cron_warn_expiring_cards(self):
+        """Tell customers (a mail) and plan responsibles (an activity) that a card paying running
+        plans expires within the configured number of days. Each card is warned once."""
+        days = int(
+            self.env['ir.config_parameter']
+            .sudo()
+            .get_param('payment_plan.expiry_warning_days', const.DEFAULT_EXPIRY_WARNING_DAYS)
+        )
+        today = fields.Date.context_today(self)
+        cards = self.search(
+            [
+                ('expiry_date', '!=', False),
+                ('expiry_date', '<=', fields.Date.add(today, days=days)),
+                ('expiry_date', '>=', today),
+                ('expiry_warning_date', '=', False),
+                ('payment_plan_ids.state', '=', 'active'),
+            ]
+        )
+        template = self.env.ref('payment_plan.mail_template_card_expiring')
+        for card in cards:
+            template.send_mail(card.id)
+            for plan in card.payment_plan_ids.filtered(lambda p: p.state == 'active'):
+                plan.activity_schedule(
+                    'mail.mail_activity_data_todo',
+                    date_deadline=card.expiry_date,
+                    user_id=(plan.user_id or self.env.user).id,
+                    summary=self.env._(
+                        "Card %(card)s expires on %(date)s",
+                        card=card.display_name,
+                        date=card.expiry_date,
+                    ),
+                )
+        cards.write({'expiry_warning_date': today})
+        return cards

@@ -1,10 +1,15 @@
-"""Plain pytest tests of the pure schedule helpers (no database)."""
+"""Plain pytest tests of the pure helpers: schedules and collection rules (no database)."""
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from odoo.addons.payment_plan.tools.collection import (
+    attempt_reference,
+    is_hard_decline,
+    next_attempt_date,
+)
 from odoo.addons.payment_plan.tools.schedule import (
     add_interval,
     round_amount,
@@ -114,3 +119,52 @@ def test_round_amount_is_half_up():
     assert round_amount('2.675', '0.01') == Decimal('2.68')
     assert round_amount(2.675, 0.01) == Decimal('2.68')
     assert round_amount('7.125', '0.05') == Decimal('7.15')
+
+
+# === Collection rules === #
+
+
+def test_attempt_references_are_stable_and_distinct():
+    assert attempt_reference('PLAN/2026/00001-03', 1) == 'PLAN/2026/00001-03-A1'
+    assert attempt_reference('PLAN/2026/00001-03', 2) != attempt_reference('PLAN/2026/00001-03', 1)
+    with pytest.raises(ValueError):
+        attempt_reference('PLAN/2026/00001-03', 0)
+
+
+@pytest.mark.parametrize(
+    'message',
+    [
+        "Card reported lost",
+        "The card was STOLEN",
+        "Expired card",
+        "Invalid card number",
+        "Pick up card (fraud)",
+        "Do not retry this card",
+        "The account is closed",
+    ],
+)
+def test_hard_declines_are_recognised(message):
+    assert is_hard_decline(message)
+
+
+@pytest.mark.parametrize(
+    'message',
+    [
+        "Insufficient funds",
+        "Do not honor",
+        "Issuer unavailable, try later",
+        "",
+        None,
+        "You selected the following demo payment status: error",
+    ],
+)
+def test_soft_declines_are_retried(message):
+    assert not is_hard_decline(message)
+
+
+def test_next_attempt_is_spaced_until_attempts_run_out():
+    today = date(2026, 3, 30)
+    assert next_attempt_date(today, 1, 3, 3) == date(2026, 4, 2)
+    assert next_attempt_date(today, 2, 3, 3) == date(2026, 4, 2)
+    assert next_attempt_date(today, 3, 3, 3) is None
+    assert next_attempt_date(today, 1, 3, 3, hard=True) is None

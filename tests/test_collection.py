@@ -1,0 +1,263 @@
+from datetime import date
+
+from freezegun import freeze_time
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestCollection(PaymentPlanCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env['ir.config_parameter'].sudo().set_param('payment_plan.batch_size', 10)
+
+    def _card_plan(self, state='done', **values):
+        card = self._create_card(details=f'{state[:4]}', state=state)
+        values = {
+            'collection_mode': 'token',
+            'token_id': card.id,
+            'date_start': '2026-03-01',
+            **values,
+        }
+        plan = self._create_plan(**values)
+        plan.action_activate()
+        return plan
+
+    def _installment(self, plan, sequence=1):
+        return plan.installment_ids.filtered(lambda i: i.sequence == sequence)
+
+    # === Outcomes === #
+
+    @freeze_time('2026-03-01')
+    def test_confirmed_charge_pays_the_period_and_reconciles_its_invoice(self):
+        plan = self._card_plan(plan_type='subscription', amount=49.9, installment_count=0)
+        self.env['payment.plan.installment']._collect()
+        first = self._installment(plan)
+        self.assertEqual(first.state, 'paid')
+        self.assertEqual(first.date_paid, date(2026, 3, 1))
+        tx = first.transaction_ids
+        self.assertEqual(tx.reference, f'{first.name}-A1')
+        self.assertEqual((tx.state, tx.operation, tx.amount), ('done', 'offline', 49.9))
+        invoice = first.invoice_id
+        self.assertEqual(invoice.state, 'posted')
+        self.assertEqual(invoice.amount_total, 49.9)
+        self.assertIn(invoice.payment_state, ('paid', 'in_payment'))
+        self.assertEqual(tx.payment_id.amount, 49.9)
+        self.assertEqual(invoice.amount_residual, 0)
+        # The other periods are not due yet: untouched.
+        self.assertEqual(set((plan.installment_ids - first).mapped('state')), {'pending'})
+        self.assertFalse((plan.installment_ids - first).transaction_ids)
+
+    def test_installments_pay_shares_of_one_invoice_until_the_plan_is_done(self):
+        plan = self._card_plan(amount=100.0, installment_count=3, date_start='2026-03-01')
+        with freeze_time('2026-03-01'):
+            self.env['payment.plan.installment']._collect()
+        invoice = plan.invoice_id
+        self.assertEqual(invoice.amount_total, 100.0)
+        self.assertEqual(invoice.amount_residual, 66.67)
+        self.assertEqual(plan.installment_ids.invoice_id, invoice)
+        with freeze_time('2026-05-01'):
+            self.env['payment.plan.installment']._collect()
+        self.assertEqual(plan.installment_ids.mapped('state'), ['paid'] * 3)
+        self.assertEqual(plan.state, 'done')
+        self.assertEqual(invoice.amount_residual, 0)
+        self.assertEqual(len(plan.installment_ids.transaction_ids.payment_id), 3)
+
+    def test_denied_charge_is_retried_after_spacing_then_denied_and_dunned(self):
+        plan = self._card_plan(
+            state='error',
+            plan_type='subscription',
+            installment_count=1,
+            max_attempts=3,
+            retry_interval_days=3,
+            amount=20,
+        )
+        installment = self._installment(plan)
+        Installment = self.env['payment.plan.installment']
+        with freeze_time('2026-03-01'):
+            Installment._collect()
+            self.assertEqual(installment.state, 'pending')
+            self.assertEqual(installment.attempt_count, 1)
+            self.assertEqual(installment.next_attempt_date, date(2026, 3, 4))
+            self.assertIn("demo payment status", installment.last_error)
+            Installment._collect()  # Same day: not due again.
+            self.assertEqual(len(installment.transaction_ids), 1)
+        with freeze_time('2026-03-03'):
+            Installment._collect()
+            self.assertEqual(len(installment.transaction_ids), 1)
+        with freeze_time('2026-03-04'):
+            Installment._collect()
+            self.assertEqual(installment.attempt_count, 2)
+            self.assertEqual(installment.next_attempt_date, date(2026, 3, 7))
+        mails_before = self.env['mail.mail'].search([])
+        with freeze_time('2026-03-07'):
+            Installment._collect()
+        self.assertEqual(installment.state, 'denied')
+        self.assertEqual(installment.attempt_count, 3)
+        self.assertEqual(installment.date_denied, date(2026, 3, 7))
+        self.assertEqual(
+            sorted(installment.transaction_ids.mapped('reference')),
+            [f'{installment.name}-A{n}' for n in (1, 2, 3)],
+        )
+        self.assertTrue(plan.payment_failed)
+        self.assertEqual(plan.date_last_denied, date(2026, 3, 7))
+        activity = plan.activity_ids
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, plan.user_id)
+        self.assertIn(installment.name, activity.summary)
+        mail = self.env['mail.mail'].search([]) - mails_before
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(mail.recipient_ids, self.customer)
+        self.assertIn(installment.name, mail.subject)
+        self.assertIn(plan.get_portal_url(), mail.body_html)
+        self.assertIn('Update my card and pay', mail.body_html)
+        self.assertIn('20.00', mail.body_html)
+
+    @freeze_time('2026-03-01')
+    def test_hard_decline_is_not_retried(self):
+        plan = self._card_plan(state='pending', max_attempts=3)
+        installment = self._installment(plan)
+        self.env['payment.plan.installment']._collect()
+        self.assertEqual(installment.state, 'processing')
+        tx = installment.transaction_ids
+        self.assertEqual(tx.state, 'pending')
+        tx._set_error("Card reported stolen")
+        tx._post_process()
+        self.assertEqual(installment.state, 'denied')
+        self.assertEqual(installment.attempt_count, 1)
+        self.assertFalse(installment.next_attempt_date)
+
+    @freeze_time('2026-03-01')
+    def test_pending_charge_is_finished_by_the_provider_later(self):
+        plan = self._card_plan(state='pending')
+        installment = self._installment(plan)
+        self.env['payment.plan.installment']._collect()
+        self.assertEqual(installment.state, 'processing')
+        self.assertEqual(plan.invoice_id.amount_residual, 100.0)
+        tx = installment.transaction_ids
+        tx._set_done()
+        tx._post_process()
+        self.assertEqual(installment.state, 'paid')
+        self.assertEqual(plan.invoice_id.amount_residual, 66.67)
+
+    @freeze_time('2026-03-01')
+    def test_replayed_and_out_of_order_outcomes_change_nothing(self):
+        plan = self._card_plan(state='pending')
+        installment = self._installment(plan)
+        self.env['payment.plan.installment']._collect()
+        tx = installment.transaction_ids
+        tx._set_done()
+        tx._post_process()
+        tx._post_process()
+        self.assertEqual(len(tx.payment_id), 1)
+        self.assertEqual(plan.invoice_id.amount_residual, 66.67)
+        tx._set_error("Late refusal")  # Refused: a done transaction stays done.
+        tx._post_process()
+        self.assertEqual(tx.state, 'done')
+        self.assertEqual(installment.state, 'paid')
+
+    # === Cards === #
+
+    @freeze_time('2026-03-01')
+    def test_plan_without_card_is_denied_without_retry(self):
+        plan = self._card_plan()
+        plan.token_id.action_archive()
+        self.assertTrue(plan.card_missing)
+        self.assertIn("no other card", plan.message_ids[0].body)
+        installment = self._installment(plan)
+        self.env['payment.plan.installment']._collect()
+        self.assertEqual(installment.state, 'denied')
+        self.assertEqual(installment.last_error, "The customer has no valid card on file.")
+        self.assertFalse(installment.transaction_ids)
+
+    def test_archived_card_falls_back_to_the_default_card(self):
+        default = self._create_card(details='1111')
+        spare = self._create_card(details='2222')
+        plan = self._create_plan(collection_mode='token', token_id=spare.id)
+        plan.action_activate()
+        spare.action_archive()
+        self.assertEqual(plan.token_id, default)
+        self.assertFalse(plan.card_missing)
+        self.assertIn("now charged to", plan.message_ids[0].body)
+
+    @freeze_time('2026-03-01')
+    def test_expiring_card_of_a_running_plan_is_warned_once(self):
+        expiring = self._create_card(details='3333', expiry_month=3, expiry_year=2026)
+        unused = self._create_card(
+            partner=self.other_customer, details='4444', expiry_month=3, expiry_year=2026
+        )
+        plan = self._create_plan(collection_mode='token', token_id=expiring.id)
+        plan.action_activate()
+        mails_before = self.env['mail.mail'].search([])
+        warned = self.env['payment.token']._cron_warn_expiring_cards()
+        self.assertEqual(warned, expiring)
+        self.assertEqual(expiring.expiry_warning_date, date(2026, 3, 1))
+        self.assertFalse(unused.expiry_warning_date)
+        mail = self.env['mail.mail'].search([]) - mails_before
+        self.assertEqual(mail.recipient_ids, self.customer)
+        self.assertIn('expires', mail.subject)
+        self.assertIn('/my/cards', mail.body_html)
+        self.assertEqual(plan.activity_ids.date_deadline, date(2026, 3, 31))
+        self.assertFalse(self.env['payment.token']._cron_warn_expiring_cards())
+
+    # === Staff actions === #
+
+    @freeze_time('2026-03-01')
+    def test_retry_now_charges_a_denied_installment_once_more(self):
+        plan = self._card_plan(state='error', max_attempts=1)
+        installment = self._installment(plan)
+        self.env['payment.plan.installment']._collect()
+        self.assertEqual(installment.state, 'denied')
+        good_card = self._create_card(details='9999', state='done')
+        plan.token_id = good_card
+        plan.with_user(self.plan_user).action_retry_denied()
+        self.assertEqual(installment.state, 'paid')
+        self.assertEqual(installment.attempt_count, 2)
+        self.assertFalse(plan.payment_failed)
+
+    def test_retry_now_is_refused_on_a_paid_installment_or_a_paused_plan(self):
+        plan = self._card_plan()
+        installment = self._installment(plan)
+        plan.action_pause()
+        with self.assertRaises(UserError):
+            installment.action_retry_now()
+        installment.state = 'paid'
+        with self.assertRaises(UserError):
+            installment.action_retry_now()
+
+    def test_send_card_update_link_mails_each_denied_installment(self):
+        plan = self._card_plan(state='error', max_attempts=1)
+        with self.assertRaises(UserError):
+            plan.action_send_card_update_link()
+        with freeze_time('2026-03-01'):
+            self.env['payment.plan.installment']._collect()
+        mails_before = self.env['mail.mail'].search([])
+        plan.action_send_card_update_link()
+        mail = self.env['mail.mail'].search([]) - mails_before
+        self.assertEqual(len(mail), 1)
+        self.assertIn(plan.get_portal_url(), mail.body_html)
+
+    @freeze_time('2026-03-10')
+    def test_recently_denied_lists_plans_denied_in_the_last_days(self):
+        recent = self._card_plan(state='error', max_attempts=1)
+        old = self._card_plan(state='error', max_attempts=1)
+        self.env['payment.plan.installment']._collect()
+        self._installment(old).date_denied = date(2026, 1, 1)
+        action = self.env['payment.plan'].action_open_recently_denied()
+        found = self.env['payment.plan'].search(action['domain'])
+        self.assertIn(recent, found)
+        self.assertNotIn(old, found)
+
+    @freeze_time('2026-03-01')
+    def test_paused_manual_and_gateway_plans_are_not_charged(self):
+        paused = self._card_plan()
+        paused.action_pause()
+        manual = self._create_plan(collection_mode='manual', date_start='2026-03-01')
+        manual.action_activate()
+        charged = self.env['payment.plan.installment']._collect()
+        self.assertEqual(charged, 0)
+        self.assertFalse((paused | manual).installment_ids.transaction_ids)

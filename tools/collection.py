@@ -1,0 +1,53 @@
+"""Pure rules of the collection engine: attempt references, retry spacing, decline kinds."""
+
+import re
+from datetime import timedelta
+
+# Declines that no retry can fix: the card is gone, invalid or refused for good.
+HARD_DECLINE_PATTERNS = (
+    r'\blost\b',
+    r'\bstolen\b',
+    r'\bexpired\b',
+    r'invalid (card|account|number)',
+    r'incorrect (card|account) number',
+    r'\bno (such )?card\b',
+    r'pick ?up card',
+    r'account (is )?closed',
+    r'closed account',
+    r'do not (retry|try again)',
+    r'revoked',
+    r'card (is )?(blocked|restricted)',
+)
+_HARD_DECLINE_RE = re.compile('|'.join(HARD_DECLINE_PATTERNS), re.IGNORECASE)
+
+
+def attempt_reference(installment_name, attempt):
+    """Return the transaction reference of an attempt: unique per installment and attempt.
+
+    Computed, never random: the same attempt always has the same reference, so a transaction
+    already created for it is found again (and providers that key idempotency on the reference
+    refuse a second charge).
+    """
+    if attempt < 1:
+        raise ValueError("Attempts are numbered from 1.")
+    return f'{installment_name}-A{attempt}'
+
+
+def is_hard_decline(message):
+    """Tell whether a provider's refusal message means that retrying is pointless."""
+    return bool(message and _HARD_DECLINE_RE.search(message))
+
+
+def next_attempt_date(today, attempt_count, max_attempts, spacing_days, hard=False):
+    """Return the date of the next attempt after a failed one, or None when none is left.
+
+    :param datetime.date today: The day of the failed attempt.
+    :param int attempt_count: How many attempts were made, the failed one included.
+    :param int max_attempts: How many attempts the policy allows.
+    :param int spacing_days: Days between two attempts.
+    :param bool hard: Whether the decline was a hard one (never retried).
+    :rtype: datetime.date | None
+    """
+    if hard or attempt_count >= max_attempts:
+        return None
+    return today + timedelta(days=max(spacing_days, 1))

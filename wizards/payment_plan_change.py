@@ -1,0 +1,128 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from odoo.addons.payment_plan.tools import schedule
+
+
+class PaymentPlanChange(models.TransientModel):
+    _name = 'payment.plan.change'
+    _description = "Change a Running Payment Plan"
+
+    plan_id = fields.Many2one(comodel_name='payment.plan', required=True, ondelete='cascade')
+    plan_type = fields.Selection(related='plan_id.plan_type')
+    currency_id = fields.Many2one(related='plan_id.currency_id')
+    amount = fields.Monetary(
+        string="New Amount",
+        compute='_compute_from_plan',
+        store=True,
+        readonly=False,
+        help="Subscriptions: the amount of each coming period. Installment plans: the total "
+        "still to pay, split again over the remaining installments.",
+    )
+    next_due_date = fields.Date(compute='_compute_from_plan', store=True, readonly=False)
+    remaining_count = fields.Integer(
+        string="Remaining Installments", compute='_compute_from_plan', store=True, readonly=False
+    )
+    reason = fields.Char(help="Logged in the plan's chatter with the change.")
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('plan_id')
+    def _compute_from_plan(self):
+        for wizard in self:
+            unpaid = wizard.plan_id._get_regenerable_installments()
+            wizard.next_due_date = min(
+                unpaid.mapped('due_date'), default=fields.Date.context_today(self)
+            )
+            if wizard.plan_id.plan_type == 'installments':
+                wizard.amount = sum(unpaid.mapped('amount'))
+                wizard.remaining_count = len(unpaid)
+            else:
+                wizard.amount = wizard.plan_id.amount
+                wizard.remaining_count = 0
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains('amount', 'remaining_count', 'next_due_date')
+    def _check_values(self):
+        for wizard in self:
+            if wizard.currency_id.compare_amounts(wizard.amount, 0) <= 0:
+                raise ValidationError(self.env._("The new amount must be positive."))
+            if wizard.plan_type == 'installments' and wizard.remaining_count < 1:
+                raise ValidationError(self.env._("At least one installment must remain."))
+            if wizard.next_due_date and wizard.next_due_date < fields.Date.context_today(self):
+                raise ValidationError(self.env._("The next due date cannot be in the past."))
+
+    # === ACTION METHODS === #
+
+    def action_apply(self):
+        """Regenerate the unpaid installments of the plan with the new values."""
+        self.ensure_one()
+        plan = self.plan_id
+        if plan.state not in ('active', 'paused'):
+            raise UserError(self.env._("Only running or paused plans can be changed."))
+        unpaid = plan._get_regenerable_installments()
+        kept = plan.installment_ids - unpaid
+        first_sequence = max(kept.mapped('sequence'), default=0) + 1
+        before = self._describe(plan, unpaid)
+        unpaid.filtered(lambda i: not i.transaction_ids).unlink()
+        (unpaid.exists()).write({'state': 'cancelled'})
+        if unpaid.exists():
+            first_sequence = max(plan.installment_ids.mapped('sequence')) + 1
+        plan_values = {
+            'schedule_anchor_date': self.next_due_date,
+            'schedule_anchor_sequence': first_sequence,
+        }
+        if plan.plan_type == 'installments':
+            dates = schedule.schedule_dates(
+                self.next_due_date,
+                plan.interval_unit,
+                plan.interval_number,
+                count=self.remaining_count,
+            )
+            amounts = schedule.split_amount(
+                self.amount, self.remaining_count, plan.currency_id.rounding
+            )
+            self.env['payment.plan.installment'].create(
+                [
+                    plan._prepare_installment_values(seq, due, amount)
+                    for seq, (due, amount) in enumerate(
+                        zip(dates, amounts, strict=True), start=first_sequence
+                    )
+                ]
+            )
+            paid = sum(
+                kept.filtered(lambda i: i.state in ('paid', 'processing', 'denied')).mapped(
+                    'amount'
+                )
+            )
+            plan_values.update(
+                {
+                    'amount': plan.currency_id.round(paid + self.amount),
+                    'installment_count': len(kept.filtered(lambda i: i.state != 'cancelled'))
+                    + self.remaining_count,
+                }
+            )
+        else:
+            plan_values['amount'] = self.amount
+        plan.with_context(payment_plan_change=True).write(plan_values)
+        plan._extend_subscription_schedule()
+        after = self._describe(plan, plan._get_regenerable_installments())
+        plan.message_post(
+            body=self.env._(
+                "Schedule changed%(reason)s. Before: %(before)s. After: %(after)s.",
+                reason=f" ({self.reason})" if self.reason else "",
+                before=before,
+                after=after,
+            )
+        )
+        return {'type': 'ir.actions.act_window_close'}
+
+    @api.model
+    def _describe(self, plan, installments):
+        return self.env._(
+            "%(count)s unpaid installment(s) of %(total)s from %(date)s",
+            count=len(installments),
+            total=plan.currency_id.format(sum(installments.mapped('amount'))),
+            date=min(installments.mapped('due_date'), default="-"),
+        )
