@@ -219,8 +219,11 @@ class PaymentPlanInstallment(models.Model):
             charged += len(batch)
             if ids is not None:
                 ids = [i for i in ids if i not in batch.ids]
-            if commit and self.env['ir.cron']._commit_progress(len(batch)) <= 0:
-                break
+            if commit:
+                if self.env['ir.cron']._commit_progress(len(batch)) <= 0:
+                    break
+                # Keep memory flat however many installments are due.
+                self.env.invalidate_all()
         return charged
 
     @api.model

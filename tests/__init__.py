@@ -1,6 +1,7 @@
 # Odoo test modules. test_tools and test_i18n are plain pytest modules (no database):
 # pytest collects them by path, Odoo's own test runner does not need them.
 from . import test_collection
+from . import test_collection_concurrency
 from . import test_payment_plan
 from . import test_res_partner
 from . import test_security

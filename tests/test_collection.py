@@ -35,7 +35,7 @@ class TestCollection(PaymentPlanCommon):
     @freeze_time('2026-03-01')
     def test_confirmed_charge_pays_the_period_and_reconciles_its_invoice(self):
         plan = self._card_plan(plan_type='subscription', amount=49.9, installment_count=0)
-        self.env['payment.plan.installment']._collect()
+        plan.installment_ids._collect()
         first = self._installment(plan)
         self.assertEqual(first.state, 'paid')
         self.assertEqual(first.date_paid, date(2026, 3, 1))
@@ -55,13 +55,13 @@ class TestCollection(PaymentPlanCommon):
     def test_installments_pay_shares_of_one_invoice_until_the_plan_is_done(self):
         plan = self._card_plan(amount=100.0, installment_count=3, date_start='2026-03-01')
         with freeze_time('2026-03-01'):
-            self.env['payment.plan.installment']._collect()
+            plan.installment_ids._collect()
         invoice = plan.invoice_id
         self.assertEqual(invoice.amount_total, 100.0)
         self.assertEqual(invoice.amount_residual, 66.67)
         self.assertEqual(plan.installment_ids.invoice_id, invoice)
         with freeze_time('2026-05-01'):
-            self.env['payment.plan.installment']._collect()
+            plan.installment_ids._collect()
         self.assertEqual(plan.installment_ids.mapped('state'), ['paid'] * 3)
         self.assertEqual(plan.state, 'done')
         self.assertEqual(invoice.amount_residual, 0)
@@ -77,7 +77,7 @@ class TestCollection(PaymentPlanCommon):
             amount=20,
         )
         installment = self._installment(plan)
-        Installment = self.env['payment.plan.installment']
+        Installment = plan.installment_ids
         with freeze_time('2026-03-01'):
             Installment._collect()
             self.assertEqual(installment.state, 'pending')
@@ -121,7 +121,7 @@ class TestCollection(PaymentPlanCommon):
     def test_hard_decline_is_not_retried(self):
         plan = self._card_plan(state='pending', max_attempts=3)
         installment = self._installment(plan)
-        self.env['payment.plan.installment']._collect()
+        plan.installment_ids._collect()
         self.assertEqual(installment.state, 'processing')
         tx = installment.transaction_ids
         self.assertEqual(tx.state, 'pending')
@@ -135,7 +135,7 @@ class TestCollection(PaymentPlanCommon):
     def test_pending_charge_is_finished_by_the_provider_later(self):
         plan = self._card_plan(state='pending')
         installment = self._installment(plan)
-        self.env['payment.plan.installment']._collect()
+        plan.installment_ids._collect()
         self.assertEqual(installment.state, 'processing')
         self.assertEqual(plan.invoice_id.amount_residual, 100.0)
         tx = installment.transaction_ids
@@ -148,7 +148,7 @@ class TestCollection(PaymentPlanCommon):
     def test_replayed_and_out_of_order_outcomes_change_nothing(self):
         plan = self._card_plan(state='pending')
         installment = self._installment(plan)
-        self.env['payment.plan.installment']._collect()
+        plan.installment_ids._collect()
         tx = installment.transaction_ids
         tx._set_done()
         tx._post_process()
@@ -169,7 +169,7 @@ class TestCollection(PaymentPlanCommon):
         self.assertTrue(plan.card_missing)
         self.assertIn("no other card", plan.message_ids[0].body)
         installment = self._installment(plan)
-        self.env['payment.plan.installment']._collect()
+        plan.installment_ids._collect()
         self.assertEqual(installment.state, 'denied')
         self.assertEqual(installment.last_error, "The customer has no valid card on file.")
         self.assertFalse(installment.transaction_ids)
@@ -210,7 +210,7 @@ class TestCollection(PaymentPlanCommon):
     def test_retry_now_charges_a_denied_installment_once_more(self):
         plan = self._card_plan(state='error', max_attempts=1)
         installment = self._installment(plan)
-        self.env['payment.plan.installment']._collect()
+        plan.installment_ids._collect()
         self.assertEqual(installment.state, 'denied')
         good_card = self._create_card(details='9999', state='done')
         plan.token_id = good_card
@@ -234,7 +234,7 @@ class TestCollection(PaymentPlanCommon):
         with self.assertRaises(UserError):
             plan.action_send_card_update_link()
         with freeze_time('2026-03-01'):
-            self.env['payment.plan.installment']._collect()
+            plan.installment_ids._collect()
         mails_before = self.env['mail.mail'].search([])
         plan.action_send_card_update_link()
         mail = self.env['mail.mail'].search([]) - mails_before
@@ -245,7 +245,7 @@ class TestCollection(PaymentPlanCommon):
     def test_recently_denied_lists_plans_denied_in_the_last_days(self):
         recent = self._card_plan(state='error', max_attempts=1)
         old = self._card_plan(state='error', max_attempts=1)
-        self.env['payment.plan.installment']._collect()
+        (recent | old).installment_ids._collect()
         self._installment(old).date_denied = date(2026, 1, 1)
         action = self.env['payment.plan'].action_open_recently_denied()
         found = self.env['payment.plan'].search(action['domain'])
@@ -257,7 +257,9 @@ class TestCollection(PaymentPlanCommon):
         paused = self._card_plan()
         paused.action_pause()
         manual = self._create_plan(collection_mode='manual', date_start='2026-03-01')
-        manual.action_activate()
-        charged = self.env['payment.plan.installment']._collect()
+        gateway = self._create_plan(collection_mode='gateway', date_start='2026-03-01')
+        (manual | gateway).action_activate()
+        plans = paused | manual | gateway
+        charged = plans.installment_ids._collect()
         self.assertEqual(charged, 0)
-        self.assertFalse((paused | manual).installment_ids.transaction_ids)
+        self.assertFalse(plans.installment_ids.transaction_ids)

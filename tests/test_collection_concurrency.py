@@ -1,0 +1,214 @@
+"""Collection under real concurrency and crashes: separate cursors that really commit.
+
+These tests write committed data (the test database is dropped after the run): every record
+they create belongs to customers named after the test, so that nothing else is disturbed.
+"""
+
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+from odoo import SUPERUSER_ID, api, fields
+from odoo.fields import Command
+from odoo.tests import TransactionCase, tagged
+
+
+@tagged('post_install', '-at_install')
+class TestCollectionConcurrency(TransactionCase):
+    def _committed_plans(self, label, count, company=None):
+        """Create and activate, in a committed transaction, `count` one-period subscriptions due
+        yesterday, each for its own customer with a demo card that confirms payments."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env['res.company'].browse(company) if company else env.company
+            provider = env.ref('payment.payment_provider_demo')
+            if company != provider.company_id:
+                provider = provider.copy({'company_id': company.id, 'state': 'test'})
+            partners = env['res.partner'].create(
+                [
+                    {'name': f"{label} customer {n}", 'email': f'{label}.{n}@example.com'}
+                    for n in range(count)
+                ]
+            )
+            env['payment.token'].create(
+                [
+                    {
+                        'provider_id': provider.id,
+                        'payment_method_id': env.ref('payment_demo.payment_method_demo').id,
+                        'partner_id': partner.id,
+                        'payment_details': '4242',
+                        'provider_ref': f'{label}-{partner.id}',
+                        'demo_simulated_state': 'done',
+                    }
+                    for partner in partners
+                ]
+            )
+            yesterday = fields.Date.context_today(env['payment.plan']) - timedelta(days=1)
+            plans = (
+                env['payment.plan']
+                .with_company(company)
+                .create(
+                    [
+                        {
+                            'partner_id': partner.id,
+                            'company_id': company.id,
+                            'plan_type': 'subscription',
+                            'installment_count': 1,
+                            'amount': 10.0,
+                            'date_start': yesterday,
+                            'collection_mode': 'token',
+                        }
+                        for partner in partners
+                    ]
+                )
+            )
+            plans.action_activate()
+            return plans.installment_ids.ids
+
+    def _run_in_threads(self, jobs):
+        errors = []
+
+        def run(job):
+            try:
+                with self.registry.cursor() as cr:
+                    job(api.Environment(cr, SUPERUSER_ID, {}))
+            except Exception as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+        self.assertEqual(errors, [])
+
+    @contextmanager
+    def _fresh_env(self):
+        """An environment on a new cursor: the test's own snapshot predates the committed data."""
+        with self.registry.cursor() as cr:
+            yield api.Environment(cr, SUPERUSER_ID, {})
+
+    def test_two_concurrent_collections_charge_each_installment_exactly_once(self):
+        installment_ids = self._committed_plans('concurrency', 200)
+
+        def collect(env):
+            env['payment.plan.installment']._collect(batch_size=20, commit=True)
+
+        self._run_in_threads([collect, collect])
+        # A payment that could not be recorded at once (journal contention) is finished by
+        # Odoo's post-processing, as in production.
+        self._run_in_threads([lambda env: env['payment.transaction']._cron_post_process()])
+
+        with self._fresh_env() as env:
+            installments = env['payment.plan.installment'].browse(installment_ids)
+            self.assertEqual(len(installments.exists()), 200)
+            uncharged = installments.filtered(lambda i: not i.transaction_ids)
+            self.assertFalse(
+                uncharged,
+                f"never charged: {uncharged.mapped(lambda i: (i.state, i.last_error))[:3]}",
+            )
+            per_installment = {i.id: len(i.transaction_ids) for i in installments}
+            self.assertEqual(set(per_installment.values()), {1}, "an installment was charged twice")
+            self.assertEqual(set(installments.transaction_ids.mapped('state')), {'done'})
+            self.assertEqual(set(installments.mapped('state')), {'paid'})
+            self.assertEqual(len(installments.transaction_ids.payment_id), 200)
+
+    def test_crash_between_charge_and_commit_does_not_charge_again(self):
+        [installment_id] = self._committed_plans('crash', 1)
+
+        # The cron claims the attempt (its transaction is created and committed), then sends
+        # the charge... and the server dies before committing the outcome.
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            installment = env['payment.plan.installment'].browse(installment_id)
+            installment._lock_collectable(installment.due_date, 1, ids=[installment_id])
+            installment._claim_attempts()
+            cr.commit()
+            installment.transaction_ids._charge_with_token()
+            cr.rollback()
+
+        def collect(env):
+            env['payment.plan.installment'].browse(installment_id)._collect(commit=True)
+
+        self._run_in_threads([collect])
+        with self._fresh_env() as env:
+            installment = env['payment.plan.installment'].browse(installment_id)
+            self.assertEqual(len(installment.transaction_ids), 1, "the attempt was sent again")
+            self.assertEqual(installment.state, 'processing')
+            self.assertEqual(installment.transaction_ids.state, 'draft')
+
+        # An hour later the attempt is flagged for review; it is still never sent again.
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cr.execute(
+                "UPDATE payment_transaction SET create_date = create_date - interval '2 hours'"
+                " WHERE installment_id = %s",
+                [installment_id],
+            )
+            flagged = env['payment.plan.installment']._flag_interrupted_attempts()
+            self.assertIn(installment_id, flagged.ids)
+            env['payment.plan.installment'].browse(installment_id)._collect(commit=True)
+            installment = env['payment.plan.installment'].browse(installment_id)
+            self.assertIn("interrupted", installment.last_error)
+            self.assertEqual(len(installment.transaction_ids), 1)
+
+
+@tagged('post_install', '-at_install')
+class TestCollectionIsolation(TransactionCase):
+    def test_one_failing_installment_never_stops_the_others(self):
+        """50 due installments, one of which cannot be invoiced (its company has no accounting):
+        49 are paid, the failing one is recorded with its error and rescheduled, and a second
+        run charges nothing again."""
+        env = self.env
+        provider = env.ref('payment.payment_provider_demo')
+        provider.state = 'test'
+        no_accounting = env['res.company'].create({'name': "No Accounting Ltd"})
+        env.user.company_ids = [Command.link(no_accounting.id)]
+        other_provider = provider.copy({'company_id': no_accounting.id, 'state': 'test'})
+        method = env.ref('payment_demo.payment_method_demo')
+        today = fields.Date.context_today(env['payment.plan'])
+        plans = env['payment.plan']
+        for n in range(50):
+            company = no_accounting if n == 17 else env.company
+            partner = env['res.partner'].create({'name': f"Isolation customer {n}"})
+            card = env['payment.token'].create(
+                {
+                    'provider_id': (other_provider if n == 17 else provider).id,
+                    'payment_method_id': method.id,
+                    'partner_id': partner.id,
+                    'provider_ref': f'isolation-{n}',
+                    'demo_simulated_state': 'done',
+                }
+            )
+            plans |= (
+                env['payment.plan']
+                .with_company(company)
+                .create(
+                    {
+                        'partner_id': partner.id,
+                        'company_id': company.id,
+                        'plan_type': 'subscription',
+                        'installment_count': 1,
+                        'amount': 15.0,
+                        'date_start': today,
+                        'collection_mode': 'token',
+                        'token_id': card.id,
+                    }
+                )
+            )
+        plans.action_activate()
+        installments = plans.installment_ids
+        failing = installments.filtered(lambda i: i.company_id == no_accounting)
+
+        installments._collect(batch_size=10)
+
+        self.assertEqual(set((installments - failing).mapped('state')), {'paid'})
+        self.assertEqual(failing.state, 'pending')
+        self.assertEqual(failing.attempt_count, 1)
+        self.assertGreater(failing.next_attempt_date, today)
+        self.assertIn("Technical error", failing.last_error)
+        self.assertFalse(failing.transaction_ids)
+
+        transactions_before = installments.transaction_ids
+        self.assertEqual(installments._collect(batch_size=10), 0)
+        self.assertEqual(installments.transaction_ids, transactions_before)
