@@ -150,6 +150,11 @@ class PaymentPlan(models.Model):
         store=True,
         help="The plan is charged to a card on file but has no usable card.",
     )
+    allow_card_fallback = fields.Boolean(
+        string="Try Another Card",
+        help="When a charge is refused, try once the customer's other valid card before counting "
+        "the attempt as failed.",
+    )
     max_attempts = fields.Integer(
         string="Maximum Attempts",
         required=True,

@@ -370,6 +370,53 @@ class PaymentPlanInstallment(models.Model):
             self.amount, fields.Date.context_today(self), period=self
         )
 
+    def _charge_fallback_card(self, refused_tx):
+        """Retry a refused attempt once on the customer's other valid card, if the plan allows.
+
+        :param payment.transaction refused_tx: The refused transaction of the current attempt.
+        :return: Whether a fallback charge was made (its outcome then decides the attempt).
+        :rtype: bool
+        """
+        self.ensure_one()
+        plan = self.plan_id
+        if not plan.allow_card_fallback or collection.is_hard_decline(refused_tx.state_message):
+            return False
+        today = fields.Date.context_today(self)
+        other_card = self.env['payment.token'].search(
+            [
+                ('partner_id', 'in', plan._get_card_holders().ids),
+                ('company_id', '=', plan.company_id.id),
+                ('id', '!=', refused_tx.token_id.id),
+                '|',
+                ('expiry_date', '=', False),
+                ('expiry_date', '>=', today),
+            ],
+            order='is_default desc, create_date desc, id desc',
+            limit=1,
+        )
+        if not other_card:
+            return False
+        values = self._prepare_transaction_values(self.attempt_count)
+        values.update(
+            {
+                'provider_id': other_card.provider_id.id,
+                'payment_method_id': other_card.payment_method_id.id,
+                'token_id': other_card.id,
+                'reference': collection.fallback_reference(refused_tx.reference),
+            }
+        )
+        fallback_tx = self.env['payment.transaction'].create(values)
+        plan.message_post(
+            body=self.env._(
+                "%(card)s was refused for %(name)s: trying %(other)s.",
+                card=refused_tx.token_id.display_name,
+                name=self.name,
+                other=other_card.display_name,
+            )
+        )
+        self._charge_attempts(fallback_tx)
+        return True
+
     def _register_failure(self, message, hard=None):
         """Record a failed attempt: retry it later per the plan's policy, or deny the installment.
 

@@ -44,9 +44,14 @@ class PaymentTransaction(models.Model):
             current_reference = collection.attempt_reference(
                 installment.name, max(installment.attempt_count, 1)
             )
-            if tx.reference != current_reference or installment.state != 'processing':
+            fallback_reference = collection.fallback_reference(current_reference)
+            if (
+                tx.reference not in (current_reference, fallback_reference)
+                or installment.state != 'processing'
+                or tx.state not in ('error', 'cancel')
+            ):
                 continue
-            if tx.state in ('error', 'cancel'):
-                installment._register_failure(
-                    tx.state_message or self.env._("The payment was refused.")
-                )
+            message = tx.state_message or self.env._("The payment was refused.")
+            if tx.reference == current_reference and installment._charge_fallback_card(tx):
+                continue
+            installment._register_failure(message)

@@ -263,3 +263,36 @@ class TestCollection(PaymentPlanCommon):
         charged = plans.installment_ids._collect()
         self.assertEqual(charged, 0)
         self.assertFalse(plans.installment_ids.transaction_ids)
+
+    @freeze_time('2026-03-01')
+    def test_refused_charge_is_tried_once_on_the_other_card_when_allowed(self):
+        plan = self._card_plan(state='error', allow_card_fallback=True, max_attempts=3)
+        other = self._create_card(details='7777', state='done')
+        installment = self._installment(plan)
+        installment._collect()
+        self.assertEqual(installment.state, 'paid')
+        self.assertEqual(installment.attempt_count, 1)
+        refused, fallback = installment.transaction_ids.sorted('id')
+        self.assertEqual((refused.state, fallback.state), ('error', 'done'))
+        self.assertEqual(fallback.token_id, other)
+        self.assertEqual(fallback.reference, f'{refused.reference}-F')
+
+    @freeze_time('2026-03-01')
+    def test_refused_fallback_counts_as_the_failed_attempt(self):
+        plan = self._card_plan(state='error', allow_card_fallback=True, max_attempts=3)
+        self._create_card(details='8888', state='error')
+        installment = self._installment(plan)
+        installment._collect()
+        self.assertEqual(installment.state, 'pending')
+        self.assertEqual(installment.attempt_count, 1)
+        self.assertEqual(len(installment.transaction_ids), 2)
+        self.assertEqual(installment.next_attempt_date, date(2026, 3, 4))
+
+    @freeze_time('2026-03-01')
+    def test_no_fallback_unless_the_plan_allows_it(self):
+        plan = self._card_plan(state='error', max_attempts=3)
+        self._create_card(details='7777', state='done')
+        installment = self._installment(plan)
+        installment._collect()
+        self.assertEqual(installment.state, 'pending')
+        self.assertEqual(len(installment.transaction_ids), 1)

@@ -24,6 +24,9 @@ class TestCollectionConcurrency(TransactionCase):
             provider = env.ref('payment.payment_provider_demo')
             if company != provider.company_id:
                 provider = provider.copy({'company_id': company.id, 'state': 'test'})
+            # Configure the provider's journal once, as an administrator does when enabling it
+            # (Odoo would otherwise create its payment method line lazily, once per worker).
+            provider.write({'journal_id': provider.journal_id.id})
             partners = env['res.partner'].create(
                 [
                     {'name': f"{label} customer {n}", 'email': f'{label}.{n}@example.com'}

@@ -7,6 +7,7 @@ import pytest
 
 from odoo.addons.payment_plan.tools.collection import (
     attempt_reference,
+    fallback_reference,
     is_hard_decline,
     next_attempt_date,
 )
@@ -168,3 +169,7 @@ def test_next_attempt_is_spaced_until_attempts_run_out():
     assert next_attempt_date(today, 2, 3, 3) == date(2026, 4, 2)
     assert next_attempt_date(today, 3, 3, 3) is None
     assert next_attempt_date(today, 1, 3, 3, hard=True) is None
+
+
+def test_fallback_reference_extends_the_attempt_reference():
+    assert fallback_reference('PLAN/2026/00001-03-A2') == 'PLAN/2026/00001-03-A2-F'

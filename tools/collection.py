@@ -33,6 +33,11 @@ def attempt_reference(installment_name, attempt):
     return f'{installment_name}-A{attempt}'
 
 
+def fallback_reference(attempt_ref):
+    """Return the reference of the retry of an attempt on the customer's other card."""
+    return f'{attempt_ref}-F'
+
+
 def is_hard_decline(message):
     """Tell whether a provider's refusal message means that retrying is pointless."""
     return bool(message and _HARD_DECLINE_RE.search(message))

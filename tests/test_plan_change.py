@@ -1,0 +1,103 @@
+from datetime import date
+
+from freezegun import freeze_time
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import Form, tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+@freeze_time('2026-02-15')
+class TestPlanChange(PaymentPlanCommon):
+    def _change(self, plan, **values):
+        with Form(self.env['payment.plan.change'].with_context(default_plan_id=plan.id)) as wizard:
+            for name, value in values.items():
+                setattr(wizard, name, value)
+        return wizard.record
+
+    def test_installment_plan_spreads_the_rest_over_new_installments(self):
+        plan = self._create_plan(amount=300, installment_count=3, date_start='2026-01-31')
+        plan.action_activate()
+        first = plan.installment_ids.filtered(lambda i: i.sequence == 1)
+        first.state = 'paid'
+        wizard = self._change(plan)
+        self.assertEqual(wizard.amount, 200)
+        self.assertEqual(wizard.remaining_count, 2)
+        self.assertEqual(wizard.next_due_date, date(2026, 2, 28))
+
+        wizard = self._change(
+            plan, remaining_count=4, next_due_date=date(2026, 3, 31), reason="Agreed on the phone"
+        )
+        wizard.action_apply()
+
+        pending = plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted('sequence')
+        self.assertEqual(pending.mapped('amount'), [50.0] * 4)
+        self.assertEqual(pending.mapped('sequence'), [2, 3, 4, 5])
+        self.assertEqual(
+            pending.mapped('due_date'),
+            [date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31), date(2026, 6, 30)],
+        )
+        self.assertEqual(first.state, 'paid')  # Paid installments are kept as they are.
+        self.assertEqual((plan.amount, plan.installment_count), (300, 5))
+        self.assertIn("Agreed on the phone", plan.message_ids[0].body)
+        self.assertIn("4 unpaid installment(s)", plan.message_ids[0].body)
+
+    def test_subscription_changes_the_amount_of_coming_periods(self):
+        plan = self._create_plan(
+            plan_type='subscription', amount=30, installment_count=0, date_start='2026-01-31'
+        )
+        plan.action_activate()
+        plan.installment_ids.filtered(lambda i: i.sequence == 1).state = 'paid'
+        self._change(plan, amount=35, next_due_date=date(2026, 3, 15)).action_apply()
+        pending = plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted('sequence')
+        self.assertEqual(len(pending), 12)
+        self.assertEqual(set(pending.mapped('amount')), {35})
+        self.assertEqual(
+            pending[:3].mapped('due_date'),
+            [date(2026, 3, 15), date(2026, 4, 15), date(2026, 5, 15)],
+        )
+        self.assertEqual(plan.amount, 35)
+        # Later periods continue from the new anchor.
+        pending[:2].write({'state': 'paid'})
+        plan._extend_subscription_schedule()
+        last = plan.installment_ids.sorted('sequence')[-1]
+        self.assertEqual(last.due_date, date(2027, 4, 15))
+
+    def test_bad_changes_are_refused(self):
+        plan = self._create_plan()
+        plan.action_activate()
+        for values in ({'amount': 0}, {'remaining_count': 0}, {'next_due_date': date(2026, 1, 1)}):
+            with self.subTest(values=values), self.assertRaises(ValidationError):
+                self._change(plan, **values)
+        plan.action_cancel()
+        wizard = self.env['payment.plan.change'].create(
+            {'plan_id': plan.id, 'amount': 10, 'remaining_count': 1}
+        )
+        with self.assertRaises(UserError):
+            wizard.action_apply()
+
+
+@tagged('post_install', '-at_install')
+class TestSettings(PaymentPlanCommon):
+    def test_retry_policy_settings_are_the_defaults_of_new_plans(self):
+        settings = self.env['res.config.settings'].create(
+            {
+                'payment_plan_max_attempts': 5,
+                'payment_plan_retry_interval_days': 2,
+            }
+        )
+        settings.execute()
+        plan = self._create_plan()
+        self.assertEqual((plan.max_attempts, plan.retry_interval_days), (5, 2))
+
+    def test_settings_refuse_a_policy_that_never_charges(self):
+        for field_name in (
+            'payment_plan_max_attempts',
+            'payment_plan_retry_interval_days',
+            'payment_plan_batch_size',
+        ):
+            settings = self.env['res.config.settings'].create({field_name: 0})
+            with self.subTest(field=field_name), self.assertRaises(ValidationError):
+                settings.execute()
