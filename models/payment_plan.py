@@ -652,27 +652,30 @@ class PaymentPlan(models.Model):
             'amount': float(amount),
         }
 
+    def _prepare_split_installments(self, total, count, first_date, first_sequence=1):
+        """Return the values of `count` installments that split `total` exactly, one interval
+        apart from `first_date`, numbered from `first_sequence`."""
+        self.ensure_one()
+        dates = schedule.schedule_dates(
+            first_date, self.interval_unit, self.interval_number, count=count
+        )
+        amounts = schedule.split_amount(total, count, self.currency_id.rounding)
+        return [
+            self._prepare_installment_values(sequence, due, amount)
+            for sequence, (due, amount) in enumerate(
+                zip(dates, amounts, strict=True), start=first_sequence
+            )
+        ]
+
     def _generate_installments(self):
         """Create the first schedule of activated plans (the whole one for installment plans)."""
         vals_list = []
         for plan in self.filtered(
             lambda p: p.plan_type == 'installments' and not p.installment_ids
         ):
-            dates = schedule.schedule_dates(
-                plan.date_start,
-                plan.interval_unit,
-                plan.interval_number,
-                count=plan.installment_count,
+            vals_list += plan._prepare_split_installments(
+                plan.amount, plan.installment_count, plan.date_start
             )
-            amounts = schedule.split_amount(
-                plan.amount,
-                plan.installment_count,
-                plan.currency_id.rounding,
-            )
-            vals_list += [
-                plan._prepare_installment_values(seq, due, amount)
-                for seq, (due, amount) in enumerate(zip(dates, amounts, strict=True), start=1)
-            ]
         self.env['payment.plan.installment'].create(vals_list)
         self._extend_subscription_schedule()
 

@@ -1,8 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from odoo.addons.payment_plan.tools import schedule
-
 
 class PaymentPlanChange(models.TransientModel):
     _name = 'payment.plan.change'
@@ -74,22 +72,10 @@ class PaymentPlanChange(models.TransientModel):
             'schedule_anchor_sequence': first_sequence,
         }
         if plan.plan_type == 'installments':
-            dates = schedule.schedule_dates(
-                self.next_due_date,
-                plan.interval_unit,
-                plan.interval_number,
-                count=self.remaining_count,
-            )
-            amounts = schedule.split_amount(
-                self.amount, self.remaining_count, plan.currency_id.rounding
-            )
             self.env['payment.plan.installment'].create(
-                [
-                    plan._prepare_installment_values(seq, due, amount)
-                    for seq, (due, amount) in enumerate(
-                        zip(dates, amounts, strict=True), start=first_sequence
-                    )
-                ]
+                plan._prepare_split_installments(
+                    self.amount, self.remaining_count, self.next_due_date, first_sequence
+                )
             )
             paid = sum(
                 kept.filtered(lambda i: i.state in ('paid', 'processing', 'denied')).mapped(
