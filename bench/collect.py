@@ -5,13 +5,16 @@
 (b) the cron's service, `payment.plan.installment._collect(commit=True)`.
 Both run in one process on the same database, over N installments each (one-period
 subscriptions due today, demo cards that confirm every charge). Prints installments per second,
-SQL queries per installment and peak Python memory of each, and the ratio b/a.
+SQL queries per installment and peak memory (resident set) of each, and the ratio b/a. Each
+side runs in a process of its own, so that its memory peak is its own.
 Run it through `bench/run`, which creates and drops a fresh database.
 """
 
 import argparse
+import resource
+import subprocess
+import sys
 import time
-import tracemalloc
 
 import odoo
 from odoo import SUPERUSER_ID, api, fields
@@ -91,27 +94,32 @@ def engine(env, installment_ids):
     env['payment.plan.installment']._collect(commit=True)
 
 
-def measure(registry, label, run, installment_ids):
+def measure(registry, mode, count):
+    """Create `count` due installments, then collect them the `mode` way; print the figures."""
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        tracemalloc.start()
+        installment_ids = create_due_installments(env, f'{mode}{time.time_ns()}', count)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
         queries_before = cr.sql_log_count
         start = time.perf_counter()
-        run(env, installment_ids)
+        (naive if mode == 'naive' else engine)(env, installment_ids)
         elapsed = time.perf_counter() - start
         queries = cr.sql_log_count - queries_before
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
         paid = env['payment.plan.installment'].search_count(
             [('id', 'in', installment_ids), ('state', '=', 'paid')]
         )
-    count = len(installment_ids)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    label = 'naive (a)' if mode == 'naive' else 'cron (b)'
+    rate = count / elapsed
     print(
-        f"{label:<10} {count:>6} installments  {count / elapsed:8.1f} inst/s  "
-        f"{queries / count:6.1f} queries/inst  peak {peak / 2**20:7.1f} MiB  "
-        f"({paid} paid in {elapsed:.1f} s)"
+        f"{label:<10} {count:>6} installments  {rate:8.1f} inst/s  "
+        f"{queries / count:6.1f} queries/inst  peak RSS {peak / 1024:7.1f} MiB "
+        f"(+{(peak - rss_before) / 1024:.1f} while collecting)  ({paid} paid in {elapsed:.1f} s)",
+        flush=True,
     )
-    return count / elapsed
+    return rate
 
 
 def main():
@@ -119,21 +127,41 @@ def main():
     parser.add_argument('--database', required=True)
     parser.add_argument('--addons-path', required=True)
     parser.add_argument('--installments', type=int, default=2000)
+    parser.add_argument(
+        '--mode', choices=['naive', 'engine', 'both', 'engine-only'], default='both'
+    )
     args = parser.parse_args()
+    if args.mode in ('both', 'engine-only'):
+        modes = ['naive', 'engine'] if args.mode == 'both' else ['engine']
+        rates = {}
+        for mode in modes:
+            output = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    '--database',
+                    args.database,
+                    '--addons-path',
+                    args.addons_path,
+                    '--installments',
+                    str(args.installments),
+                    '--mode',
+                    mode,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            print(output.strip(), flush=True)
+            rates[mode] = float(output.split('inst/s')[0].split()[-1])
+        if len(rates) == 2:
+            print(f"ratio b/a = {rates['engine'] / rates['naive']:.2f}")
+        return
     odoo.tools.config.parse_config(
         ['-d', args.database, f'--addons-path={args.addons_path}', '--log-level=warn']
     )
     registry = Registry(args.database)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        run_id = int(time.time())
-        naive_ids = create_due_installments(env, f'naive{run_id}', args.installments)
-    naive_rate = measure(registry, 'naive (a)', naive, naive_ids)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        engine_ids = create_due_installments(env, f'engine{run_id}', args.installments)
-    engine_rate = measure(registry, 'cron (b)', engine, engine_ids)
-    print(f"ratio b/a = {engine_rate / naive_rate:.2f}")
+    measure(registry, args.mode, args.installments)
 
 
 if __name__ == '__main__':
