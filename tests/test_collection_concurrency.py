@@ -126,7 +126,7 @@ class TestCollectionConcurrency(TransactionCase):
             installment = env['payment.plan.installment'].browse(installment_id)
             installment._lock_collectable(installment.due_date, 1, ids=[installment_id])
             installment._claim_attempts()
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
             installment.transaction_ids._charge_with_token()
             cr.rollback()
 
