@@ -740,10 +740,8 @@ class PaymentPlan(models.Model):
         )
         if finished:
             finished.write({'state': 'done'})
-            for plan in finished:
-                plan.message_post(
-                    body=self.env._("All installments are settled: the plan is done.")
-                )
+            message = self.env._("All installments are settled: the plan is done.")
+            finished._message_log_batch(bodies=dict.fromkeys(finished.ids, message))
         return finished
 
     @api.model

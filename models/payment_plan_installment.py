@@ -215,7 +215,7 @@ class PaymentPlanInstallment(models.Model):
                 continue
             if not batch:
                 break
-            batch._charge_attempts(transactions)
+            batch._charge_attempts(transactions, commit=commit)
             charged += len(batch)
             if ids is not None:
                 ids = [i for i in ids if i not in batch.ids]
@@ -248,9 +248,11 @@ class PaymentPlanInstallment(models.Model):
                 return self._claim_attempts_batch()
         except OperationalError:
             raise  # A concurrency conflict: the caller retries the whole batch.
-        except Exception:
+        except Exception as error:
             _logger.info(
-                "Claiming %s installments at once failed: claiming them one by one.", len(self)
+                "Claiming %s installments at once failed (%s): claiming them one by one.",
+                len(self),
+                error,
             )
         transactions = self.env['payment.transaction']
         for installment in self:
@@ -288,13 +290,8 @@ class PaymentPlanInstallment(models.Model):
                 if references[installment.id] not in existing_refs
             ]
         )
-        for installment in self:
-            installment.write(
-                {
-                    'state': 'processing',
-                    'attempt_count': installment.attempt_count + 1,
-                }
-            )
+        for attempts, installments in self.grouped('attempt_count').items():
+            installments.write({'state': 'processing', 'attempt_count': attempts + 1})
         no_card._register_failure(self.env._("The customer has no valid card on file."), hard=True)
         return transactions
 
@@ -315,14 +312,19 @@ class PaymentPlanInstallment(models.Model):
             'invoice_ids': [Command.set(self.invoice_id.ids)],
         }
 
-    def _charge_attempts(self, transactions):
+    def _charge_attempts(self, transactions, commit=False):
         """Charge the cards of the claimed attempts and apply the outcomes.
 
         An exception while charging rolls back that charge only: it is recorded on its
-        installment as a failed attempt, retried per the plan's policy. An exception after a
-        confirmed charge (while recording the payment) never turns it into a failure: the
-        transaction stays confirmed and Odoo's post-processing finishes it later.
+        installment as a failed attempt, retried per the plan's policy. The outcomes are then
+        committed (when `commit` is set) before any payment is recorded, and the payments of the
+        batch are created at once; should that fail, one by one. An exception after a
+        confirmed charge never turns it into a failure: the transaction stays confirmed and
+        Odoo's post-processing finishes it later.
         """
+        # The chatter messages of the charges are logged on the invoices at the end, at once.
+        log_buffer = []
+        transactions = transactions.with_context(payment_plan_log_buffer=log_buffer)
         for tx in transactions:
             try:
                 with self.env.cr.savepoint():
@@ -330,14 +332,27 @@ class PaymentPlanInstallment(models.Model):
             except Exception as error:
                 _logger.exception("Charging installment %s failed.", tx.installment_id.name)
                 tx._set_error(self.env._("Technical error: %(error)s", error=str(error)))
-            try:
-                with self.env.cr.savepoint():
-                    tx._post_process()
-            except Exception:
-                _logger.exception(
-                    "Recording the outcome of %s failed: the post-processing will retry.",
-                    tx.reference,
-                )
+        if commit:
+            self.env['ir.cron']._commit_progress()
+        logged = len(log_buffer)
+        try:
+            with self.env.cr.savepoint():
+                transactions._post_process()
+        except Exception:
+            _logger.info("Recording %s outcomes at once failed: one by one.", len(transactions))
+            del log_buffer[logged:]  # The messages of what was rolled back.
+            for tx in transactions:
+                logged = len(log_buffer)
+                try:
+                    with self.env.cr.savepoint():
+                        tx._post_process()
+                except Exception:
+                    del log_buffer[logged:]
+                    _logger.exception(
+                        "Recording the outcome of %s failed: the post-processing will retry.",
+                        tx.reference,
+                    )
+        self.env['payment.transaction']._log_buffered_messages(log_buffer)
 
     def _ensure_invoices(self):
         """Create and post the invoices the installments pay, where they have none yet.
@@ -356,7 +371,12 @@ class PaymentPlanInstallment(models.Model):
         Move = self.env['account.move']
         for company in {record.company_id for record, _vals in to_invoice}:
             company_items = [item for item in to_invoice if item[0].company_id == company]
-            moves = Move.with_company(company).create([vals for _record, vals in company_items])
+            # The invoice says where it comes from (its origin): no "created" log is needed.
+            moves = (
+                Move.with_company(company)
+                .with_context(mail_create_nolog=True)
+                .create([vals for _record, vals in company_items])
+            )
             moves.action_post()
             for (record, _vals), move in zip(company_items, moves, strict=True):
                 record.invoice_id = move
@@ -454,7 +474,7 @@ class PaymentPlanInstallment(models.Model):
                 )
                 installment._notify_denied()
 
-    def _register_payment(self, transaction=None):
+    def _register_payment(self):
         """Mark the installments paid and close the plans that have nothing left to collect."""
         self.write(
             {

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 
 from odoo.addons.payment_plan.tools import collection
 
@@ -16,6 +16,18 @@ class PaymentTransaction(models.Model):
         string="Payment Plan", related='installment_id.plan_id', store=True, index='btree_not_null'
     )
 
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains('token_id')
+    def _check_token_is_active(self):
+        """Override of `payment` to check each transaction on its own.
+
+        The original reads `self.token_id.active`, which fails ("Expected singleton") when
+        transactions of several cards are created at once, as a collection batch does.
+        """
+        for tx in self:
+            super(PaymentTransaction, tx)._check_token_is_active()
+
     # === BUSINESS METHODS === #
 
     def _post_process(self):
@@ -24,8 +36,131 @@ class PaymentTransaction(models.Model):
         Runs whichever way the outcome arrives: the charge itself, the provider's webhook, the
         customer returning from the payment page, or the post-processing cron.
         """
+        self._create_installment_payments()
         super()._post_process()
         self.filtered('installment_id')._apply_outcome_to_installments()
+
+    def _log_message_on_linked_documents(self, message):
+        """Override of `account_payment` to log the messages of a collection batch at once.
+
+        Within a batch (the `payment_plan_log_buffer` context key holds a list), the message of
+        an installment charge is kept in that list and logged on its invoices by
+        `_log_buffered_messages` with the others; elsewhere it is posted at once, as usual.
+        """
+        buffer = self.env.context.get('payment_plan_log_buffer')
+        if (
+            buffer is not None
+            and self.installment_id
+            and not self.source_transaction_id
+            and not self.sale_order_ids
+        ):
+            buffer.append((self, message))
+            return
+        super()._log_message_on_linked_documents(message)
+
+    @api.model
+    def _log_buffered_messages(self, buffer):
+        """Log the messages kept by `_log_message_on_linked_documents` on their invoices, in as
+        few batches as there are messages per invoice, in the order they were kept.
+
+        :param list buffer: The (transaction, message) pairs kept during a collection batch.
+        """
+        rounds = []  # [(author, {invoice id: message})]
+        for tx, message in buffer:
+            if self.env.uid == SUPERUSER_ID or self.env.context.get('payment_backend_action'):
+                author = self.env.user.partner_id
+            else:
+                author = tx.partner_id
+            for invoice in tx._get_invoices_to_notify():
+                bodies = next(
+                    (
+                        bodies
+                        for round_author, bodies in rounds
+                        if round_author == author and invoice.id not in bodies
+                    ),
+                    None,
+                )
+                if bodies is None:
+                    bodies = {}
+                    rounds.append((author, bodies))
+                bodies[invoice.id] = message
+        for author, bodies in rounds:
+            self.env['account.move'].browse(bodies)._message_log_batch(
+                bodies=bodies, author_id=author.id
+            )
+        buffer.clear()
+
+    def _create_installment_payments(self):
+        """Create, post and reconcile at once the payments of the confirmed installment charges.
+
+        `account_payment` creates a payment per transaction, each with its own journal entry and
+        reconciliation; a batch of the collection cron does it in one go, with the same values.
+        A charge whose invoice may get an early payment discount keeps the standard path.
+        """
+        transactions = self.filtered(
+            lambda tx: (
+                tx.installment_id
+                and tx.state == 'done'
+                and tx.operation != 'validation'
+                and not tx.payment_id
+                and not tx.child_transaction_ids
+                and not tx.invoice_ids.invoice_payment_term_id.filtered('early_discount')
+            )
+        )
+        for company, company_txs in transactions.grouped('company_id').items():
+            # A payment of the cron needs no "created" log nor field tracking: the invoice it
+            # pays and the transaction say where it comes from.
+            payments = (
+                self.env['account.payment']
+                .with_company(company)
+                .with_context(mail_create_nolog=True, mail_notrack=True)
+                .create([tx._prepare_installment_payment_values() for tx in company_txs])
+            )
+            payments.action_post()
+            reconciliation_plan = []
+            for tx, payment in zip(company_txs, payments, strict=True):
+                tx.payment_id = payment
+                invoices = tx.invoice_ids.filtered(lambda inv: inv.state == 'posted')
+                lines = (payment.move_id.line_ids + invoices.line_ids).filtered(
+                    lambda line, p=payment: (
+                        line.account_id == p.destination_account_id and not line.reconciled
+                    )
+                )
+                if invoices and lines:
+                    reconciliation_plan.append(lines)
+            self.env['account.move.line']._reconcile_plan(reconciliation_plan)
+
+    def _prepare_installment_payment_values(self):
+        """Return the values of the payment of a confirmed charge, as `_create_payment` does.
+
+        Without `write_off_line_vals`, which would make `account.payment.create` generate the
+        journal entries one payment at a time: they are generated for the batch when posted.
+        """
+        self.ensure_one()
+        provider = self.provider_id
+        method_line = provider.journal_id.inbound_payment_method_line_ids.filtered(
+            lambda line: line.payment_provider_id == provider
+        )
+        values = {
+            'amount': abs(self.amount),
+            'payment_type': 'inbound' if self.amount > 0 else 'outbound',
+            'currency_id': self.currency_id.id,
+            'partner_id': self.partner_id.commercial_partner_id.id,
+            'partner_type': 'customer',
+            'journal_id': provider.journal_id.id,
+            'company_id': provider.company_id.id,
+            'payment_method_line_id': method_line[:1].id,
+            'payment_token_id': self.token_id.id,
+            'payment_transaction_id': self.id,
+            'memo': f'{self.reference} - {self.provider_reference or ""}',
+            'invoice_ids': self.invoice_ids,
+        }
+        term_lines = self.invoice_ids.line_ids.filtered(
+            lambda line: line.display_type == 'payment_term'
+        )
+        if term_lines:
+            values['destination_account_id'] = term_lines[0].account_id.id
+        return values
 
     def _apply_outcome_to_installments(self):
         """Pay, retry or deny the installments according to their transactions' state.
@@ -34,12 +169,13 @@ class PaymentTransaction(models.Model):
         only counts when it is the outcome of the installment's current attempt, so replayed or
         out-of-order outcomes change nothing.
         """
-        for tx in self:
+        confirmed = self.filtered(
+            lambda tx: tx.state == 'done' and tx.installment_id.state not in ('paid', 'cancelled')
+        )
+        confirmed.installment_id._register_payment()
+        for tx in self - confirmed:
             installment = tx.installment_id
-            if installment.state in ('paid', 'cancelled'):
-                continue
-            if tx.state == 'done':
-                installment._register_payment(tx)
+            if installment.state in ('paid', 'cancelled') or tx.state == 'done':
                 continue
             current_reference = collection.attempt_reference(
                 installment.name, max(installment.attempt_count, 1)

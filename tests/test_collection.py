@@ -2,7 +2,7 @@ from datetime import date
 
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -296,3 +296,80 @@ class TestCollection(PaymentPlanCommon):
         installment._collect()
         self.assertEqual(installment.state, 'pending')
         self.assertEqual(len(installment.transaction_ids), 1)
+
+    # === Batches === #
+
+    def _due_subscriptions(self, label, count):
+        plans = self.env['payment.plan']
+        for n in range(count):
+            partner = self.env['res.partner'].create({'name': f"{label} {n}"})
+            card = self._create_card(partner=partner, details=f'{label}{n}')
+            plans |= self._create_plan(
+                partner_id=partner.id,
+                plan_type='subscription',
+                installment_count=1,
+                amount=10.0,
+                collection_mode='token',
+                token_id=card.id,
+                date_start='2026-03-01',
+            )
+        plans.action_activate()
+        return plans
+
+    @freeze_time('2026-03-01')
+    def test_a_batch_is_invoiced_charged_and_paid_together(self):
+        """The invoices, transactions and payments of a batch are made together: each further
+        installment costs a bounded number of queries, however many customers and cards."""
+        self.env['ir.config_parameter'].sudo().set_param('payment_plan.batch_size', 50)
+        warm_up, small, large = (
+            self._due_subscriptions(label, count)
+            for label, count in (('warm', 1), ('small', 5), ('large', 25))
+        )
+        queries = []
+        for plans in (warm_up, small, large):
+            start = self.env.cr.sql_log_count
+            plans.installment_ids._collect()
+            queries.append(self.env.cr.sql_log_count - start)
+        self.assertLessEqual((queries[2] - queries[1]) / 20, 60)
+        installments = large.installment_ids
+        self.assertEqual(set(installments.mapped('state')), {'paid'})
+        self.assertEqual(set(large.mapped('state')), {'done'})
+        for installment in installments:
+            tx = installment.transaction_ids
+            self.assertEqual(installment.invoice_id.amount_residual, 0)
+            self.assertEqual(tx.payment_id.reconciled_invoice_ids, installment.invoice_id)
+            # The chatter of each invoice tells its payment, as for a single charge.
+            self.assertTrue(
+                installment.invoice_id.message_ids.filtered(
+                    lambda m, tx=tx: tx.reference in m.body and tx.payment_id.name in m.body
+                )
+            )
+
+    def test_overdue_installments_of_one_plan_pay_shares_of_its_invoice_at_once(self):
+        plan = self._card_plan(amount=100.0, installment_count=3, date_start='2026-03-01')
+        with freeze_time('2026-04-15'):
+            plan.installment_ids._collect()
+        self.assertEqual(plan.installment_ids.mapped('state'), ['paid', 'paid', 'pending'])
+        payments = plan.installment_ids.transaction_ids.payment_id
+        self.assertEqual(len(payments), 2)
+        self.assertEqual(payments.reconciled_invoice_ids, plan.invoice_id)
+        self.assertEqual(plan.invoice_id.amount_residual, self._installment(plan, 3).amount)
+
+    def test_a_transaction_from_an_archived_card_is_still_refused(self):
+        live, archived = self._create_card(details='1111'), self._create_card(details='2222')
+        archived.action_archive()
+        values = {
+            'provider_id': self.provider.id,
+            'payment_method_id': self.payment_method.id,
+            'partner_id': self.customer.id,
+            'amount': 5.0,
+            'currency_id': self.currency.id,
+            'operation': 'offline',
+        }
+        with self.assertRaises(ValidationError):
+            self.env['payment.transaction'].create(
+                [
+                    {**values, 'token_id': live.id, 'reference': 'ARCH-1'},
+                    {**values, 'token_id': archived.id, 'reference': 'ARCH-2'},
+                ]
+            )
