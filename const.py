@@ -57,3 +57,29 @@ DEFAULT_RETRY_INTERVAL_DAYS = 3
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 DEFAULT_RECENTLY_DENIED_DAYS = 30
+
+# Gateway events (webhooks).
+EVENT_STATUSES = [
+    ('confirmed', "Confirmed"),
+    ('denied', "Denied"),
+    ('cancelled', "Cancelled"),
+]
+EVENT_OUTCOMES = [
+    ('applied', "Applied"),
+    ('ignored', "Ignored"),
+]
+# Bodies over this size are refused (413) unread.
+WEBHOOK_MAX_BYTES = 64 * 1024
+
+# Payment status of sale orders paid by plan.
+ORDER_PAYMENT_STATUSES = [
+    ('none', "No Plan"),
+    ('pending', "Payment Pending"),
+    ('error', "Payment Error"),
+    ('paid', "Paid"),
+]
+ORDER_PLAN_KINDS = [
+    ('none', "None"),
+    ('installments', "Pay in Installments"),
+    ('subscription', "Subscription"),
+]

@@ -479,9 +479,7 @@ class PaymentPlan(models.Model):
                         customer=plan.partner_id.display_name,
                     )
                 )
-        self.write({'state': 'active'})
-        self._generate_installments()
-        self._check_done()
+        self._start()
         return True
 
     def action_pause(self):
@@ -612,6 +610,12 @@ class PaymentPlan(models.Model):
                 )
             ],
         }
+
+    def _start(self):
+        """Run the draft plans: generate their schedule of installments."""
+        self.write({'state': 'active'})
+        self._generate_installments()
+        self._check_done()
 
     def _get_card_holders(self):
         """Return the partners whose cards may pay for this plan: the customer and its company."""

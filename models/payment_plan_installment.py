@@ -71,6 +71,14 @@ class PaymentPlanInstallment(models.Model):
         inverse_name='installment_id',
         readonly=True,
     )
+    payment_ids = fields.One2many(
+        string="Recorded Payments",
+        comodel_name='account.payment',
+        inverse_name='payment_plan_installment_id',
+        readonly=True,
+        help="Payments recorded without a card charge: reported by a gateway or registered by "
+        "staff.",
+    )
 
     _name_uniq = models.Constraint('unique(name)', "An installment reference must be unique.")
     _plan_sequence_uniq = models.Constraint(
@@ -139,6 +147,18 @@ class PaymentPlanInstallment(models.Model):
         # administrators may write: the staff member's right here is the one checked just above.
         retriable.sudo()._collect()
         return True
+
+    def action_register_payment(self):
+        """Open the wizard that records a payment received for the installment."""
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Register Payment"),
+            'res_model': 'payment.plan.register.payment',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'default_installment_id': self.id},
+        }
 
     # === BUSINESS METHODS: COLLECTION === #
 
@@ -273,7 +293,8 @@ class PaymentPlanInstallment(models.Model):
     def _claim_attempts_batch(self):
         no_card = self.filtered(lambda i: not i.plan_id.token_id or not i.plan_id.token_id.active)
         with_card = self - no_card
-        with_card._ensure_invoices()
+        # The first payment of an order is invoiced by the order once it is paid.
+        with_card.filtered(lambda i: not i._awaits_order_payment())._ensure_invoices()
         Transaction = self.env['payment.transaction']
         references = {
             i.id: collection.attempt_reference(i.name, i.attempt_count + 1) for i in with_card
@@ -310,7 +331,20 @@ class PaymentPlanInstallment(models.Model):
             'operation': 'offline',
             'installment_id': self.id,
             'invoice_ids': [Command.set(self.invoice_id.ids)],
+            'sale_order_ids': [Command.set(self.plan_id.sale_order_id.ids)]
+            if self._awaits_order_payment()
+            else [],
         }
+
+    def _awaits_order_payment(self):
+        """Return whether the installment is the first payment its plan's order waits for."""
+        self.ensure_one()
+        order = self.plan_id.sale_order_id
+        return (
+            bool(order)
+            and not order.payment_plan_paid_date
+            and order.payment_plan_id == self.plan_id
+        )
 
     def _charge_attempts(self, transactions, commit=False):
         """Charge the cards of the claimed attempts and apply the outcomes.
@@ -360,6 +394,11 @@ class PaymentPlanInstallment(models.Model):
         Subscriptions: one invoice per period. Installment plans: one invoice of the total per
         plan, which each installment pays a share of.
         """
+        for installment in self.filtered(lambda i: not i.invoice_id and i._awaits_order_payment()):
+            if invoice := installment.plan_id.sale_order_id._payment_plan_invoice():
+                installment.invoice_id = invoice
+                if installment.plan_type == 'installments':
+                    installment.plan_id.invoice_id = invoice
         missing = self.filtered(lambda i: not i.invoice_id)
         per_period = missing.filtered(lambda i: i.plan_type == 'subscription')
         shared = missing - per_period
@@ -486,6 +525,60 @@ class PaymentPlanInstallment(models.Model):
             }
         )
         self.plan_id._check_done()
+        self.plan_id.sale_order_id.filtered(
+            lambda o: o.payment_plan_id in self.plan_id
+        )._payment_plan_close()
+
+    def _register_external_payment(self, amount, date, journal, memo=None):
+        """Record a payment received without a card charge (reported by a gateway, registered by
+        staff), reconcile it with the installment's invoice and mark the installment paid.
+
+        :param float amount: The amount received.
+        :param date date: The payment date.
+        :param account.journal journal: The bank or cash journal of the payment.
+        :param str memo: The payment's memo (default: the installment's reference).
+        :return: The posted payment.
+        :rtype: account.payment
+        """
+        self.ensure_one()
+        if not journal:
+            raise UserError(self.env._("Choose the journal of the payment."))
+        self._ensure_invoices()
+        invoice = self.invoice_id.filtered(lambda inv: inv.state == 'posted')
+        term_lines = invoice.line_ids.filtered(lambda line: line.display_type == 'payment_term')
+        payment = (
+            self.env['account.payment']
+            .with_company(self.company_id)
+            .create(
+                {
+                    'amount': amount,
+                    'payment_type': 'inbound',
+                    'partner_type': 'customer',
+                    'partner_id': self.partner_id.commercial_partner_id.id,
+                    'currency_id': self.currency_id.id,
+                    'journal_id': journal.id,
+                    'company_id': self.company_id.id,
+                    'date': date,
+                    'memo': memo or self.name,
+                    'payment_method_line_id': journal.inbound_payment_method_line_ids[:1].id,
+                    'invoice_ids': [Command.set(invoice.ids)],
+                    'payment_plan_installment_id': self.id,
+                    **(
+                        {'destination_account_id': term_lines[0].account_id.id}
+                        if term_lines
+                        else {}
+                    ),
+                }
+            )
+        )
+        payment.action_post()
+        lines = (payment.move_id.line_ids + invoice.line_ids).filtered(
+            lambda line: line.account_id == payment.destination_account_id and not line.reconciled
+        )
+        if invoice and lines:
+            lines.reconcile()
+        self._register_payment()
+        return payment
 
     def _notify_denied(self):
         """Tell the plan's responsible (an activity) and the customer (a mail with a link to

@@ -1,5 +1,6 @@
 from odoo import SUPERUSER_ID, api, fields, models
 
+from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection
 
 
@@ -36,9 +37,71 @@ class PaymentTransaction(models.Model):
         Runs whichever way the outcome arrives: the charge itself, the provider's webhook, the
         customer returning from the payment page, or the post-processing cron.
         """
+        extra_paid = self._prepare_order_first_payments()
         self._create_installment_payments()
         super()._post_process()
         self.filtered('installment_id')._apply_outcome_to_installments()
+        extra_paid._register_payment()
+
+    def _prepare_order_first_payments(self):
+        """Link the confirmed first payments of orders paid by plan to their installment and
+        to the order's invoice, so that the payment is reconciled with it.
+
+        The payment may come from the customer's payment link (which saves the card that the
+        plan then charges) or from the card on file charged at confirmation.
+
+        :return: The further installments the payments also cover (a customer who paid more
+                 than the first installment); they are paid with it.
+        :rtype: payment.plan.installment
+        """
+        extra_paid = self.env['payment.plan.installment']
+        for tx in self.filtered(
+            lambda t: (
+                t.state == 'done' and t.operation != 'validation' and len(t.sale_order_ids) == 1
+            )
+        ):
+            order = tx.sale_order_ids
+            plan = order.payment_plan_id
+            if (
+                not plan
+                or order.payment_plan_paid_date
+                or plan.state not in const.RUNNING_PLAN_STATES
+                or (tx.installment_id and tx.installment_id.plan_id != plan)
+            ):
+                continue
+            if plan.state == 'draft':
+                if tx.token_id and plan.collection_mode == 'token':
+                    plan.token_id = tx.token_id
+                plan._start()
+            open_installments = plan.installment_ids.filtered(
+                lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+            ).sorted('sequence')
+            installment = tx.installment_id or open_installments[:1]
+            if not installment:
+                continue
+            if not tx.installment_id:
+                tx.installment_id = installment
+                installment.write(
+                    {'state': 'processing', 'attempt_count': installment.attempt_count + 1}
+                )
+            installment._ensure_invoices()
+            if not tx.invoice_ids and installment.invoice_id:
+                tx.invoice_ids = installment.invoice_id
+            remaining = tx.amount - installment.amount
+            for following in open_installments - installment:
+                if tx.currency_id.compare_amounts(remaining, following.amount) < 0:
+                    break
+                remaining -= following.amount
+                extra_paid |= following
+        return extra_paid
+
+    def _payment_plan_fetch_outcome(self):
+        """Ask the providers for the outcome of the transactions still under way.
+
+        Providers whose API can report a transaction override this; by default the transactions
+        are read again (the provider's webhook may have updated them meanwhile).
+        """
+        self.invalidate_recordset(['state', 'state_message'])
 
     def _log_message_on_linked_documents(self, message):
         """Override of `account_payment` to log the messages of a collection batch at once.

@@ -7,3 +7,4 @@ from . import test_plan_change
 from . import test_res_partner
 from . import test_security
 from . import test_ui
+from . import test_sale_order

@@ -74,3 +74,27 @@ class PaymentPlanCommon(BaseCommon):
         company = cls.env['res.company'].create({'name': name})
         cls.env.user.company_ids = [Command.link(company.id)]
         return company
+
+    @classmethod
+    def _create_order(cls, partner=None, price=300.0, **values):
+        """Return a quotation of one service at `price`, paid by plan per `values`."""
+        product = cls.env['product.product'].create(
+            {
+                'name': "Consulting package",
+                'type': 'service',
+                'invoice_policy': 'order',
+                'list_price': price,
+                'taxes_id': [Command.clear()],
+            }
+        )
+        return cls.env['sale.order'].create(
+            {
+                'partner_id': (partner or cls.customer).id,
+                'order_line': [
+                    Command.create(
+                        {'product_id': product.id, 'product_uom_qty': 1, 'price_unit': price}
+                    )
+                ],
+                **values,
+            }
+        )

@@ -1,1 +1,2 @@
 from . import payment_plan_change
+from . import payment_plan_register_payment

@@ -1,0 +1,335 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import schedule
+
+_logger = logging.getLogger(__name__)
+
+
+class SaleOrder(models.Model):
+    _inherit = 'sale.order'
+
+    payment_plan_kind = fields.Selection(
+        string="Payment Plan",
+        selection=const.ORDER_PLAN_KINDS,
+        required=True,
+        default='none',
+        copy=True,
+        help="Pay in installments: the total is split into equal installments.\n"
+        "Subscription: the total is charged every period.",
+    )
+    payment_plan_installment_count = fields.Integer(
+        string="Installments",
+        default=3,
+        help="Installments: how many the total is split into. Subscription: how many periods are "
+        "charged (0 for no end).",
+    )
+    payment_plan_interval_number = fields.Integer(string="Every", default=1)
+    payment_plan_interval_unit = fields.Selection(
+        selection=const.INTERVAL_UNITS, string="Period", default='month'
+    )
+    payment_plan_collection_mode = fields.Selection(
+        string="Collection", selection=const.COLLECTION_MODES, default='token'
+    )
+    payment_plan_token_id = fields.Many2one(
+        string="Card on File",
+        comodel_name='payment.token',
+        compute='_compute_payment_plan_token_id',
+        store=True,
+        readonly=False,
+        check_company=True,
+        domain="[('partner_id', 'child_of', payment_plan_partner_id)]",
+        help="Charged for the first payment at confirmation; without a card, the customer is "
+        "sent a payment link that also saves their card.",
+    )
+    payment_plan_partner_id = fields.Many2one(
+        string="Card Holder", related='partner_id.commercial_partner_id'
+    )
+    payment_plan_id = fields.Many2one(
+        string="Plan",
+        comodel_name='payment.plan',
+        readonly=True,
+        copy=False,
+        index='btree_not_null',
+    )
+    payment_plan_status = fields.Selection(
+        string="Payment Status",
+        selection=const.ORDER_PAYMENT_STATUSES,
+        compute='_compute_payment_plan_status',
+        store=True,
+        index=True,
+    )
+    payment_plan_error = fields.Char(
+        string="Payment Error", compute='_compute_payment_plan_status', store=True
+    )
+    payment_plan_paid_date = fields.Datetime(string="First Payment On", readonly=True, copy=False)
+    payment_plan_link = fields.Char(string="Payment Link", compute='_compute_payment_plan_link')
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('partner_id', 'company_id')
+    def _compute_payment_plan_token_id(self):
+        for order in self:
+            default = order.partner_id.commercial_partner_id.with_company(
+                order.company_id
+            ).default_token_id
+            if order.payment_plan_token_id.partner_id.commercial_partner_id != (
+                order.partner_id.commercial_partner_id
+            ):
+                order.payment_plan_token_id = default
+
+    @api.depends(
+        'payment_plan_id',
+        'payment_plan_paid_date',
+        'transaction_ids.state',
+        'payment_plan_id.installment_ids.state',
+    )
+    def _compute_payment_plan_status(self):
+        for order in self:
+            order.payment_plan_error = False
+            if not order.payment_plan_id:
+                order.payment_plan_status = 'none'
+            elif order.payment_plan_paid_date:
+                order.payment_plan_status = 'paid'
+            else:
+                last_tx = order.transaction_ids.sorted('id')[-1:]
+                first = order.payment_plan_id.installment_ids.sorted('sequence')[:1]
+                if last_tx.state in ('error', 'cancel'):
+                    order.payment_plan_status = 'error'
+                    order.payment_plan_error = last_tx.state_message or self.env._(
+                        "The payment was refused."
+                    )
+                elif first.state == 'denied':
+                    order.payment_plan_status = 'error'
+                    order.payment_plan_error = first.last_error
+                else:
+                    order.payment_plan_status = 'pending'
+
+    def _compute_payment_plan_link(self):
+        for order in self:
+            order.payment_plan_link = (
+                order.payment_plan_status in ('pending', 'error') and order._get_payment_plan_link()
+            )
+
+    # === ACTION METHODS === #
+
+    def action_confirm(self):
+        """Override of `sale` to ask for the first payment of orders paid by plan.
+
+        Such an order is confirmed when its first payment arrives, by itself: its plan is set
+        up now, and the customer's card on file charged, or a payment link sent to them.
+        """
+        awaiting = self.filtered(
+            lambda o: o.payment_plan_kind != 'none' and not o.payment_plan_paid_date
+        )
+        if self.env.context.get('payment_plan_paid'):
+            awaiting = self.browse()
+        awaiting._payment_plan_request_first_payment()
+        if awaiting == self:
+            return True
+        return super(SaleOrder, self - awaiting).action_confirm()
+
+    def action_payment_plan_send_link(self):
+        """Send (again) the payment link of the first installment by email and SMS."""
+        self._check_payment_plan_awaiting()
+        self._payment_plan_send_link()
+        return True
+
+    def action_payment_plan_refresh(self):
+        """Ask the provider for the outcome of the pending payments and apply it."""
+        self._check_payment_plan_awaiting()
+        transactions_sudo = self.sudo().transaction_ids
+        transactions_sudo._payment_plan_fetch_outcome()
+        transactions_sudo.filtered(
+            lambda tx: (
+                tx.state in ('authorized', 'done', 'error', 'cancel') and not tx.is_post_processed
+            )
+        )._post_process()
+        return True
+
+    def action_payment_plan_cancel_attempt(self):
+        """Cancel the pending payment and the plan set-up; the order stays a quotation."""
+        self._check_payment_plan_awaiting()
+        for order in self:
+            # Transactions and plans are the payment and plan managers' records: the salesperson
+            # acts on their own order here.
+            order_sudo = order.sudo()
+            order_sudo.transaction_ids.filtered(
+                lambda tx: tx.state in ('draft', 'pending', 'authorized')
+            )._set_canceled(state_message=self.env._("Cancelled from the order."))
+            plan_sudo = order_sudo.payment_plan_id
+            plan_sudo._cancel_plans(
+                self.env._("The payment attempt of %(order)s was cancelled.", order=order.name)
+            )
+            plan_sudo.installment_ids.filtered(
+                lambda i: i.state in ('pending', 'denied')
+            ).state = 'cancelled'
+            order.payment_plan_id = False
+            order.message_post(
+                body=self.env._(
+                    "Payment attempt cancelled: plan %(plan)s stopped, the order stays a quotation.",
+                    plan=plan_sudo.name,
+                )
+            )
+        return True
+
+    def action_view_payment_plan(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': 'payment.plan',
+            'res_id': self.payment_plan_id.id,
+            'view_mode': 'form',
+        }
+
+    # === BUSINESS METHODS === #
+
+    def _check_payment_plan_awaiting(self):
+        if self.filtered(lambda o: o.payment_plan_status not in ('pending', 'error')):
+            raise UserError(
+                self.env._("Only orders whose plan awaits its first payment can do this.")
+            )
+
+    def _prepare_payment_plan_values(self):
+        """Return the values of the plan that pays the order."""
+        self.ensure_one()
+        return {
+            'partner_id': self.partner_id.id,
+            'company_id': self.company_id.id,
+            'currency_id': self.currency_id.id,
+            'user_id': self.user_id.id,
+            'description': self.name,
+            'plan_type': self.payment_plan_kind,
+            'amount': self.amount_total,
+            'installment_count': self.payment_plan_installment_count,
+            'interval_number': self.payment_plan_interval_number or 1,
+            'interval_unit': self.payment_plan_interval_unit or 'month',
+            'date_start': fields.Date.context_today(self),
+            'collection_mode': self.payment_plan_collection_mode or 'token',
+            'token_id': self.payment_plan_token_id.id,
+            'sale_order_id': self.id,
+        }
+
+    def _get_payment_plan_first_amount(self):
+        """Return the amount of the first installment of the order's plan."""
+        self.ensure_one()
+        plan = self.payment_plan_id
+        first = plan.installment_ids.sorted('sequence')[:1]
+        if first:
+            return first.amount
+        if plan.plan_type == 'installments' and plan.installment_count > 1:
+            return float(
+                schedule.split_amount(
+                    plan.amount, plan.installment_count, plan.currency_id.rounding
+                )[0]
+            )
+        return plan.amount
+
+    def _get_payment_plan_link(self):
+        """Return the customer's link to pay the first installment (Odoo's portal payment page
+        of the order, which also saves the card for the following installments)."""
+        self.ensure_one()
+        amount = self._get_payment_plan_first_amount()
+        return self.get_base_url() + self.get_portal_url(query_string=f'&payment_amount={amount}')
+
+    def _payment_plan_request_first_payment(self):
+        """Set up the plan of each order and ask for its first payment."""
+        for order in self:
+            if order.payment_plan_id.state in const.RUNNING_PLAN_STATES:
+                continue  # Already asked: the customer pays, or staff re-send the link.
+            if order.amount_total <= 0:
+                raise UserError(self.env._("An order paid by plan must have a positive total."))
+            # The salesperson sells with a plan; plans are the plan users' records.
+            plan_sudo = self.env['payment.plan'].sudo().create(order._prepare_payment_plan_values())
+            order.write(
+                {
+                    'payment_plan_id': plan_sudo.id,
+                    'state': 'sent' if order.state == 'draft' else order.state,
+                }
+            )
+            order._payment_plan_set_prepayment()
+            order.message_post(
+                body=self.env._(
+                    "Plan %(plan)s set up: the order is confirmed with its first payment.",
+                    plan=plan_sudo._get_html_link(),
+                )
+            )
+            token = plan_sudo.token_id
+            if plan_sudo.collection_mode != 'token':
+                plan_sudo._start()
+            elif token.active and not (
+                token.expiry_date and token.expiry_date < fields.Date.context_today(order)
+            ):
+                plan_sudo._start()
+                plan_sudo.installment_ids.sorted('sequence')[:1]._collect()
+            else:
+                order._payment_plan_send_link()
+
+    def _payment_plan_set_prepayment(self):
+        """Make Odoo's portal ask the first installment to confirm the order."""
+        self.ensure_one()
+        first = self._get_payment_plan_first_amount()
+        self.write({'require_payment': True, 'prepayment_percent': first / self.amount_total})
+
+    def _payment_plan_send_link(self):
+        """Mail and text the customer the link to pay the first installment."""
+        template = self.env.ref('payment_plan.mail_template_order_payment_link')
+        for order in self:
+            link = order._get_payment_plan_link()
+            order.message_post_with_source(
+                template,
+                subtype_xmlid='mail.mt_comment',
+                partner_ids=order.partner_id.ids,
+            )
+            body = self.env._(
+                "%(company)s: pay the first installment of %(order)s here: %(link)s",
+                company=order.company_id.name,
+                order=order.name,
+                link=link,
+            )
+            if order.partner_id.phone_sanitized:
+                order._message_sms(body, partner_ids=order.partner_id.ids)
+            else:
+                order.message_post(
+                    body=self.env._(
+                        "No SMS sent: %(customer)s has no valid phone number.",
+                        customer=order.partner_id.display_name,
+                    )
+                )
+
+    def _payment_plan_invoice(self):
+        """Confirm the order (its first payment arrived) and return its posted invoice.
+
+        :return: The order's invoice, or nothing when no line can be invoiced yet (the plan then
+                 invoices by itself).
+        :rtype: account.move
+        """
+        self.ensure_one()
+        if self.state in ('draft', 'sent'):
+            self.with_context(payment_plan_paid=True).action_confirm()
+        invoices = self.invoice_ids.filtered(lambda inv: inv.state != 'cancel')
+        if not invoices:
+            try:
+                with self.env.cr.savepoint():
+                    invoices = self._create_invoices(final=True)
+            except UserError as error:
+                _logger.info("Order %s cannot be invoiced yet: %s", self.name, error)
+                return self.env['account.move']
+        invoices.filtered(lambda inv: inv.state == 'draft').action_post()
+        return invoices[:1]
+
+    def _payment_plan_close(self):
+        """Close the orders whose first payment arrived: confirmed, invoiced, paid, locked."""
+        for order in self.filtered(lambda o: not o.payment_plan_paid_date):
+            order._payment_plan_invoice()
+            order.payment_plan_paid_date = fields.Datetime.now()
+            if order.state == 'sale' and not order.locked:
+                order.action_lock()
+            order.message_post(
+                body=self.env._(
+                    "The first payment arrived: the order is confirmed, invoiced, paid and locked."
+                )
+            )

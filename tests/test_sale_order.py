@@ -1,0 +1,226 @@
+from freezegun import freeze_time
+
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.phone = '+32 470 12 34 56'
+
+    def _installments_order(self, **values):
+        return self._create_order(
+            payment_plan_kind='installments',
+            payment_plan_installment_count=3,
+            payment_plan_collection_mode='token',
+            **values,
+        )
+
+    def _pay_from_link(self, order, simulated_state='done', poll=True):
+        """Pay the first installment as the customer does: the order's portal payment page, the
+        demo provider's form, then the status page that post-processes the payment."""
+        self.authenticate(None, None)
+        link = order._get_payment_plan_link()
+        page = self.url_open(link.removeprefix(order.get_base_url()))
+        self.assertEqual(page.status_code, 200)
+        processing_values = self.make_jsonrpc_request(
+            f'/my/orders/{order.id}/transaction',
+            {
+                'access_token': order.access_token,
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'token_id': None,
+                'amount': order._get_payment_plan_first_amount(),
+                'flow': 'direct',
+                'tokenization_requested': False,
+                'landing_route': order.get_portal_url(),
+            },
+        )
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {
+                'reference': processing_values['reference'],
+                'payment_details': '4242',
+                'simulated_state': simulated_state,
+            },
+        )
+        if poll:
+            self.make_jsonrpc_request('/payment/status/poll', {})
+        return self.env['payment.transaction'].search(
+            [('reference', '=', processing_values['reference'])]
+        )
+
+    def test_confirming_an_order_without_card_sends_the_payment_link_by_mail_and_sms(self):
+        order = self._installments_order()
+        order.action_confirm()
+        plan = order.payment_plan_id
+        self.assertEqual(order.state, 'sent', "the order waits for its first payment")
+        self.assertEqual(order.payment_plan_status, 'pending')
+        self.assertEqual((plan.sale_order_id, plan.state), (order, 'draft'))
+        self.assertEqual(
+            (plan.plan_type, plan.amount, plan.installment_count), ('installments', 300, 3)
+        )
+        link = order.payment_plan_link
+        self.assertIn(f'/my/orders/{order.id}?access_token={order.access_token}', link)
+        self.assertIn('payment_amount=100.0', link)
+        mail = self.env['mail.mail'].search(
+            [('model', '=', 'sale.order'), ('res_id', '=', order.id)]
+        )
+        self.assertTrue(mail.filtered(lambda m: link.replace('&', '&amp;') in m.body_html))
+        self.assertIn(self.customer, mail.recipient_ids)
+        sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
+        self.assertTrue(sms.filtered(lambda s: link in s.body))
+        # Re-sending sends the same link again.
+        order.action_payment_plan_send_link()
+        self.assertEqual(
+            self.env['sms.sms'].search_count([('partner_id', '=', self.customer.id)]), 2
+        )
+
+    def test_paying_the_link_closes_the_order_by_itself(self):
+        order = self._installments_order()
+        order.action_confirm()
+        tx = self._pay_from_link(order)
+        plan = order.payment_plan_id
+        self.assertEqual(tx.state, 'done')
+        self.assertEqual(order.state, 'sale')
+        self.assertTrue(order.locked)
+        self.assertEqual(order.payment_plan_status, 'paid')
+        invoice = order.invoice_ids
+        self.assertEqual((invoice.state, invoice.amount_total), ('posted', 300))
+        self.assertEqual(invoice.amount_residual, 200, "the first installment is reconciled")
+        self.assertEqual(tx.payment_id.reconciled_invoice_ids, invoice)
+        # The plan runs on the card the payment saved, and pays shares of the order's invoice.
+        self.assertEqual(plan.state, 'active')
+        self.assertEqual(plan.token_id, tx.token_id)
+        self.assertTrue(tx.token_id, "the card was saved for the following installments")
+        self.assertEqual(plan.invoice_id, invoice)
+        first = plan.installment_ids.sorted('sequence')[0]
+        self.assertEqual((first.state, first.transaction_ids), ('paid', tx))
+        self.assertEqual(
+            plan.installment_ids.sorted('sequence').mapped('state'), ['paid', 'pending', 'pending']
+        )
+        self.assertTrue(
+            order.message_ids.filtered(lambda m: 'first payment arrived' in (m.body or ''))
+        )
+        self.assertEqual(
+            self.env['sale.order'].search(
+                [('payment_plan_status', '=', 'paid'), ('id', '=', order.id)]
+            ),
+            order,
+        )
+
+    def test_failed_payment_leaves_the_order_pending_with_the_error(self):
+        order = self._installments_order()
+        order.action_confirm()
+        tx = self._pay_from_link(order, simulated_state='error')
+        self.assertEqual(tx.state, 'error')
+        self.assertEqual(order.state, 'sent')
+        self.assertFalse(order.invoice_ids)
+        self.assertEqual(order.payment_plan_status, 'error')
+        self.assertEqual(order.payment_plan_error, tx.state_message)
+        self.assertTrue(order.payment_plan_link, "the link stays, to pay again")
+        self.assertEqual(order.payment_plan_id.state, 'draft')
+
+    def test_refresh_applies_an_outcome_not_yet_processed(self):
+        order = self._installments_order()
+        order.action_confirm()
+        tx = self._pay_from_link(order, poll=False)
+        self.assertEqual((tx.state, tx.is_post_processed), ('done', False))
+        self.assertEqual(order.payment_plan_status, 'pending')
+        order.action_payment_plan_refresh()
+        self.assertEqual(order.payment_plan_status, 'paid')
+        self.assertTrue(order.locked)
+
+    def test_cancel_payment_attempt_keeps_the_order(self):
+        order = self._installments_order()
+        order.action_confirm()
+        plan = order.payment_plan_id
+        order.action_payment_plan_cancel_attempt()
+        self.assertEqual(plan.state, 'cancelled')
+        self.assertFalse(order.payment_plan_id)
+        self.assertEqual(order.payment_plan_status, 'none')
+        self.assertEqual(order.state, 'sent', "the order is not cancelled")
+
+    @freeze_time('2026-03-01')
+    def test_card_on_file_is_charged_at_confirmation(self):
+        card = self._create_card()
+        order = self._installments_order()
+        self.assertEqual(order.payment_plan_token_id, card, "the default card is proposed")
+        order.action_confirm()
+        plan = order.payment_plan_id
+        self.assertEqual(order.state, 'sale')
+        self.assertEqual(order.payment_plan_status, 'paid')
+        self.assertTrue(order.locked)
+        self.assertEqual(order.invoice_ids.amount_residual, 200)
+        self.assertEqual(plan.state, 'active')
+        self.assertEqual(plan.installment_ids.sorted('sequence')[0].state, 'paid')
+        self.assertFalse(
+            self.env['sms.sms'].search([('partner_id', '=', self.customer.id)]),
+            "no link when the card on file pays",
+        )
+
+    @freeze_time('2026-03-01')
+    def test_refused_card_on_file_shows_the_error_on_the_order(self):
+        self._create_card(state='error')
+        order = self._installments_order()
+        order.action_confirm()
+        self.assertEqual(order.state, 'sent')
+        self.assertEqual(order.payment_plan_status, 'error')
+        self.assertTrue(order.payment_plan_error)
+        orders = self.env['sale.order']
+        self.assertIn(order, orders.search([('payment_plan_status', '=', 'error')]))
+        self.assertNotIn(order, orders.search([('payment_plan_status', '=', 'pending')]))
+
+    @freeze_time('2026-03-01')
+    def test_subscription_order_is_charged_per_period(self):
+        self._create_card()
+        order = self._create_order(
+            price=49.0,
+            payment_plan_kind='subscription',
+            payment_plan_installment_count=0,
+            payment_plan_interval_unit='month',
+        )
+        order.action_confirm()
+        plan = order.payment_plan_id
+        self.assertEqual((plan.plan_type, plan.amount), ('subscription', 49))
+        self.assertEqual(order.payment_plan_status, 'paid')
+        self.assertEqual(order.invoice_ids.amount_residual, 0)
+        self.assertEqual(plan.installment_ids.sorted('sequence')[0].invoice_id, order.invoice_ids)
+
+    def test_order_without_plan_confirms_as_usual(self):
+        order = self._create_order()
+        order.action_confirm()
+        self.assertEqual(order.state, 'sale')
+        self.assertEqual(order.payment_plan_status, 'none')
+        self.assertFalse(order.payment_plan_id)
+
+    def test_payment_status_filters(self):
+        pending = self._installments_order()
+        pending.action_confirm()
+        failed = self._installments_order()
+        failed.action_confirm()
+        self._pay_from_link(failed, simulated_state='error')
+        plain = self._create_order()
+        orders = self.env['sale.order']
+        self.assertEqual(
+            orders.search(
+                [
+                    ('payment_plan_status', '=', 'pending'),
+                    ('id', 'in', (pending | failed | plain).ids),
+                ]
+            ),
+            pending,
+        )
+        self.assertEqual(
+            orders.search(
+                [
+                    ('payment_plan_status', '=', 'error'),
+                    ('id', 'in', (pending | failed | plain).ids),
+                ]
+            ),
+            failed,
+        )

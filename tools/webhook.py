@@ -1,0 +1,78 @@
+"""Signed gateway events: signature and payload checks, free of the ORM."""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+EVENT_STATUSES = ('confirmed', 'denied', 'cancelled')
+REQUIRED_KEYS = ('event_id', 'reference', 'amount', 'currency', 'status', 'occurred_at')
+
+
+class EventError(ValueError):
+    """The body of an event is not a valid event; the message says why."""
+
+
+def sign(secret, body):
+    """Return the hex HMAC-SHA256 of the raw `body` (bytes) with `secret` (str)."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def is_signature_valid(secret, body, signature):
+    """Return whether `signature` (the header's value) signs `body` with `secret`, compared in
+    constant time. A missing secret or signature is never valid."""
+    if not secret or not signature:
+        return False
+    return hmac.compare_digest(sign(secret, body), signature.strip().lower())
+
+
+def parse_event(body):
+    """Return the event of a raw JSON body as a dict of checked, normalized values.
+
+    :param bytes body: The raw request body.
+    :return: `event_id`, `reference`, `currency` (str, ISO code upper-cased), `amount`
+             (Decimal), `status` (one of EVENT_STATUSES), `message` (str), `occurred_at`
+             (naive UTC datetime).
+    :raise EventError: If the body is not JSON, or a key is missing or invalid.
+    """
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise EventError(f"The body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise EventError("The body must be a JSON object.")
+    missing = [key for key in REQUIRED_KEYS if data.get(key) in (None, '')]
+    if missing:
+        raise EventError(f"Missing field(s): {', '.join(missing)}.")
+    for key in ('event_id', 'reference', 'currency', 'status', 'occurred_at'):
+        if not isinstance(data[key], str) or len(data[key]) > 255:
+            raise EventError(f"Field '{key}' must be a string of at most 255 characters.")
+    message = data.get('message') or ''
+    if not isinstance(message, str):
+        raise EventError("Field 'message' must be a string.")
+    if isinstance(data['amount'], bool) or not isinstance(data['amount'], (int, float, str)):
+        raise EventError("Field 'amount' must be a number.")
+    try:
+        amount = Decimal(str(data['amount']))
+    except InvalidOperation:
+        raise EventError("Field 'amount' must be a number.") from None
+    if not amount.is_finite() or amount <= 0:
+        raise EventError("Field 'amount' must be a positive number.")
+    if data['status'] not in EVENT_STATUSES:
+        raise EventError(f"Field 'status' must be one of: {', '.join(EVENT_STATUSES)}.")
+    try:
+        occurred_at = datetime.fromisoformat(data['occurred_at'].replace('Z', '+00:00'))
+    except ValueError:
+        raise EventError("Field 'occurred_at' must be an ISO 8601 date and time.") from None
+    if occurred_at.tzinfo:
+        occurred_at = occurred_at.astimezone(UTC).replace(tzinfo=None)
+    return {
+        'event_id': data['event_id'].strip(),
+        'reference': data['reference'].strip(),
+        'amount': amount,
+        'currency': data['currency'].strip().upper(),
+        'status': data['status'],
+        'message': message[:2000],
+        'occurred_at': occurred_at,
+    }
