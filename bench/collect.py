@@ -148,10 +148,13 @@ def main():
                     '--mode',
                     mode,
                 ],
-                check=True,
                 capture_output=True,
                 text=True,
-            ).stdout
+                check=False,
+            )
+            if output.returncode:
+                sys.exit(f"The {mode} run failed:\n{output.stderr[-3000:]}")
+            output = output.stdout
             print(output.strip(), flush=True)
             rates[mode] = float(output.split('inst/s')[0].split()[-1])
         if len(rates) == 2:

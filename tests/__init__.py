@@ -8,3 +8,5 @@ from . import test_res_partner
 from . import test_security
 from . import test_ui
 from . import test_sale_order
+from . import test_manual_payment
+from . import test_webhook

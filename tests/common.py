@@ -98,3 +98,14 @@ class PaymentPlanCommon(BaseCommon):
                 **values,
             }
         )
+
+    @classmethod
+    def _create_installments_order(cls, mode='token', price=300.0, **values):
+        """Return a quotation paid in 3 installments collected per `mode`."""
+        return cls._create_order(
+            price=price,
+            payment_plan_kind='installments',
+            payment_plan_installment_count=3,
+            payment_plan_collection_mode=mode,
+            **values,
+        )

@@ -4,13 +4,18 @@ These tests write committed data (the test database is dropped after the run): e
 they create belongs to customers named after the test, so that nothing else is disturbed.
 """
 
+import json
 import threading
+import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.fields import Command
+from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
+
+from odoo.addons.payment_plan.tools import webhook
 
 
 @tagged('post_install', '-at_install')
@@ -154,6 +159,73 @@ class TestCollectionConcurrency(TransactionCase):
             installment = env['payment.plan.installment'].browse(installment_id)
             self.assertIn("interrupted", installment.last_error)
             self.assertEqual(len(installment.transaction_ids), 1)
+
+    def test_concurrent_duplicate_webhook_posts_record_one_payment(self):
+        """The same event, and two events confirming the same installment, posted at once by
+        separate workers: one payment."""
+        code = f'concurrent-{uuid.uuid4().hex[:8]}'
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            gateway = env['payment.plan.gateway'].create(
+                {'name': "Concurrent Gateway", 'code': code, 'secret': 'concurrent-secret'}
+            )
+            gateway.journal_id.write({})
+            partner = env['res.partner'].create({'name': "webhook concurrency customer"})
+            plan = env['payment.plan'].create(
+                {
+                    'partner_id': partner.id,
+                    'plan_type': 'installments',
+                    'installment_count': 2,
+                    'amount': 50.0,
+                    'collection_mode': 'gateway',
+                }
+            )
+            plan.action_activate()
+            installment = plan.installment_ids.sorted('sequence')[0]
+            installment_id, reference = installment.id, installment.name
+            currency = installment.currency_id.name
+
+        def body(event_id):
+            return json.dumps(
+                {
+                    'event_id': event_id,
+                    'reference': reference,
+                    'amount': 25.0,
+                    'currency': currency,
+                    'status': 'confirmed',
+                    'occurred_at': '2026-03-01T10:00:00+01:00',
+                }
+            ).encode()
+
+        answers = []
+
+        def post(event_id):
+            def job(env):
+                payload = body(event_id)
+                signature = webhook.sign('concurrent-secret', payload)
+                # As Odoo's HTTP layer does: a serialization failure retries the request.
+                answers.append(
+                    retrying(
+                        lambda: env['payment.plan.event']._receive(code, payload, signature),
+                        env,
+                    )
+                )
+
+            return job
+
+        self._run_in_threads([post('evt-a'), post('evt-a'), post('evt-b')])
+        self.assertEqual(sorted(status for status, _answer in answers), [200, 200, 200])
+        self.assertEqual(
+            sorted(answer['status'] for _status, answer in answers),
+            ['applied', 'ignored', 'replay'],
+        )
+        with self._fresh_env() as env:
+            installment = env['payment.plan.installment'].browse(installment_id)
+            self.assertEqual(installment.state, 'paid')
+            self.assertEqual(len(installment.payment_ids), 1)
+            self.assertEqual(
+                env['payment.plan.event'].search_count([('installment_id', '=', installment_id)]), 2
+            )
 
 
 @tagged('post_install', '-at_install')

@@ -12,14 +12,6 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         super().setUpClass()
         cls.customer.phone = '+32 470 12 34 56'
 
-    def _installments_order(self, **values):
-        return self._create_order(
-            payment_plan_kind='installments',
-            payment_plan_installment_count=3,
-            payment_plan_collection_mode='token',
-            **values,
-        )
-
     def _pay_from_link(self, order, simulated_state='done', poll=True):
         """Pay the first installment as the customer does: the order's portal payment page, the
         demo provider's form, then the status page that post-processes the payment."""
@@ -55,7 +47,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         )
 
     def test_confirming_an_order_without_card_sends_the_payment_link_by_mail_and_sms(self):
-        order = self._installments_order()
+        order = self._create_installments_order()
         order.action_confirm()
         plan = order.payment_plan_id
         self.assertEqual(order.state, 'sent', "the order waits for its first payment")
@@ -81,7 +73,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         )
 
     def test_paying_the_link_closes_the_order_by_itself(self):
-        order = self._installments_order()
+        order = self._create_installments_order()
         order.action_confirm()
         tx = self._pay_from_link(order)
         plan = order.payment_plan_id
@@ -114,7 +106,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         )
 
     def test_failed_payment_leaves_the_order_pending_with_the_error(self):
-        order = self._installments_order()
+        order = self._create_installments_order()
         order.action_confirm()
         tx = self._pay_from_link(order, simulated_state='error')
         self.assertEqual(tx.state, 'error')
@@ -126,7 +118,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertEqual(order.payment_plan_id.state, 'draft')
 
     def test_refresh_applies_an_outcome_not_yet_processed(self):
-        order = self._installments_order()
+        order = self._create_installments_order()
         order.action_confirm()
         tx = self._pay_from_link(order, poll=False)
         self.assertEqual((tx.state, tx.is_post_processed), ('done', False))
@@ -136,7 +128,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertTrue(order.locked)
 
     def test_cancel_payment_attempt_keeps_the_order(self):
-        order = self._installments_order()
+        order = self._create_installments_order()
         order.action_confirm()
         plan = order.payment_plan_id
         order.action_payment_plan_cancel_attempt()
@@ -148,7 +140,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
     @freeze_time('2026-03-01')
     def test_card_on_file_is_charged_at_confirmation(self):
         card = self._create_card()
-        order = self._installments_order()
+        order = self._create_installments_order()
         self.assertEqual(order.payment_plan_token_id, card, "the default card is proposed")
         order.action_confirm()
         plan = order.payment_plan_id
@@ -166,7 +158,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
     @freeze_time('2026-03-01')
     def test_refused_card_on_file_shows_the_error_on_the_order(self):
         self._create_card(state='error')
-        order = self._installments_order()
+        order = self._create_installments_order()
         order.action_confirm()
         self.assertEqual(order.state, 'sent')
         self.assertEqual(order.payment_plan_status, 'error')
@@ -199,9 +191,9 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertFalse(order.payment_plan_id)
 
     def test_payment_status_filters(self):
-        pending = self._installments_order()
+        pending = self._create_installments_order()
         pending.action_confirm()
-        failed = self._installments_order()
+        failed = self._create_installments_order()
         failed.action_confirm()
         self._pay_from_link(failed, simulated_state='error')
         plain = self._create_order()

@@ -1,6 +1,10 @@
-"""Plain pytest tests of the pure helpers: schedules and collection rules (no database)."""
+"""Plain pytest tests of the pure helpers: schedules, collection rules, gateway events (no
+database)."""
 
-from datetime import date
+import hashlib
+import hmac
+import json
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,6 +21,7 @@ from odoo.addons.payment_plan.tools.schedule import (
     schedule_dates,
     split_amount,
 )
+from odoo.addons.payment_plan.tools.webhook import EventError, is_signature_valid, parse_event, sign
 
 
 def test_monthly_dates_keep_the_day_and_clamp_to_month_end():
@@ -173,3 +178,65 @@ def test_next_attempt_is_spaced_until_attempts_run_out():
 
 def test_fallback_reference_extends_the_attempt_reference():
     assert fallback_reference('PLAN/2026/00001-03-A2') == 'PLAN/2026/00001-03-A2-F'
+
+
+# === Gateway events === #
+
+
+def _body(**values):
+    event = {
+        'event_id': 'evt-1',
+        'reference': 'PLAN/2026/00001-01',
+        'amount': '30.00',
+        'currency': 'eur',
+        'status': 'confirmed',
+        'message': 'Approved',
+        'occurred_at': '2026-03-01T10:00:00+01:00',
+        **values,
+    }
+    return json.dumps({k: v for k, v in event.items() if v is not None}).encode()
+
+
+def test_signature_is_the_hex_hmac_sha256_of_the_raw_body():
+    body = _body()
+    expected = hmac.new(b'secret', body, hashlib.sha256).hexdigest()
+    assert sign('secret', body) == expected
+    assert is_signature_valid('secret', body, expected)
+    assert is_signature_valid('secret', body, expected.upper())
+    assert not is_signature_valid('secret', body + b' ', expected)
+    assert not is_signature_valid('other', body, expected)
+    assert not is_signature_valid('secret', body, None)
+    assert not is_signature_valid('', body, sign('', body))
+
+
+def test_event_is_normalized():
+    event = parse_event(_body())
+    assert event['amount'] == Decimal('30.00')
+    assert event['currency'] == 'EUR'
+    assert event['occurred_at'] == datetime(2026, 3, 1, 9, 0)
+    assert event['message'] == 'Approved'
+    assert parse_event(_body(message=None))['message'] == ''
+
+
+@pytest.mark.parametrize(
+    ('body', 'error'),
+    [
+        (b'{"event_id": ', 'not valid JSON'),
+        (b'\xff\xfe', 'not valid JSON'),
+        (b'"text"', 'JSON object'),
+        (_body(event_id=None), 'Missing field(s): event_id'),
+        (_body(reference=''), 'Missing field(s): reference'),
+        (_body(amount='ten'), "'amount'"),
+        (_body(amount=True), "'amount'"),
+        (_body(amount=-5), "positive"),
+        (_body(amount='NaN'), "positive"),
+        (_body(status='refunded'), "'status'"),
+        (_body(occurred_at='tomorrow'), "'occurred_at'"),
+        (_body(event_id=12), "'event_id'"),
+        (_body(message=['x']), "'message'"),
+    ],
+)
+def test_bad_events_are_refused_with_the_reason(body, error):
+    with pytest.raises(EventError) as refused:
+        parse_event(body)
+    assert error in str(refused.value)

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 
 class PaymentPlanRegisterPayment(models.TransientModel):
@@ -68,9 +68,12 @@ class PaymentPlanRegisterPayment(models.TransientModel):
                     amount=installment.currency_id.format(installment.amount),
                 )
             )
-        # Payments are the accountants' records: staff of payment plans register the one of an
-        # installment they may manage (checked above by their access to it).
+        # Recording a payment is a billing act: the user must be allowed to write the installment
+        # and to invoice; the payment, its reconciliation and the order it closes are then
+        # written as superuser.
         installment.check_access('write')
+        if not self.env.user.has_group('account.group_account_invoice'):
+            raise AccessError(self.env._("Only billing users can register payments."))
         payment = installment.sudo()._register_external_payment(
             self.amount, self.payment_date, self.journal_id, memo=self.memo
         )

@@ -1,0 +1,173 @@
+import json
+
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tools import webhook
+
+SECRET = 'a-shared-secret-for-tests'
+
+
+@tagged('post_install', '-at_install')
+class TestWebhook(PaymentPlanCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gateway = cls.env['payment.plan.gateway'].create(
+            {'name': "Acme Billing", 'code': 'acme', 'secret': SECRET}
+        )
+        cls.plan = cls._create_plan(
+            collection_mode='gateway', amount=90.0, installment_count=3, date_start='2026-03-01'
+        )
+        cls.plan.action_activate()
+        cls.first = cls.plan.installment_ids.sorted('sequence')[0]
+
+    def _event(self, **values):
+        return {
+            'event_id': 'evt-1',
+            'reference': self.first.name,
+            'amount': 30.0,
+            'currency': self.first.currency_id.name,
+            'status': 'confirmed',
+            'message': "Approved",
+            'occurred_at': '2026-03-01T10:00:00Z',
+            **values,
+        }
+
+    def _events(self):
+        return self.env['payment.plan.event'].search([('gateway_id', '=', self.gateway.id)])
+
+    def _post(self, event=None, body=None, signature=None, code='acme'):
+        body = body if body is not None else json.dumps(event or self._event()).encode()
+        headers = {'Content-Type': 'application/json'}
+        if signature is not False:
+            headers['X-Payment-Plan-Signature'] = signature or webhook.sign(SECRET, body)
+        with mute_logger('odoo.addons.payment_plan.models.payment_plan_event'):
+            return self.url_open(f'/payment_plan/webhook/{code}', data=body, headers=headers)
+
+    def _assert_refused(self, response, status, error_part):
+        self.assertEqual(response.status_code, status, response.text)
+        self.assertIn(error_part, response.json()['error'])
+        self.assertFalse(self._events(), "nothing is stored")
+        self.assertEqual(self.first.state, 'pending', "nothing changed")
+        self.assertFalse(self.first.payment_ids)
+
+    def test_confirmed_event_pays_the_installment_and_reconciles(self):
+        response = self._post()
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), {'status': 'applied', 'event_id': 'evt-1'})
+        self.assertEqual(self.first.state, 'paid')
+        payment = self.first.payment_ids
+        self.assertIn(payment.state, ('in_process', 'paid'), "posted")
+        self.assertEqual(payment.amount, 30.0)
+        self.assertEqual(payment.journal_id, self.gateway.journal_id)
+        self.assertEqual(payment.reconciled_invoice_ids, self.plan.invoice_id)
+        self.assertEqual(self.plan.invoice_id.amount_residual, 60.0)
+        event = self._events()
+        self.assertEqual(
+            (event.installment_id, event.state, event.payment_id), (self.first, 'applied', payment)
+        )
+        self.assertEqual(json.loads(event.payload)['event_id'], 'evt-1')
+
+    def test_replayed_event_changes_nothing(self):
+        self._post()
+        response = self._post()
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()['status'], 'replay')
+        self.assertEqual(len(self.first.payment_ids), 1)
+        self.assertEqual(len(self._events()), 1)
+
+    def test_denied_after_confirmed_leaves_the_installment_paid(self):
+        self._post()
+        response = self._post(
+            self._event(event_id='evt-2', status='denied', message="Do not honor")
+        )
+        self.assertEqual(response.json()['status'], 'ignored')
+        self.assertEqual(self.first.state, 'paid')
+        self.assertEqual(len(self.first.payment_ids), 1)
+        self.assertFalse(self.first.last_error)
+
+    def test_denied_event_denies_and_dunning_starts(self):
+        response = self._post(self._event(status='denied', message="Insufficient funds"))
+        self.assertEqual(response.json()['status'], 'applied')
+        self.assertEqual(self.first.state, 'denied')
+        self.assertEqual(self.first.last_error, "Insufficient funds")
+        self.assertTrue(self.plan.payment_failed)
+        self.assertTrue(self.plan.activity_ids)
+        # The gateway retried on its own and the charge went through: paid.
+        self._post(self._event(event_id='evt-2'))
+        self.assertEqual(self.first.state, 'paid')
+        self.assertFalse(self.plan.payment_failed)
+
+    def test_cancelled_event_cancels_the_installment(self):
+        self._post(self._event(status='cancelled'))
+        self.assertEqual(self.first.state, 'cancelled')
+
+    def test_bad_or_missing_signature_is_refused(self):
+        self._assert_refused(self._post(signature='0' * 64), 403, "signature")
+        self._assert_refused(self._post(signature=False), 403, "signature")
+        other_secret = webhook.sign('another-secret', json.dumps(self._event()).encode())
+        self._assert_refused(self._post(signature=other_secret), 403, "signature")
+
+    def test_unknown_or_archived_gateway_is_refused(self):
+        self._assert_refused(self._post(code='nobody'), 403, "signature")
+        self.gateway.active = False
+        self._assert_refused(self._post(), 403, "signature")
+
+    def test_malformed_bodies_are_refused(self):
+        self._assert_refused(self._post(body=b'{"event_id": '), 400, "not valid JSON")
+        self._assert_refused(self._post(body=b'[1, 2]'), 400, "JSON object")
+        event = self._event()
+        del event['amount']
+        self._assert_refused(self._post(event), 400, "Missing field(s): amount")
+        self._assert_refused(self._post(self._event(status='maybe')), 400, "status")
+        self._assert_refused(self._post(self._event(amount='ten')), 400, "amount")
+        self._assert_refused(self._post(self._event(occurred_at='yesterday')), 400, "occurred_at")
+
+    def test_amount_or_currency_mismatch_is_refused(self):
+        self._assert_refused(self._post(self._event(amount=29.99)), 400, "mismatch")
+        other = 'EUR' if self.first.currency_id.name != 'EUR' else 'USD'
+        self._assert_refused(self._post(self._event(currency=other)), 400, "mismatch")
+
+    def test_unknown_reference_is_not_found(self):
+        self._assert_refused(
+            self._post(self._event(reference='PLAN/1999/99999-01')), 404, "Unknown"
+        )
+        card_plan = self._create_plan(collection_mode='manual')
+        card_plan.action_activate()
+        reference = card_plan.installment_ids[0].name
+        self._assert_refused(self._post(self._event(reference=reference)), 404, "Unknown")
+
+    def test_oversized_body_is_refused(self):
+        event = self._event(message='x' * (70 * 1024))
+        self._assert_refused(self._post(event), 413, "exceeds")
+
+    def test_first_confirmed_installment_closes_the_order(self):
+        order = self._create_installments_order('gateway', price=90.0)
+        order.action_confirm()
+        plan = order.payment_plan_id
+        self.assertEqual(
+            (plan.state, order.state, order.payment_plan_status), ('active', 'sent', 'pending')
+        )
+        first = plan.installment_ids.sorted('sequence')[0]
+        response = self._post(self._event(reference=first.name))
+        self.assertEqual(response.json()['status'], 'applied')
+        self.assertEqual(order.state, 'sale')
+        self.assertTrue(order.locked)
+        self.assertEqual(order.payment_plan_status, 'paid')
+        self.assertEqual(order.invoice_ids.amount_residual, 60.0)
+        self.assertEqual(plan.invoice_id, order.invoice_ids)
+
+    def test_event_list_is_for_managers(self):
+        self._post()
+        events = self.env['payment.plan.event']
+        self.assertEqual(
+            len(events.with_user(self.plan_manager).search([('gateway_id', '=', self.gateway.id)])),
+            1,
+        )
+        self.assertFalse(events.with_user(self.plan_user).has_access('read'))
+        self.assertFalse(
+            'secret' in self.gateway.with_user(self.plan_user).fields_get(),
+            "only managers see the gateway secret",
+        )
