@@ -29,5 +29,10 @@
     'demo': [
         'demo/payment_plan_demo.xml',
     ],
+    'assets': {
+        'web.assets_tests': [
+            'payment_plan/static/tests/tours/**/*',
+        ],
+    },
     'application': True,
 }

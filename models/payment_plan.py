@@ -743,7 +743,8 @@ class PaymentPlan(models.Model):
             )
         )
         if finished:
-            finished.write({'state': 'done'})
+            # One message says it (rather than a state tracking plus this message).
+            finished.with_context(mail_notrack=True).write({'state': 'done'})
             message = self.env._("All installments are settled: the plan is done.")
             finished._message_log_batch(bodies=dict.fromkeys(finished.ids, message))
         return finished

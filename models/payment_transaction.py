@@ -191,7 +191,11 @@ class PaymentTransaction(models.Model):
                 )
                 if invoices and lines:
                     reconciliation_plan.append(lines)
-            self.env['account.move.line']._reconcile_plan(reconciliation_plan)
+            # The invoices' chatter tells the payment (`_log_message_on_linked_documents`): no
+            # tracking message of their payment status on top of it.
+            self.env['account.move.line'].with_context(mail_notrack=True)._reconcile_plan(
+                reconciliation_plan
+            )
 
     def _prepare_installment_payment_values(self):
         """Return the values of the payment of a confirmed charge, as `_create_payment` does.

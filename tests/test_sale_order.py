@@ -216,3 +216,15 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
             ),
             failed,
         )
+
+    def test_salesperson_sells_in_installments_from_the_order_form(self):
+        order = self._create_order()
+        self.start_tour(
+            f'/odoo/action-sale.action_quotations_with_onboarding/{order.id}',
+            'payment_plan_order_tour',
+            login='admin',
+        )
+        plan = order.payment_plan_id
+        self.assertEqual((plan.plan_type, plan.installment_count), ('installments', 3))
+        self.assertEqual(order.payment_plan_status, 'pending')
+        self.assertTrue(self.env['sms.sms'].search([('partner_id', '=', self.customer.id)]))
