@@ -14,6 +14,7 @@
         'data/ir_sequence_data.xml',
         'data/ir_cron_data.xml',
         'data/mail_template_data.xml',
+        'views/payment_plan_report.xml',
         'wizards/payment_plan_change_views.xml',
         'wizards/payment_plan_register_payment_views.xml',
         'views/payment_plan_installment_views.xml',
@@ -24,6 +25,8 @@
         'views/res_config_settings_views.xml',
         'views/sale_order_views.xml',
         'views/payment_plan_gateway_views.xml',
+        'views/payment_plan_portal_templates.xml',
+        'views/auth_signup_templates.xml',
         'views/payment_plan_menus.xml',
     ],
     'demo': [

@@ -1,6 +1,7 @@
 from . import (
     account_payment,
     payment_plan,
+    payment_plan_activation,
     payment_plan_event,
     payment_plan_gateway,
     payment_plan_installment,

@@ -166,6 +166,11 @@ class PaymentPlan(models.Model):
         required=True,
         default=lambda self: self._get_default_policy('retry_interval_days'),
     )
+    allow_payer_cancel = fields.Boolean(
+        string="Payer May Cancel",
+        help="The customer may cancel the plan from the portal (no further charges; what is "
+        "already due stays due).",
+    )
     sale_order_id = fields.Many2one(
         comodel_name='sale.order',
         index='btree_not_null',
@@ -610,6 +615,11 @@ class PaymentPlan(models.Model):
                 )
             ],
         }
+
+    def _can_payer_cancel(self):
+        """Return whether the customer may cancel the plan from the portal."""
+        self.ensure_one()
+        return self.allow_payer_cancel and self.state in ('active', 'paused')
 
     def _start(self):
         """Run the draft plans: generate their schedule of installments."""

@@ -167,6 +167,25 @@ class PaymentToken(models.Model):
 
     # === ACTION METHODS === #
 
+    def _take_over_running_plans(self):
+        """Charge the customer's running card plans to this card from now on."""
+        self.ensure_one()
+        plans = self.env['payment.plan'].search(
+            [
+                ('partner_id', 'child_of', self.partner_id.commercial_partner_id.id),
+                ('company_id', '=', self.company_id.id),
+                ('state', 'in', const.RUNNING_PLAN_STATES),
+                ('collection_mode', '=', 'token'),
+                ('token_id', '!=', self.id),
+            ]
+        )
+        for plan in plans:
+            plan.message_post(
+                body=self.env._("The customer moved the plan to %(card)s.", card=self.display_name)
+            )
+        plans.token_id = self
+        return plans
+
     def action_set_default(self):
         """Make this card the one charged by default for its customer in its company."""
         self.ensure_one()

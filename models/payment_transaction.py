@@ -240,6 +240,25 @@ class PaymentTransaction(models.Model):
             lambda tx: tx.state == 'done' and tx.installment_id.state not in ('paid', 'cancelled')
         )
         confirmed.installment_id._register_payment()
+        # A card the customer paid with online (the portal's "pay now") pays the plan from now on.
+        for tx in confirmed.filtered(
+            lambda t: (
+                t.token_id
+                and t.operation.startswith('online')
+                and t.installment_id.plan_id.collection_mode == 'token'
+                and t.installment_id.plan_id.token_id != t.token_id
+                and not t.sale_order_ids
+            )
+        ):
+            plan = tx.installment_id.plan_id
+            plan.token_id = tx.token_id
+            plan.message_post(
+                body=self.env._(
+                    "The customer paid %(name)s with %(card)s, which now pays the plan.",
+                    name=tx.installment_id.name,
+                    card=tx.token_id.display_name,
+                )
+            )
         for tx in self - confirmed:
             installment = tx.installment_id
             if installment.state in ('paid', 'cancelled') or tx.state == 'done':

@@ -10,3 +10,4 @@ from . import test_ui
 from . import test_sale_order
 from . import test_manual_payment
 from . import test_webhook
+from . import test_portal

@@ -1,0 +1,368 @@
+from odoo import http
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from odoo.fields import Command
+from odoo.http import request
+
+from odoo.addons.payment.controllers import portal as payment_portal
+from odoo.addons.payment_plan import const
+from odoo.addons.portal.controllers.portal import pager as portal_pager
+
+
+class PaymentPlanPortal(payment_portal.PaymentPortal):
+    """The payer's pages: plans and their schedule, cards on file, transactions."""
+
+    # === HOME === #
+
+    def _prepare_home_portal_values(self, counters):
+        values = super()._prepare_home_portal_values(counters)
+        partner = request.env.user.partner_id
+        if 'payment_plan_count' in counters:
+            Plan = request.env['payment.plan']
+            values['payment_plan_count'] = (
+                Plan.search_count(self._prepare_plans_domain(partner))
+                if Plan.has_access('read')
+                else 0
+            )
+        if 'payment_card_count' in counters:
+            values['payment_card_count'] = len(self._get_cards_sudo(partner))
+        if 'payment_transaction_count' in counters:
+            values['payment_transaction_count'] = (
+                request.env['payment.transaction']
+                .sudo()
+                .search_count(self._prepare_transactions_domain(partner))
+            )
+        return values
+
+    # === PLANS === #
+
+    def _prepare_plans_domain(self, partner):
+        return [('partner_id', 'child_of', [partner.commercial_partner_id.id])]
+
+    def _get_plan_sortings(self):
+        return {
+            'date': {'label': request.env._("Newest"), 'order': 'date_start desc, id desc'},
+            'name': {'label': request.env._("Reference"), 'order': 'name'},
+            'next_due': {'label': request.env._("Next Due Date"), 'order': 'next_due_date, id'},
+            'state': {'label': request.env._("Status"), 'order': 'state, id desc'},
+        }
+
+    @http.route(['/my/plans', '/my/plans/page/<int:page>'], type='http', auth='user', website=True)
+    def portal_my_plans(self, page=1, sortby=None, **_kwargs):
+        Plan = request.env['payment.plan']
+        partner = request.env.user.partner_id
+        sortings = self._get_plan_sortings()
+        sortby = sortby if sortby in sortings else 'date'
+        domain = self._prepare_plans_domain(partner)
+        pager = portal_pager(
+            url='/my/plans',
+            url_args={'sortby': sortby},
+            total=Plan.search_count(domain),
+            page=page,
+            step=self._items_per_page,
+        )
+        plans = Plan.search(
+            domain,
+            order=sortings[sortby]['order'],
+            limit=self._items_per_page,
+            offset=pager['offset'],
+        )
+        # Read what the list shows at once for the page (a constant number of queries).
+        plans.fetch(
+            ['name', 'plan_type', 'amount', 'currency_id', 'next_due_date', 'state', 'token_id']
+        )
+        plans.token_id.sudo().fetch(['payment_details', 'payment_method_id'])
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                'plans': plans,
+                'page_name': 'payment_plans',
+                'pager': pager,
+                'default_url': '/my/plans',
+                'searchbar_sortings': sortings,
+                'sortby': sortby,
+            }
+        )
+        return request.render('payment_plan.portal_my_plans', values)
+
+    @http.route('/my/plans/<int:plan_id>', type='http', auth='public', website=True)
+    def portal_my_plan(
+        self, plan_id, access_token=None, report_type=None, download=False, **kwargs
+    ):
+        try:
+            plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
+        except (AccessError, MissingError):
+            raise request.not_found() from None
+        if report_type in ('html', 'pdf', 'text'):
+            return self._show_report(
+                model=plan_sudo,
+                report_type=report_type,
+                report_ref='payment_plan.action_report_payment_plan_schedule',
+                download=download,
+            )
+        values = self._get_page_view_values(
+            plan_sudo,
+            access_token,
+            self._prepare_plan_values(plan_sudo, **kwargs),
+            'my_plans_history',
+            False,
+        )
+        return request.render('payment_plan.portal_my_plan', values)
+
+    def _prepare_plan_values(self, plan_sudo, message=None, **_kwargs):
+        denied = plan_sudo.installment_ids.filtered(lambda i: i.state == 'denied')
+        return {
+            'plan': plan_sudo,
+            'page_name': 'payment_plan',
+            'installments': plan_sudo.installment_ids.sorted('sequence'),
+            'transactions': plan_sudo.installment_ids.transaction_ids.sorted('id', reverse=True),
+            'denied_installment': denied.sorted('due_date')[:1],
+            'can_cancel': plan_sudo._can_payer_cancel(),
+            'message': message,
+        }
+
+    @http.route(
+        '/my/plans/<int:plan_id>/cancel', type='http', methods=['POST'], auth='user', website=True
+    )
+    def portal_my_plan_cancel(self, plan_id, access_token=None, **_kwargs):
+        try:
+            plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
+        except (AccessError, MissingError):
+            raise request.not_found() from None
+        if not plan_sudo._can_payer_cancel():
+            raise AccessError(request.env._("This plan cannot be cancelled from the portal."))
+        plan_sudo._cancel_plans(
+            request.env._(
+                "Cancelled by the customer (%(user)s) from the portal.",
+                user=request.env.user.display_name,
+            )
+        )
+        return request.redirect(plan_sudo.get_portal_url(query_string='&message=cancelled'))
+
+    @http.route('/my/plans/<int:plan_id>/pay', type='http', auth='user', website=True)
+    def portal_my_plan_pay(self, plan_id, access_token=None, **_kwargs):
+        """Let the payer pay a denied installment with a new card, which the plan then uses."""
+        try:
+            plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
+        except (AccessError, MissingError):
+            raise request.not_found() from None
+        installment_sudo = plan_sudo.installment_ids.filtered(lambda i: i.state == 'denied').sorted(
+            'due_date'
+        )[:1]
+        if not installment_sudo:
+            return request.redirect(plan_sudo.get_portal_url())
+        partner_sudo = request.env.user.partner_id
+        amount = installment_sudo.amount
+        currency = installment_sudo.currency_id
+        providers_sudo = (
+            request.env['payment.provider']
+            .sudo()
+            ._get_compatible_providers(
+                plan_sudo.company_id.id,
+                partner_sudo.id,
+                amount,
+                currency_id=currency.id,
+                payment_plan_id=plan_sudo.id,
+            )
+        )
+        payment_methods_sudo = (
+            request.env['payment.method']
+            .sudo()
+            ._get_compatible_payment_methods(
+                providers_sudo.ids, partner_sudo.id, currency_id=currency.id
+            )
+        )
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                'plan': plan_sudo,
+                'installment': installment_sudo,
+                'page_name': 'payment_plan',
+                'amount': amount,
+                'currency': currency,
+                'partner_id': partner_sudo.id,
+                'providers_sudo': providers_sudo,
+                'payment_methods_sudo': payment_methods_sudo,
+                'tokens_sudo': request.env['payment.token'],  # A new card: the old one failed.
+                'show_tokenize_input_mapping': dict.fromkeys(providers_sudo.ids, False),
+                'transaction_route': f'/my/plans/{plan_sudo.id}/transaction',
+                'landing_route': plan_sudo.get_portal_url(),
+                'access_token': plan_sudo._portal_ensure_token(),
+            }
+        )
+        return request.render('payment_plan.portal_my_plan_pay', values)
+
+    @http.route('/my/plans/<int:plan_id>/transaction', type='jsonrpc', auth='user')
+    def portal_my_plan_transaction(self, plan_id, access_token, **kwargs):
+        """Create the transaction that pays the plan's oldest denied installment."""
+        try:
+            plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
+        except (AccessError, MissingError):
+            raise ValidationError(request.env._("The access token is invalid.")) from None
+        installment_sudo = plan_sudo.installment_ids.filtered(lambda i: i.state == 'denied').sorted(
+            'due_date'
+        )[:1]
+        if not installment_sudo:
+            raise UserError(request.env._("Nothing is overdue on this plan."))
+        self._validate_transaction_kwargs(kwargs)
+        installment_sudo._ensure_invoices()
+        kwargs.update(
+            {
+                'amount': installment_sudo.amount,
+                'partner_id': request.env.user.partner_id.id,
+                'currency_id': installment_sudo.currency_id.id,
+                'payment_plan_id': plan_sudo.id,
+                'reference_prefix': installment_sudo.name,
+                'tokenization_requested': True,
+            }
+        )
+        tx_sudo = self._create_transaction(
+            custom_create_values={
+                'installment_id': installment_sudo.id,
+                'invoice_ids': [Command.set(installment_sudo.invoice_id.ids)],
+            },
+            **kwargs,
+        )
+        return tx_sudo._get_processing_values()
+
+    # === CARDS === #
+
+    def _get_cards_sudo(self, partner):
+        return (
+            request.env['payment.token']
+            .sudo()
+            .search([('partner_id', 'child_of', partner.commercial_partner_id.id)])
+        )
+
+    def _get_card_sudo(self, token_id):
+        """Return the payer's card `token_id`, or raise if it is not theirs."""
+        card_sudo = request.env['payment.token'].sudo().browse(token_id).exists()
+        commercial_partner = request.env.user.partner_id.commercial_partner_id
+        if not card_sudo or card_sudo.partner_id.commercial_partner_id != commercial_partner:
+            raise request.not_found()
+        return card_sudo
+
+    @http.route('/my/cards', type='http', auth='user', website=True)
+    def portal_my_cards(self, message=None, **_kwargs):
+        partner = request.env.user.partner_id
+        cards_sudo = self._get_cards_sudo(partner)
+        running_plans_sudo = (
+            request.env['payment.plan']
+            .sudo()
+            .search(
+                [
+                    *self._prepare_plans_domain(partner),
+                    ('state', 'in', const.RUNNING_PLAN_STATES),
+                    ('collection_mode', '=', 'token'),
+                ]
+            )
+        )
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                'cards': cards_sudo.sorted(lambda c: (not c.is_default, -c.id)),
+                'running_plans': running_plans_sudo,
+                'page_name': 'payment_cards',
+                'message': message,
+            }
+        )
+        return request.render('payment_plan.portal_my_cards', values)
+
+    @http.route(
+        '/my/cards/<int:token_id>/default', type='http', methods=['POST'], auth='user', website=True
+    )
+    def portal_my_card_default(self, token_id, **_kwargs):
+        self._get_card_sudo(token_id).action_set_default()
+        return request.redirect('/my/cards?message=default')
+
+    @http.route(
+        '/my/cards/<int:token_id>/delete', type='http', methods=['POST'], auth='user', website=True
+    )
+    def portal_my_card_delete(self, token_id, **_kwargs):
+        # Deleting a card archives it, as Odoo's own /my/payment_method does: its plans move to
+        # the default card, or are flagged.
+        self._get_card_sudo(token_id).action_archive()
+        return request.redirect('/my/cards?message=deleted')
+
+    @http.route(
+        '/my/cards/<int:token_id>/use_for_plans',
+        type='http',
+        methods=['POST'],
+        auth='user',
+        website=True,
+    )
+    def portal_my_card_use_for_plans(self, token_id, **_kwargs):
+        card_sudo = self._get_card_sudo(token_id)
+        card_sudo._take_over_running_plans()
+        return request.redirect('/my/cards?message=moved')
+
+    # === TRANSACTIONS === #
+
+    def _prepare_transactions_domain(self, partner):
+        return [
+            ('partner_id', 'child_of', [partner.commercial_partner_id.id]),
+            ('operation', '!=', 'validation'),
+            ('state', '!=', 'draft'),
+        ]
+
+    @http.route(
+        ['/my/transactions', '/my/transactions/page/<int:page>'],
+        type='http',
+        auth='user',
+        website=True,
+    )
+    def portal_my_transactions(self, page=1, **_kwargs):
+        partner = request.env.user.partner_id
+        domain = self._prepare_transactions_domain(partner)
+        Transaction = request.env['payment.transaction'].sudo()
+        pager = portal_pager(
+            url='/my/transactions',
+            total=Transaction.search_count(domain),
+            page=page,
+            step=self._items_per_page,
+        )
+        transactions_sudo = Transaction.search(
+            domain,
+            order='create_date desc, id desc',
+            limit=self._items_per_page,
+            offset=pager['offset'],
+        )
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                'transactions': transactions_sudo,
+                'page_name': 'payment_transactions',
+                'pager': pager,
+                'default_url': '/my/transactions',
+            }
+        )
+        return request.render('payment_plan.portal_my_transactions', values)
+
+    @http.route('/my/transactions/<int:tx_id>', type='http', auth='user', website=True)
+    def portal_my_transaction(self, tx_id, **_kwargs):
+        partner = request.env.user.partner_id
+        tx_sudo = (
+            request.env['payment.transaction']
+            .sudo()
+            .search([('id', '=', tx_id), *self._prepare_transactions_domain(partner)])
+        )
+        if not tx_sudo:
+            raise request.not_found()
+        values = self._prepare_portal_layout_values()
+        values.update({'tx': tx_sudo, 'page_name': 'payment_transaction'})
+        return request.render('payment_plan.portal_my_transaction', values)
+
+
+class PaymentPlanActivation(http.Controller):
+    """ "New customer? Activate your account": a customer the merchant knows sets a password."""
+
+    @http.route('/web/activate', type='http', methods=['GET', 'POST'], auth='public', website=True)
+    def payment_plan_activate(self, email=None, **_kwargs):
+        values = {'email': email or ''}
+        if request.httprequest.method == 'POST':
+            accepted = (
+                request.env['payment.plan.activation']
+                .sudo()
+                ._request_activation(email, request.httprequest.remote_addr)
+            )
+            values['done'] = 'sent' if accepted else 'limited'
+        return request.render('payment_plan.activate_account', values)

@@ -1,0 +1,321 @@
+import re
+
+from freezegun import freeze_time
+
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestPortal(PaymentPlanCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.payer = new_test_user(
+            cls.env,
+            login='payer',
+            password='payer-password',
+            groups='base.group_portal',
+            name="Pam Payer",
+        )
+        cls.payer.partner_id.email = 'pam.payer@example.com'
+        cls.stranger = new_test_user(
+            cls.env,
+            login='stranger',
+            password='stranger-password',
+            groups='base.group_portal',
+            name="Sid Stranger",
+        )
+        cls.card = cls._create_card(partner=cls.payer.partner_id, details='1111')
+        with freeze_time('2026-03-01'):
+            cls.subscription = cls._create_plan(
+                partner_id=cls.payer.partner_id.id,
+                plan_type='subscription',
+                amount=20.0,
+                installment_count=0,
+                collection_mode='token',
+                token_id=cls.card.id,
+                date_start='2026-03-01',
+                allow_payer_cancel=True,
+            )
+            cls.subscription.action_activate()
+            cls.subscription.installment_ids._collect()
+        cls.tx = cls.subscription.installment_ids.transaction_ids
+        cls.other_card = cls._create_card(partner=cls.stranger.partner_id, details='9999')
+
+    def _csrf_token(self):
+        """Return a CSRF token of the current session, read from a page's form."""
+        page = self.url_open('/web/activate').text
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def _login(self, user):
+        self.authenticate(user.login, f'{user.login}-password')
+
+    def _post(self, url, data=None, csrf=True):
+        data = {'submitted': '1', **(data or {})}
+        if csrf:
+            data['csrf_token'] = self._csrf_token()
+        return self.url_open(url, data=data, allow_redirects=False)
+
+    def _denied_plan(self):
+        card = self._create_card(partner=self.payer.partner_id, details='0000', state='error')
+        with freeze_time('2026-03-01'):
+            plan = self._create_plan(
+                partner_id=self.payer.partner_id.id,
+                collection_mode='token',
+                token_id=card.id,
+                amount=90.0,
+                installment_count=3,
+                date_start='2026-03-01',
+                max_attempts=1,
+            )
+            plan.action_activate()
+            plan.installment_ids._collect()
+        return plan
+
+    def test_every_page_answers_its_owner(self):
+        denied = self._denied_plan()
+        self._login(self.payer)
+        for url in (
+            '/my',
+            '/my/plans',
+            '/my/plans?sortby=next_due',
+            self.subscription.access_url,
+            f'{self.subscription.access_url}?report_type=html',
+            f'/my/plans/{denied.id}/pay',
+            '/my/cards',
+            '/my/transactions',
+            f'/my/transactions/{self.tx.id}',
+            '/my/account',
+        ):
+            with self.subTest(url=url):
+                response = self.url_open(url)
+                self.assertEqual(response.status_code, 200)
+        page = self.url_open(self.subscription.access_url).text
+        self.assertIn(self.subscription.installment_ids[0].name, page)
+        self.assertIn(self.tx.reference, page)
+        self.assertIn('Update your card and pay now', self.url_open(denied.access_url).text)
+        self.assertIn(
+            'Payment Schedule',
+            self.url_open(f'{self.subscription.access_url}?report_type=html').text,
+        )
+
+    def test_someone_elses_records_are_out_of_reach(self):
+        denied = self._denied_plan()
+        self._login(self.stranger)
+        plans = self.subscription | denied
+        for plan_id in range(min(plans.ids) - 1, max(plans.ids) + 2):
+            for url in (f'/my/plans/{plan_id}', f'/my/plans/{plan_id}/pay'):
+                with self.subTest(url=url):
+                    self.assertIn(self.url_open(url).status_code, (403, 404))
+            with self.subTest(url='cancel', plan=plan_id):
+                self.assertIn(self._post(f'/my/plans/{plan_id}/cancel').status_code, (403, 404))
+        for card_id in range(self.card.id - 1, self.card.id + 2):
+            if card_id == self.other_card.id:
+                continue
+            for action in ('default', 'delete', 'use_for_plans'):
+                with self.subTest(card=card_id, action=action):
+                    self.assertIn(
+                        self._post(f'/my/cards/{card_id}/{action}').status_code, (403, 404)
+                    )
+        for tx_id in range(self.tx.id - 1, self.tx.id + 2):
+            with self.subTest(tx=tx_id):
+                self.assertIn(self.url_open(f'/my/transactions/{tx_id}').status_code, (403, 404))
+        with mute_logger('odoo.http'):
+            self.assertEqual(
+                self.make_jsonrpc_request_status(f'/my/plans/{denied.id}/transaction'), 'refused'
+            )
+        self.assertEqual(self.subscription.state, 'active')
+        self.assertTrue(self.card.active)
+        self.assertTrue(self.card.is_default)
+        self.assertNotIn(self.tx.reference, self.url_open('/my/transactions').text)
+
+    def make_jsonrpc_request_status(self, route):
+        try:
+            self.make_jsonrpc_request(
+                route,
+                {'access_token': 'guess', 'provider_id': self.provider.id, 'flow': 'direct'},
+            )
+        except Exception:  # Any refusal will do: nothing must be created.
+            return 'refused'
+        return 'accepted'
+
+    def test_post_routes_refuse_a_missing_csrf_token(self):
+        self._login(self.payer)
+        second = self._create_card(partner=self.payer.partner_id, details='2222')
+        with mute_logger('odoo.http'):
+            for url in (
+                f'/my/plans/{self.subscription.id}/cancel',
+                f'/my/cards/{second.id}/default',
+                f'/my/cards/{second.id}/delete',
+                f'/my/cards/{second.id}/use_for_plans',
+                '/web/activate',
+            ):
+                with self.subTest(url=url):
+                    self.assertEqual(self._post(url, csrf=False).status_code, 400)
+        self.assertEqual(self.subscription.state, 'active')
+        self.assertTrue(second.active)
+        self.assertFalse(second.is_default)
+
+    def test_a_plan_the_merchant_keeps_cannot_be_cancelled(self):
+        self.subscription.allow_payer_cancel = False
+        self._login(self.payer)
+        self.assertNotIn('payment_plan_cancel', self.url_open(self.subscription.access_url).text)
+        with mute_logger('odoo.http'):
+            response = self._post(f'/my/plans/{self.subscription.id}/cancel')
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(self.subscription.state, 'active')
+
+    def test_payer_cancels_a_subscription(self):
+        self._login(self.payer)
+        response = self._post(f'/my/plans/{self.subscription.id}/cancel')
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(self.subscription.state, 'cancelled')
+        self.assertTrue(
+            self.subscription.message_ids.filtered(lambda m: 'Cancelled by the customer' in m.body)
+        )
+
+    def test_payer_manages_cards(self):
+        second = self._create_card(partner=self.payer.partner_id, details='2222')
+        self._login(self.payer)
+        self._post(f'/my/cards/{second.id}/default')
+        self.assertTrue(second.is_default)
+        self.assertFalse(self.card.is_default)
+        self._post(f'/my/cards/{second.id}/use_for_plans')
+        self.assertEqual(self.subscription.token_id, second)
+        self._post(f'/my/cards/{second.id}/delete')
+        self.assertFalse(second.active)
+        self.assertTrue(self.card.is_default, "the default passes to the other card")
+        self.assertEqual(self.subscription.token_id, self.card, "the plan follows the default card")
+
+    def test_update_card_and_pay_now_pays_the_denied_installment(self):
+        plan = self._denied_plan()
+        denied = plan.installment_ids.filtered(lambda i: i.state == 'denied')
+        self._login(self.payer)
+        processing_values = self.make_jsonrpc_request(
+            f'/my/plans/{plan.id}/transaction',
+            {
+                'access_token': plan._portal_ensure_token(),
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'token_id': None,
+                'amount': 1.0,  # Ignored: the overdue amount is charged.
+                'flow': 'direct',
+                'tokenization_requested': False,
+                'landing_route': plan.access_url,
+            },
+        )
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {
+                'reference': processing_values['reference'],
+                'payment_details': '5555',
+                'simulated_state': 'done',
+            },
+        )
+        self.make_jsonrpc_request('/payment/status/poll', {})
+        tx = denied.transaction_ids.filtered(
+            lambda t: t.reference == processing_values['reference']
+        )
+        self.assertEqual((tx.state, tx.amount), ('done', denied.amount))
+        self.assertEqual(denied.state, 'paid')
+        self.assertFalse(plan.payment_failed)
+        self.assertEqual(plan.token_id, tx.token_id, "the new card pays the plan from now on")
+        self.assertEqual(tx.payment_id.reconciled_invoice_ids, plan.invoice_id)
+
+    def test_activation_answers_the_same_and_creates_a_user_for_a_known_customer(self):
+        known = self.env['res.partner'].create(
+            {'name': "Newcomer", 'email': 'newcomer@example.com'}
+        )
+        answers = {}
+        for email in ('newcomer@example.com', 'nobody@example.com', 'pam.payer@example.com'):
+            self.url_open('/web/logout')
+            response = self.url_open(
+                '/web/activate', data={'email': email, 'csrf_token': self._csrf_token()}
+            )
+            self.assertEqual(response.status_code, 200)
+            answers[email] = 'If we know this email' in response.text
+        self.assertEqual(set(answers.values()), {True}, "the same answer for every email")
+        user = known.with_context(active_test=False).user_ids
+        self.assertEqual(len(user), 1)
+        self.assertTrue(user._is_portal())
+        self.assertEqual(
+            known.signup_type, 'signup', "the customer is mailed the link to set a password"
+        )
+        self.assertEqual(
+            len(self.payer.partner_id.user_ids), 1, "an existing account is left alone"
+        )
+        self.assertFalse(self.env['res.users'].search([('login', '=', 'nobody@example.com')]))
+
+    def test_activation_requests_are_rate_limited(self):
+        for _attempt in range(5):
+            self.url_open(
+                '/web/activate', data={'email': 'x@example.com', 'csrf_token': self._csrf_token()}
+            )
+        response = self.url_open(
+            '/web/activate',
+            data={'email': 'newcomer@example.com', 'csrf_token': self._csrf_token()},
+        )
+        self.assertIn('Too many requests', response.text)
+
+    def test_plans_list_renders_in_constant_queries(self):
+        self._login(self.payer)
+        self.url_open('/my/plans')  # Warm the caches.
+        queries = []
+        for extra in (4, 495):
+            self.env['payment.plan'].create(
+                [
+                    {
+                        'partner_id': self.payer.partner_id.id,
+                        'plan_type': 'subscription',
+                        'amount': 10.0 + n,
+                        'collection_mode': 'token',
+                        'token_id': self.card.id,
+                        'date_start': '2026-03-01',
+                    }
+                    for n in range(extra)
+                ]
+            )
+            self.env.flush_all()
+            start = self.cr.sql_log_count
+            response = self.url_open('/my/plans')
+            queries.append(self.cr.sql_log_count - start)
+            self.assertEqual(response.status_code, 200)
+        self.assertGreater(queries[0], 0, "the page's queries are counted")
+        self.assertEqual(queries[0], queries[1], f"queries with 5 and 500 plans: {queries}")
+
+    # === Tours === #
+
+    def test_tour_cancel_a_subscription(self):
+        self.start_tour('/my/plans', 'payment_plan_portal_cancel_tour', login='payer')
+        self.assertEqual(self.subscription.state, 'cancelled')
+
+    def test_tour_set_the_default_card(self):
+        second = self._create_card(partner=self.payer.partner_id, details='2222')
+        self.start_tour('/my/cards', 'payment_plan_portal_default_card_tour', login='payer')
+        self.assertTrue(second.is_default)
+
+    def test_tour_delete_the_only_card_with_the_warning(self):
+        self.start_tour('/my/cards', 'payment_plan_portal_delete_card_tour', login='payer')
+        self.assertFalse(self.card.active)
+        self.assertTrue(self.subscription.card_missing)
+
+    def test_tour_activate_an_account(self):
+        known = self.env['res.partner'].create(
+            {'name': "Newcomer", 'email': 'newcomer@example.com'}
+        )
+        self.start_tour('/web/login', 'payment_plan_activate_tour')
+        self.assertTrue(known.with_context(active_test=False).user_ids)
+
+    def test_schedule_prints_from_the_backend(self):
+        html, _format = self.env['ir.actions.report']._render_qweb_html(
+            'payment_plan.action_report_payment_plan_schedule', self.subscription.ids
+        )
+        html = html.decode()
+        self.assertIn(self.subscription.name, html)
+        for installment in self.subscription.installment_ids:
+            self.assertIn(installment.name, html)
+        report = self.env.ref('payment_plan.action_report_payment_plan_schedule')
+        self.assertEqual(report.binding_model_id.model, 'payment.plan', "in the plan's Print menu")
