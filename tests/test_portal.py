@@ -13,21 +13,17 @@ class TestPortal(PaymentPlanCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.payer = new_test_user(
-            cls.env,
-            login='payer',
-            password='payer-password',
-            groups='base.group_portal',
-            name="Pam Payer",
+        cls.payer, cls.stranger = (
+            new_test_user(
+                cls.env,
+                login=login,
+                password=f'{login}-password',
+                groups='base.group_portal',
+                name=name,
+            )
+            for login, name in (('payer', "Pam Payer"), ('stranger', "Sid Stranger"))
         )
         cls.payer.partner_id.email = 'pam.payer@example.com'
-        cls.stranger = new_test_user(
-            cls.env,
-            login='stranger',
-            password='stranger-password',
-            groups='base.group_portal',
-            name="Sid Stranger",
-        )
         cls.card = cls._create_card(partner=cls.payer.partner_id, details='1111')
         with freeze_time('2026-03-01'):
             cls.subscription = cls._create_plan(
