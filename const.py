@@ -83,3 +83,33 @@ ORDER_PLAN_KINDS = [
     ('installments', "Pay in Installments"),
     ('subscription', "Subscription"),
 ]
+
+# Mass charges.
+CHARGE_MODES = [
+    ('open', "Open invoices"),
+    ('fixed', "Fixed amount"),
+    ('percent', "Share of the balance"),
+]
+CHARGE_BATCH_STATES = [
+    ('queued', "Queued"),
+    ('running', "Running"),
+    ('done', "Done"),
+]
+CHARGE_LINE_STATES = [
+    ('queued', "Queued"),
+    ('processing', "Processing"),
+    ('pending', "Pending"),
+    ('done', "Done"),
+    ('failed', "Failed"),
+    ('skipped', "Skipped"),
+]
+# Lines whose charge is over for the run (pending ones end with the provider's answer).
+FINISHED_CHARGE_LINE_STATES = ('pending', 'done', 'failed', 'skipped')
+# Mass charges of up to this many customers run at once; larger ones in the background.
+MASS_CHARGE_SYNC_LIMIT = 50
+
+# Mass invoices.
+INVOICE_GROUPINGS = [
+    ('contact', "One invoice per contact"),
+    ('commercial', "One invoice per company or household"),
+]

@@ -1,7 +1,11 @@
+from . import payment_plan_collection_mixin  # first: the models below inherit it
 from . import (
+    account_move,
     account_payment,
     payment_plan,
     payment_plan_activation,
+    payment_plan_charge_batch,
+    payment_plan_charge_batch_line,
     payment_plan_event,
     payment_plan_gateway,
     payment_plan_installment,

@@ -1,7 +1,5 @@
 import logging
 
-from psycopg2 import OperationalError
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
@@ -18,6 +16,7 @@ INTERRUPTED_AFTER_MINUTES = 60
 
 class PaymentPlanInstallment(models.Model):
     _name = 'payment.plan.installment'
+    _inherit = ['payment.plan.collection.mixin']
     _description = "Payment Plan Installment"
     _order = 'due_date, plan_id, sequence'
     _check_company_auto = True
@@ -199,96 +198,10 @@ class PaymentPlanInstallment(models.Model):
         )
         return self.browse(row[0] for row in self.env.cr.fetchall())
 
-    def _collect(self, batch_size=None, commit=False):
-        """Charge the due installments among `self` (or all due ones when `self` is empty).
-
-        The one collection service: the cron, "retry now", the portal and the wizards call it.
-        Each batch is claimed (invoice, attempt transaction, `processing`) and, when `commit` is
-        set, committed before any card is charged, so that a crash can never lead to a second
-        charge of the same attempt; then the cards are charged and the outcomes applied, one
-        installment's failure never stopping the others.
-
-        :param int batch_size: Installments per batch (the `payment_plan.batch_size` setting).
-        :param bool commit: Commit each step (crons only; tests run in one transaction).
-        :return: The number of installments charged.
-        :rtype: int
-        """
-        batch_size = batch_size or self._get_batch_size()
-        today = fields.Date.context_today(self)
-        ids = self.ids if self else None
-        charged = 0
-        conflicts = 0
-        while True:
-            try:
-                batch = self._lock_collectable(today, batch_size, ids=ids)
-                transactions = batch._claim_attempts()
-                if commit:
-                    self.env['ir.cron']._commit_progress()
-            except OperationalError:
-                # Another worker changed the same rows (or journal) after our snapshot: start
-                # again from a fresh snapshot; nothing of the batch was charged.
-                if not commit or conflicts >= 10:
-                    raise
-                conflicts += 1
-                self.env.cr.rollback()
-                self.env.invalidate_all()
-                continue
-            if not batch:
-                break
-            batch._charge_attempts(transactions, commit=commit)
-            charged += len(batch)
-            if ids is not None:
-                ids = [i for i in ids if i not in batch.ids]
-            if commit:
-                if self.env['ir.cron']._commit_progress(len(batch)) <= 0:
-                    break
-                # Keep memory flat however many installments are due.
-                self.env.invalidate_all()
-        return charged
-
-    @api.model
-    def _get_batch_size(self):
-        return int(
-            self.env['ir.config_parameter']
-            .sudo()
-            .get_param('payment_plan.batch_size', const.DEFAULT_BATCH_SIZE)
-        )
-
-    def _claim_attempts(self):
-        """Open the next attempt of each installment: its invoice, its transaction, `processing`.
-
-        The batch is claimed at once; if that fails, one by one, so that the installment at
-        fault is recorded with its error and rescheduled while the others go on.
-
-        :return: The draft transactions to charge.
-        :rtype: payment.transaction
-        """
-        try:
-            with self.env.cr.savepoint():
-                return self._claim_attempts_batch()
-        except OperationalError:
-            raise  # A concurrency conflict: the caller retries the whole batch.
-        except Exception as error:
-            _logger.info(
-                "Claiming %s installments at once failed (%s): claiming them one by one.",
-                len(self),
-                error,
-            )
-        transactions = self.env['payment.transaction']
-        for installment in self:
-            try:
-                with self.env.cr.savepoint():
-                    transactions |= installment._claim_attempts_batch()
-            except OperationalError:
-                raise
-            except Exception as error:
-                _logger.exception("Claiming installment %s failed.", installment.name)
-                installment.attempt_count += 1
-                installment._register_failure(
-                    self.env._("Technical error: %(error)s", error=str(error)),
-                    hard=False,
-                )
-        return transactions
+    def _register_claim_failure(self, message):
+        """Record a failed attempt of the installment that could not be claimed."""
+        self.attempt_count += 1
+        self._register_failure(message, hard=False)
 
     def _claim_attempts_batch(self):
         no_card = self.filtered(lambda i: not i.plan_id.token_id or not i.plan_id.token_id.active)
@@ -345,48 +258,6 @@ class PaymentPlanInstallment(models.Model):
             and not order.payment_plan_paid_date
             and order.payment_plan_id == self.plan_id
         )
-
-    def _charge_attempts(self, transactions, commit=False):
-        """Charge the cards of the claimed attempts and apply the outcomes.
-
-        An exception while charging rolls back that charge only: it is recorded on its
-        installment as a failed attempt, retried per the plan's policy. The outcomes are then
-        committed (when `commit` is set) before any payment is recorded, and the payments of the
-        batch are created at once; should that fail, one by one. An exception after a
-        confirmed charge never turns it into a failure: the transaction stays confirmed and
-        Odoo's post-processing finishes it later.
-        """
-        # The chatter messages of the charges are logged on the invoices at the end, at once.
-        log_buffer = []
-        transactions = transactions.with_context(payment_plan_log_buffer=log_buffer)
-        for tx in transactions:
-            try:
-                with self.env.cr.savepoint():
-                    tx._charge_with_token()
-            except Exception as error:
-                _logger.exception("Charging installment %s failed.", tx.installment_id.name)
-                tx._set_error(self.env._("Technical error: %(error)s", error=str(error)))
-        if commit:
-            self.env['ir.cron']._commit_progress()
-        logged = len(log_buffer)
-        try:
-            with self.env.cr.savepoint():
-                transactions._post_process()
-        except Exception:
-            _logger.info("Recording %s outcomes at once failed: one by one.", len(transactions))
-            del log_buffer[logged:]  # The messages of what was rolled back.
-            for tx in transactions:
-                logged = len(log_buffer)
-                try:
-                    with self.env.cr.savepoint():
-                        tx._post_process()
-                except Exception:
-                    del log_buffer[logged:]
-                    _logger.exception(
-                        "Recording the outcome of %s failed: the post-processing will retry.",
-                        tx.reference,
-                    )
-        self.env['payment.transaction']._log_buffered_messages(log_buffer)
 
     def _ensure_invoices(self):
         """Create and post the invoices the installments pay, where they have none yet.
@@ -473,7 +344,7 @@ class PaymentPlanInstallment(models.Model):
                 other=other_card.display_name,
             )
         )
-        self._charge_attempts(fallback_tx)
+        fallback_tx._payment_plan_charge()
         return True
 
     def _register_failure(self, message, hard=None):
@@ -609,9 +480,12 @@ class PaymentPlanInstallment(models.Model):
 
     @api.model
     def _cron_collect_due(self):
-        """Charge every due installment of the running plans charged to a card."""
+        """Charge every due installment of the running plans charged to a card, then the queued
+        lines of charge batches."""
         self._flag_interrupted_attempts()
         self._collect(commit=True)
+        # The lines of mass charges too large to run at once (charge batches).
+        self.env['payment.plan.charge.batch.line']._collect(commit=True)
 
     @api.model
     def _flag_interrupted_attempts(self):

@@ -1,7 +1,11 @@
+import logging
+
 from odoo import SUPERUSER_ID, api, fields, models
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection
+
+_logger = logging.getLogger(__name__)
 
 
 class PaymentTransaction(models.Model):
@@ -9,6 +13,13 @@ class PaymentTransaction(models.Model):
 
     installment_id = fields.Many2one(
         comodel_name='payment.plan.installment',
+        index='btree_not_null',
+        ondelete='restrict',
+        readonly=True,
+    )
+    payment_plan_charge_line_id = fields.Many2one(
+        string="Charge Batch Line",
+        comodel_name='payment.plan.charge.batch.line',
         index='btree_not_null',
         ondelete='restrict',
         readonly=True,
@@ -31,6 +42,51 @@ class PaymentTransaction(models.Model):
 
     # === BUSINESS METHODS === #
 
+    def _payment_plan_charge(self, commit=False):
+        """Charge the cards of claimed attempts (installments, charge batch lines) and apply the
+        outcomes: the charging half of the collection service.
+
+        An exception while charging rolls back that charge only: it is recorded on its
+        transaction as an error, which its installment or line then records. The outcomes are
+        committed (when `commit` is set) before any payment is recorded, and the payments of the
+        batch are created at once; should that fail, one by one. An exception after a confirmed
+        charge never turns it into a failure: the transaction stays confirmed and Odoo's
+        post-processing finishes it later.
+
+        :param bool commit: Commit once the cards are charged (crons only).
+        """
+        # The chatter messages of the charges are logged on the invoices at the end, at once.
+        log_buffer = []
+        transactions = self.with_context(payment_plan_log_buffer=log_buffer)
+        for tx in transactions:
+            try:
+                with self.env.cr.savepoint():
+                    tx._charge_with_token()
+            except Exception as error:  # recorded on the transaction.
+                _logger.exception("Charging %s failed.", tx.reference)
+                tx._set_error(self.env._("Technical error: %(error)s", error=str(error)))
+        if commit:
+            self.env['ir.cron']._commit_progress()
+        logged = len(log_buffer)
+        try:
+            with self.env.cr.savepoint():
+                transactions._post_process()
+        except Exception:  # retried one by one below.
+            _logger.info("Recording %s outcomes at once failed: one by one.", len(transactions))
+            del log_buffer[logged:]  # The messages of what was rolled back.
+            for tx in transactions:
+                logged = len(log_buffer)
+                try:
+                    with self.env.cr.savepoint():
+                        tx._post_process()
+                except Exception:  # the post-processing cron retries it.
+                    del log_buffer[logged:]
+                    _logger.exception(
+                        "Recording the outcome of %s failed: the post-processing will retry.",
+                        tx.reference,
+                    )
+        self._log_buffered_messages(log_buffer)
+
     def _post_process(self):
         """Override of `account_payment` to settle the installments the transactions pay.
 
@@ -38,9 +94,11 @@ class PaymentTransaction(models.Model):
         customer returning from the payment page, or the post-processing cron.
         """
         extra_paid = self._prepare_order_first_payments()
-        self._create_installment_payments()
+        self._create_collection_payments()
         super()._post_process()
         self.filtered('installment_id')._apply_outcome_to_installments()
+        charged_by_batch = self.filtered('payment_plan_charge_line_id')
+        charged_by_batch.payment_plan_charge_line_id._apply_outcome(charged_by_batch)
         extra_paid._register_payment()
 
     def _prepare_order_first_payments(self):
@@ -113,7 +171,7 @@ class PaymentTransaction(models.Model):
         buffer = self.env.context.get('payment_plan_log_buffer')
         if (
             buffer is not None
-            and self.installment_id
+            and (self.installment_id or self.payment_plan_charge_line_id)
             and not self.source_transaction_id
             and not self.sale_order_ids
         ):
@@ -153,8 +211,8 @@ class PaymentTransaction(models.Model):
             )
         buffer.clear()
 
-    def _create_installment_payments(self):
-        """Create, post and reconcile at once the payments of the confirmed installment charges.
+    def _create_collection_payments(self):
+        """Create, post and reconcile at once the payments of the confirmed collection charges.
 
         `account_payment` creates a payment per transaction, each with its own journal entry and
         reconciliation; a batch of the collection cron does it in one go, with the same values.
@@ -162,7 +220,7 @@ class PaymentTransaction(models.Model):
         """
         transactions = self.filtered(
             lambda tx: (
-                tx.installment_id
+                (tx.installment_id or tx.payment_plan_charge_line_id)
                 and tx.state == 'done'
                 and tx.operation != 'validation'
                 and not tx.payment_id
@@ -177,7 +235,7 @@ class PaymentTransaction(models.Model):
                 self.env['account.payment']
                 .with_company(company)
                 .with_context(mail_create_nolog=True, mail_notrack=True)
-                .create([tx._prepare_installment_payment_values() for tx in company_txs])
+                .create([tx._prepare_collection_payment_values() for tx in company_txs])
             )
             payments.action_post()
             reconciliation_plan = []
@@ -197,7 +255,7 @@ class PaymentTransaction(models.Model):
                 reconciliation_plan
             )
 
-    def _prepare_installment_payment_values(self):
+    def _prepare_collection_payment_values(self):
         """Return the values of the payment of a confirmed charge, as `_create_payment` does.
 
         Without `write_off_line_vals`, which would make `account.payment.create` generate the

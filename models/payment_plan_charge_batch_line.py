@@ -1,0 +1,304 @@
+from odoo import api, fields, models
+from odoo.fields import Command
+from odoo.tools import SQL
+
+from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import collection
+
+
+class PaymentPlanChargeBatchLine(models.Model):
+    _name = 'payment.plan.charge.batch.line'
+    _inherit = ['payment.plan.collection.mixin']
+    _description = "Charge Batch Line"
+    _order = 'batch_id desc, sequence, id'
+    _check_company_auto = True
+
+    batch_id = fields.Many2one(
+        comodel_name='payment.plan.charge.batch', required=True, ondelete='cascade', index=True
+    )
+    sequence = fields.Integer(required=True, default=1)
+    name = fields.Char(string="Reference", compute='_compute_name', store=True)
+    company_id = fields.Many2one(related='batch_id.company_id', store=True, index=True)
+    partner_id = fields.Many2one(
+        string="Customer", comodel_name='res.partner', required=True, index=True
+    )
+    invoice_ids = fields.Many2many(
+        string="Invoices",
+        comodel_name='account.move',
+        relation='payment_plan_charge_line_invoice_rel',
+        column1='line_id',
+        column2='invoice_id',
+        check_company=True,
+    )
+    currency_id = fields.Many2one(comodel_name='res.currency', required=True)
+    amount = fields.Monetary(help="The amount to charge (for the skipped lines, what was due).")
+    token_id = fields.Many2one(string="Card", comodel_name='payment.token')
+    state = fields.Selection(
+        string="Status",
+        selection=const.CHARGE_LINE_STATES,
+        required=True,
+        default='queued',
+        index=True,
+    )
+    message = fields.Text(help="Why the line was skipped, or the provider's message.")
+    attempt_count = fields.Integer(string="Attempts", readonly=True)
+    transaction_id = fields.Many2one(
+        string="Transaction",
+        comodel_name='payment.transaction',
+        readonly=True,
+        help="The transaction of the latest attempt.",
+    )
+    transaction_ids = fields.One2many(
+        string="Transactions",
+        comodel_name='payment.transaction',
+        inverse_name='payment_plan_charge_line_id',
+        readonly=True,
+    )
+
+    _queued_idx = models.Index("(id) WHERE state = 'queued'")
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('batch_id.name', 'sequence')
+    def _compute_name(self):
+        for line in self:
+            line.name = f'{line.batch_id.name}-{line.sequence:05d}'
+
+    # === BUSINESS METHODS: ELIGIBILITY === #
+
+    @api.model
+    def _get_card(self, partner, company):
+        """Return the valid card to charge for `partner` in `company`, or an empty recordset."""
+        today = fields.Date.context_today(self)
+        card = partner.with_company(company)._get_default_card()
+        if card and card.active and not (card.expiry_date and card.expiry_date < today):
+            return card
+        return self.env['payment.token']
+
+    @api.model
+    def _get_skip_reason(self, partner, card, invoices, amount, currency):
+        """Return why `partner` cannot be charged, or `None` when the charge may go on.
+
+        :param res.partner partner: The customer (commercial entity) charged.
+        :param payment.token card: The card that would be charged (`_get_card`).
+        :param account.move invoices: The open invoices the charge pays.
+        :param float amount: The amount to charge.
+        :param res.currency currency: The currency of the charge.
+        :rtype: str | None
+        """
+        if not (partner.card_consent_date or partner.commercial_partner_id.card_consent_date):
+            return self.env._("No consent to charge a card on file was recorded.")
+        if not card:
+            return self.env._("No valid card on file (none, archived or expired).")
+        if not invoices:
+            return self.env._("No open invoice to pay.")
+        if currency.compare_amounts(amount, 0) <= 0:
+            return self.env._("Nothing to charge.")
+        allowed = card.provider_id.available_currency_ids
+        if allowed and currency not in allowed:
+            return self.env._(
+                "The provider of %(card)s cannot charge in %(currency)s.",
+                card=card.display_name,
+                currency=currency.name,
+            )
+        return None
+
+    @api.model
+    def _get_payable_invoices(self, invoices, exclude_lines=None):
+        """Return the invoices among `invoices` that are still open and that no charge under
+        way pays: neither a line of a charge batch nor a pending transaction.
+
+        :param account.move invoices: The candidate invoices.
+        :param payment.plan.charge.batch.line exclude_lines: Lines whose own charge is ignored.
+        :return: The payable invoices, the oldest due first.
+        """
+        exclude_lines = exclude_lines or self.browse()
+        return invoices.filtered(
+            lambda inv: (
+                inv.state == 'posted'
+                and inv.move_type == 'out_invoice'
+                and inv.payment_state in ('not_paid', 'partial')
+                and inv.currency_id.compare_amounts(inv.amount_residual, 0) > 0
+                and (
+                    not inv.payment_plan_charge_line_id
+                    or inv.payment_plan_charge_line_id in exclude_lines
+                )
+                and not inv.transaction_ids.filtered(
+                    lambda tx: tx.state in ('pending', 'authorized')
+                )
+            )
+        ).sorted(lambda inv: (inv.invoice_date_due or inv.invoice_date or inv.date, inv.id))
+
+    @api.model
+    def _compute_charge_amount(self, invoices, mode, value):
+        """Return the amount to charge for `invoices` under `mode` (`const.CHARGE_MODES`).
+
+        :param float value: The fixed amount (`fixed`) or the percentage (`percent`).
+        """
+        currency = invoices[:1].currency_id
+        balance = sum(invoices.mapped('amount_residual'))
+        if mode == 'fixed':
+            amount = min(value, balance)
+        elif mode == 'percent':
+            amount = balance * value / 100.0
+        else:
+            amount = balance
+        return currency.round(amount) if currency else amount
+
+    # === BUSINESS METHODS: COLLECTION === #
+
+    @api.model
+    def _lock_collectable(self, today, limit, ids=None):
+        """Override of `payment.plan.collection.mixin`: the queued lines nobody else holds."""
+        id_filter = SQL("AND line.id = ANY(%s)", list(ids)) if ids is not None else SQL()
+        self.flush_model(['state'])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT line.id
+                  FROM payment_plan_charge_batch_line line
+                 WHERE line.state = 'queued'
+                   %(id_filter)s
+              ORDER BY line.id
+                 LIMIT %(limit)s
+                   FOR UPDATE OF line SKIP LOCKED
+                """,
+                limit=limit,
+                id_filter=id_filter,
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    def _claim_attempts_batch(self):
+        """Override of `payment.plan.collection.mixin`: mark the invoices as being charged, skip
+        what was paid meanwhile, and open one transaction per line.
+
+        The invoices are marked in the database before any card is charged: two runs over the
+        same invoice (two wizards, two workers) conflict on that row, and the one that comes
+        second starts again from a fresh snapshot, where it sees the invoice paid or being paid.
+        """
+        to_charge = self.browse()
+        for line in self:
+            invoices = self._get_payable_invoices(line.invoice_ids, exclude_lines=line)
+            if line.batch_id.charge_mode == 'open':
+                amount = self._compute_charge_amount(invoices, 'open', 0)
+            else:
+                amount = min(line.amount, self._compute_charge_amount(invoices, 'open', 0))
+            card = self._get_card(line.partner_id, line.company_id)
+            reason = self._get_skip_reason(line.partner_id, card, invoices, amount, line.currency_id)
+            if reason is None:
+                line.write({'invoice_ids': [Command.set(invoices.ids)], 'amount': amount})
+                line.token_id = card
+                to_charge |= line
+                continue
+            if line.invoice_ids and not invoices:
+                reason = self.env._("Already paid, or being paid by a charge under way.")
+            line.write({'state': 'skipped', 'message': reason})
+        to_charge._mark_invoices()
+        transactions = self.env['payment.transaction'].create(
+            [line._prepare_transaction_values(line.attempt_count + 1) for line in to_charge]
+        )
+        for line, tx in zip(to_charge, transactions, strict=True):
+            line.write(
+                {
+                    'state': 'processing',
+                    'attempt_count': line.attempt_count + 1,
+                    'transaction_id': tx.id,
+                    'message': False,
+                }
+            )
+        return transactions
+
+    def _mark_invoices(self):
+        """Write on the invoices which line charges them (or none when `self` is empty).
+
+        Done in SQL, in one query, on purpose: it is the row-level claim that makes concurrent
+        runs conflict, and no computed field depends on it.
+        """
+        pairs = [(line.id, invoice.id) for line in self for invoice in line.invoice_ids]
+        if not pairs:
+            return
+        self.env['account.move'].flush_model(['payment_plan_charge_line_id'])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE account_move move
+                   SET payment_plan_charge_line_id = claim.line_id
+                  FROM (SELECT unnest(%(lines)s::int[]) AS line_id,
+                               unnest(%(invoices)s::int[]) AS invoice_id) claim
+                 WHERE move.id = claim.invoice_id
+                """,
+                lines=[line_id for line_id, _inv in pairs],
+                invoices=[invoice_id for _line, invoice_id in pairs],
+            )
+        )
+        self.env['account.move'].invalidate_model(['payment_plan_charge_line_id'])
+
+    def _release_invoices(self):
+        """Clear the mark of the invoices whose charge by these lines is over."""
+        if not self:
+            return
+        self.env['account.move'].flush_model(['payment_plan_charge_line_id'])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE account_move
+                   SET payment_plan_charge_line_id = NULL
+                 WHERE payment_plan_charge_line_id = ANY(%s)
+                """,
+                self.ids,
+            )
+        )
+        self.env['account.move'].invalidate_model(['payment_plan_charge_line_id'])
+
+    def _register_claim_failure(self, message):
+        """Override of `payment.plan.collection.mixin`: the line fails with `message`."""
+        self.write({'state': 'failed', 'message': message})
+
+    def _after_charge(self):
+        """Override of `payment.plan.collection.mixin`: report the progress on the batches."""
+        self.batch_id._update_progress()
+
+    def _prepare_transaction_values(self, attempt):
+        """Return the values of the transaction of the attempt number `attempt`."""
+        self.ensure_one()
+        token = self.token_id
+        return {
+            'provider_id': token.provider_id.id,
+            'payment_method_id': token.payment_method_id.id,
+            'token_id': token.id,
+            'partner_id': self.partner_id.id,
+            'amount': self.amount,
+            'currency_id': self.currency_id.id,
+            'reference': collection.attempt_reference(self.name, attempt),
+            'operation': 'offline',
+            'payment_plan_charge_line_id': self.id,
+            'invoice_ids': [Command.set(self.invoice_ids.ids)],
+        }
+
+    def _apply_outcome(self, transactions):
+        """Record on the lines the outcome of their current transaction among `transactions`.
+
+        An outcome of an older attempt (a replay, a late webhook) changes nothing.
+        """
+        finished = self.browse()
+        for tx in transactions:
+            line = tx.payment_plan_charge_line_id
+            if line.transaction_id != tx or line.state not in ('processing', 'pending'):
+                continue
+            if tx.state == 'done':
+                line.write({'state': 'done', 'message': False})
+            elif tx.state in ('pending', 'authorized'):
+                line.state = 'pending'
+                continue
+            elif tx.state in ('error', 'cancel'):
+                line.write(
+                    {
+                        'state': 'failed',
+                        'message': tx.state_message or self.env._("The payment was refused."),
+                    }
+                )
+            else:
+                continue
+            finished |= line
+        finished._release_invoices()

@@ -1,0 +1,136 @@
+import logging
+
+from psycopg2 import OperationalError
+
+from odoo import api, fields, models
+
+from odoo.addons.payment_plan import const
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentPlanCollectionMixin(models.AbstractModel):
+    """The collection service: what is charged to a card on file, in batches, exactly once.
+
+    Installments (the plans' schedule) and charge batch lines (mass charges) are charged by the
+    same loop: lock a batch of due records that no other worker holds, claim them (one
+    transaction per record, a reference unique per attempt), commit, charge the cards, apply
+    the outcomes. A model using it provides `_lock_collectable`, `_claim_attempts_batch` and
+    `_register_claim_failure`.
+    """
+
+    _name = 'payment.plan.collection.mixin'
+    _description = "Payment Plan Collection Service"
+
+    # === BUSINESS METHODS === #
+
+    def _collect(self, batch_size=None, commit=False):
+        """Charge the due records among `self` (or all due ones when `self` is empty).
+
+        Each batch is claimed and, when `commit` is set, committed before any card is charged,
+        so that a crash can never lead to a second charge of the same attempt; then the cards are
+        charged and the outcomes applied, one record's failure never stopping the others.
+
+        :param int batch_size: Records per batch (the `payment_plan.batch_size` setting).
+        :param bool commit: Commit each step (crons only; requests and tests run in one
+                            transaction).
+        :return: The number of records charged.
+        :rtype: int
+        """
+        batch_size = batch_size or self._get_batch_size()
+        today = fields.Date.context_today(self)
+        ids = self.ids if self else None
+        charged = 0
+        conflicts = 0
+        while True:
+            try:
+                batch = self._lock_collectable(today, batch_size, ids=ids)
+                transactions = batch._claim_attempts()
+                if commit:
+                    self.env['ir.cron']._commit_progress()
+            except OperationalError:
+                # Another worker changed the same rows (or journal) after our snapshot: start
+                # again from a fresh snapshot; nothing of the batch was charged.
+                if not commit or conflicts >= 10:
+                    raise
+                conflicts += 1
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                continue
+            if not batch:
+                break
+            transactions._payment_plan_charge(commit=commit)
+            batch._after_charge()
+            charged += len(batch)
+            if ids is not None:
+                ids = [i for i in ids if i not in batch.ids]
+            if commit:
+                if self.env['ir.cron']._commit_progress(len(batch)) <= 0:
+                    break
+                # Keep memory flat however many records are due.
+                self.env.invalidate_all()
+        return charged
+
+    @api.model
+    def _get_batch_size(self):
+        return int(
+            self.env['ir.config_parameter']
+            .sudo()
+            .get_param('payment_plan.batch_size', const.DEFAULT_BATCH_SIZE)
+        )
+
+    @api.model
+    def _lock_collectable(self, today, limit, ids=None):
+        """Select and lock, `FOR UPDATE SKIP LOCKED`, the records due by `today`.
+
+        :param date today: Records due on or before this day are selected.
+        :param int limit: The maximum number of records.
+        :param list ids: Only among these records.
+        :return: The locked records.
+        """
+        raise NotImplementedError()
+
+    def _claim_attempts(self):
+        """Open the next attempt of each record; return the draft transactions to charge.
+
+        The batch is claimed at once; if that fails, one by one, so that the record at fault is
+        recorded with its error while the others go on.
+
+        :rtype: payment.transaction
+        """
+        try:
+            with self.env.cr.savepoint():
+                return self._claim_attempts_batch()
+        except OperationalError:
+            raise  # A concurrency conflict: the caller retries the whole batch.
+        except Exception as error:  # any error: fall back to one by one.
+            _logger.info(
+                "Claiming %s records of %s at once failed (%s): one by one.",
+                len(self),
+                self._name,
+                error,
+            )
+        transactions = self.env['payment.transaction']
+        for record in self:
+            try:
+                with self.env.cr.savepoint():
+                    transactions |= record._claim_attempts_batch()
+            except OperationalError:
+                raise
+            except Exception as error:  # recorded on the record, others go on.
+                _logger.exception("Claiming %s failed.", record.display_name)
+                record._register_claim_failure(
+                    self.env._("Technical error: %(error)s", error=str(error))
+                )
+        return transactions
+
+    def _claim_attempts_batch(self):
+        """Claim the records at once; return the transactions to charge."""
+        raise NotImplementedError()
+
+    def _register_claim_failure(self, message):
+        """Record that the record could not be claimed, with `message`."""
+        raise NotImplementedError()
+
+    def _after_charge(self):
+        """Hook run on a batch once its cards were charged and the outcomes applied."""

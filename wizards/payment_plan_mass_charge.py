@@ -1,0 +1,163 @@
+from collections import Counter, defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
+
+from odoo.addons.payment_plan import const
+
+
+class PaymentPlanMassCharge(models.TransientModel):
+    _name = 'payment.plan.mass.charge'
+    _description = "Charge Many Customers' Cards on File"
+    _check_company_auto = True
+
+    company_id = fields.Many2one(
+        comodel_name='res.company', required=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related='company_id.currency_id')
+    partner_ids = fields.Many2many(string="Customers", comodel_name='res.partner')
+    invoice_ids = fields.Many2many(
+        string="Invoices",
+        comodel_name='account.move',
+        domain="[('move_type', '=', 'out_invoice'), ('state', '=', 'posted')]",
+        check_company=True,
+    )
+    charge_mode = fields.Selection(
+        string="Charge", selection=const.CHARGE_MODES, required=True, default='open'
+    )
+    fixed_amount = fields.Monetary(
+        string="Amount per Customer",
+        help="Charged to each customer, at most their open balance, oldest invoice first.",
+    )
+    percent = fields.Float(
+        string="Share of the Balance (%)", default=100.0, help="Of each customer's open balance."
+    )
+    charge_count = fields.Integer(string="Customers to Charge", compute='_compute_summary')
+    skip_count = fields.Integer(string="Customers Skipped", compute='_compute_summary')
+    amount_total = fields.Monetary(string="Total to Charge", compute='_compute_summary')
+    summary = fields.Text(compute='_compute_summary')
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('partner_ids', 'invoice_ids', 'charge_mode', 'fixed_amount', 'percent')
+    def _compute_summary(self):
+        for wizard in self:
+            lines = wizard._prepare_line_values()
+            charged = [vals for vals in lines if vals['state'] == 'queued']
+            wizard.charge_count = len(charged)
+            wizard.skip_count = len(lines) - len(charged)
+            wizard.amount_total = sum(vals['amount'] for vals in charged)
+            reasons = Counter(vals['message'] for vals in lines if vals['state'] == 'skipped')
+            wizard.summary = "\n".join(
+                self.env._("%(count)s skipped: %(reason)s", count=count, reason=reason)
+                for reason, count in reasons.most_common()
+            )
+
+    # === CRUD METHODS === #
+
+    @api.model
+    def default_get(self, fields):
+        values = super().default_get(fields)
+        active_model = self.env.context.get('active_model')
+        active_ids = self.env.context.get('active_ids') or []
+        if active_model == 'res.partner' and 'partner_ids' in fields:
+            values['partner_ids'] = [Command.set(active_ids)]
+        elif active_model == 'account.move' and 'invoice_ids' in fields:
+            values['invoice_ids'] = [Command.set(active_ids)]
+        return values
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains('charge_mode', 'fixed_amount', 'percent')
+    def _check_amounts(self):
+        for wizard in self:
+            if wizard.charge_mode == 'fixed' and wizard.currency_id.compare_amounts(
+                wizard.fixed_amount, 0
+            ) <= 0:
+                raise ValidationError(self.env._("Give the amount to charge each customer."))
+            if wizard.charge_mode == 'percent' and not 0 < wizard.percent <= 100:
+                raise ValidationError(self.env._("The share of the balance must be between 0 and 100%."))
+
+    # === ACTION METHODS === #
+
+    def action_charge(self):
+        """Record the mass charge as a batch and charge it, at once or in the background."""
+        self.ensure_one()
+        lines = self._prepare_line_values()
+        if not lines:
+            raise UserError(self.env._("Select the customers or the invoices to charge."))
+        batch = self.env['payment.plan.charge.batch'].create(
+            {
+                'company_id': self.company_id.id,
+                'charge_mode': self.charge_mode,
+                'line_ids': [
+                    Command.create({**vals, 'sequence': sequence})
+                    for sequence, vals in enumerate(lines, start=1)
+                ],
+            }
+        )
+        return batch._process()
+
+    # === BUSINESS METHODS === #
+
+    def _get_open_invoices(self):
+        """Return the open invoices to charge: those selected, or the selected customers'."""
+        self.ensure_one()
+        if self.invoice_ids:
+            invoices = self.invoice_ids
+        elif self.partner_ids:
+            commercial_ids = self.partner_ids.commercial_partner_id.ids
+            invoices = self.env['account.move'].search(
+                [
+                    ('move_type', '=', 'out_invoice'),
+                    ('state', '=', 'posted'),
+                    ('company_id', '=', self.company_id.id),
+                    ('commercial_partner_id', 'in', commercial_ids),
+                    ('payment_state', 'in', ('not_paid', 'partial')),
+                ]
+            )
+        else:
+            return self.env['account.move']
+        return invoices.filtered(
+            lambda inv: inv.move_type == 'out_invoice' and inv.company_id == self.company_id
+        )
+
+    def _prepare_line_values(self):
+        """Return the values of the batch lines: one per customer (commercial entity) and
+        currency, with the open invoices it pays, the amount and the card, or why it is skipped.
+
+        :rtype: list[dict]
+        """
+        self.ensure_one()
+        Line = self.env['payment.plan.charge.batch.line']
+        invoices = self._get_open_invoices()
+        payable = Line._get_payable_invoices(invoices)
+        per_customer = defaultdict(lambda: self.env['account.move'])
+        for invoice in invoices:
+            per_customer[invoice.commercial_partner_id, invoice.currency_id] |= invoice
+        # Selected customers without any open invoice are listed too, as skipped.
+        for partner in self.partner_ids.commercial_partner_id:
+            if not any(key[0] == partner for key in per_customer):
+                per_customer[partner, self.currency_id] = self.env['account.move']
+        value = self.fixed_amount if self.charge_mode == 'fixed' else self.percent
+        lines = []
+        for (partner, currency), customer_invoices in per_customer.items():
+            open_invoices = customer_invoices & payable
+            amount = Line._compute_charge_amount(open_invoices, self.charge_mode, value)
+            card = Line._get_card(partner, self.company_id)
+            reason = Line._get_skip_reason(partner, card, open_invoices, amount, currency)
+            if reason and customer_invoices and not open_invoices:
+                reason = self.env._("Already paid, or being paid by a charge under way.")
+            lines.append(
+                {
+                    'partner_id': partner.id,
+                    'currency_id': currency.id,
+                    'invoice_ids': [Command.set((open_invoices or customer_invoices).ids)],
+                    'amount': amount,
+                    'token_id': card.id,
+                    'state': 'skipped' if reason else 'queued',
+                    'message': reason or False,
+                }
+            )
+        return lines

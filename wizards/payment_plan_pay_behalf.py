@@ -1,0 +1,185 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
+
+from odoo.addons.payment_plan import const
+
+PAY_BEHALF_MODES = [
+    ('total', "Charge the open balance"),
+    ('partial', "Charge part of it"),
+    ('installments', "Split it into installments"),
+]
+
+
+class PaymentPlanPayBehalf(models.TransientModel):
+    _name = 'payment.plan.pay.behalf'
+    _description = "Pay on Behalf of a Customer"
+    _check_company_auto = True
+
+    company_id = fields.Many2one(
+        comodel_name='res.company', required=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related='company_id.currency_id')
+    partner_id = fields.Many2one(string="Customer", comodel_name='res.partner', required=True)
+    invoice_ids = fields.Many2many(
+        string="Invoices",
+        comodel_name='account.move',
+        compute='_compute_invoice_ids',
+        store=True,
+        readonly=False,
+        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'), "
+        "('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
+        check_company=True,
+    )
+    open_amount = fields.Monetary(string="Open Balance", compute='_compute_open_amount')
+    mode = fields.Selection(
+        string="What to Do", selection=PAY_BEHALF_MODES, required=True, default='total'
+    )
+    amount = fields.Monetary(string="Amount to Charge")
+    token_id = fields.Many2one(
+        string="Card", comodel_name='payment.token', compute='_compute_token_id'
+    )
+    installment_count = fields.Integer(string="Installments", default=3)
+    interval_number = fields.Integer(string="Every", default=1)
+    interval_unit = fields.Selection(
+        string="Interval Unit", selection=const.INTERVAL_UNITS, default='month'
+    )
+    date_start = fields.Date(string="First Due Date", default=fields.Date.context_today)
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('partner_id', 'company_id')
+    def _compute_invoice_ids(self):
+        Line = self.env['payment.plan.charge.batch.line']
+        for wizard in self:
+            if not wizard.partner_id:
+                wizard.invoice_ids = False
+                continue
+            invoices = self.env['account.move'].search(
+                [
+                    ('move_type', '=', 'out_invoice'),
+                    ('state', '=', 'posted'),
+                    ('company_id', '=', wizard.company_id.id),
+                    ('commercial_partner_id', '=', wizard.partner_id.commercial_partner_id.id),
+                    ('payment_state', 'in', ('not_paid', 'partial')),
+                ]
+            )
+            wizard.invoice_ids = Line._get_payable_invoices(invoices)
+
+    @api.depends('invoice_ids')
+    def _compute_open_amount(self):
+        Line = self.env['payment.plan.charge.batch.line']
+        for wizard in self:
+            wizard.open_amount = Line._compute_charge_amount(
+                Line._get_payable_invoices(wizard.invoice_ids._origin), 'open', 0
+            )
+
+    @api.depends('partner_id', 'company_id')
+    def _compute_token_id(self):
+        Line = self.env['payment.plan.charge.batch.line']
+        for wizard in self:
+            wizard.token_id = wizard.partner_id and Line._get_card(
+                wizard.partner_id.commercial_partner_id, wizard.company_id
+            )
+
+    # === CRUD METHODS === #
+
+    @api.model
+    def default_get(self, fields):
+        values = super().default_get(fields)
+        if self.env.context.get('active_model') == 'res.partner' and 'partner_id' in fields:
+            values.setdefault('partner_id', self.env.context.get('active_id'))
+        return values
+
+    # === ACTION METHODS === #
+
+    def action_confirm(self):
+        """Charge the card now (total or part), or set up an installment plan for the balance."""
+        self.ensure_one()
+        invoices = self.env['payment.plan.charge.batch.line']._get_payable_invoices(
+            self.invoice_ids
+        )
+        if not invoices:
+            raise UserError(
+                self.env._("%(customer)s has no open invoice to pay.", customer=self.partner_id.name)
+            )
+        if self.mode == 'installments':
+            return self._create_installment_plan(invoices)
+        amount = self.open_amount
+        if self.mode == 'partial':
+            if not 0 < self.currency_id.compare_amounts(self.amount, 0) or (
+                self.currency_id.compare_amounts(self.amount, self.open_amount) > 0
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The amount to charge must be positive and at most the open balance "
+                        "(%(balance)s).",
+                        balance=self.currency_id.format(self.open_amount),
+                    )
+                )
+            amount = self.amount
+        partner = self.partner_id.commercial_partner_id
+        Line = self.env['payment.plan.charge.batch.line']
+        card = Line._get_card(partner, self.company_id)
+        reason = Line._get_skip_reason(partner, card, invoices, amount, invoices.currency_id[:1])
+        if reason:
+            raise UserError(
+                self.env._("%(customer)s cannot be charged: %(reason)s", customer=partner.name, reason=reason)
+            )
+        batch = self.env['payment.plan.charge.batch'].create(
+            {
+                'company_id': self.company_id.id,
+                'charge_mode': 'fixed',
+                'line_ids': [
+                    Command.create(
+                        {
+                            'partner_id': partner.id,
+                            'currency_id': invoices.currency_id[:1].id,
+                            'invoice_ids': [Command.set(invoices.ids)],
+                            'amount': amount,
+                            'token_id': card.id,
+                        }
+                    )
+                ],
+            }
+        )
+        return batch._process()
+
+    # === BUSINESS METHODS === #
+
+    def _create_installment_plan(self, invoices):
+        """Create and start a plan of installments paying the open balance of one invoice."""
+        if len(invoices) != 1:
+            raise UserError(
+                self.env._(
+                    "Choose the one invoice to split into installments: a plan pays one invoice."
+                )
+            )
+        if self.installment_count < 2:
+            raise ValidationError(self.env._("Split the balance into at least 2 installments."))
+        partner = self.partner_id.commercial_partner_id
+        card = self.env['payment.plan.charge.batch.line']._get_card(partner, self.company_id)
+        plan = self.env['payment.plan'].create(
+            {
+                'partner_id': partner.id,
+                'company_id': self.company_id.id,
+                'currency_id': invoices.currency_id.id,
+                'plan_type': 'installments',
+                'description': self.env._("Balance of %(invoice)s", invoice=invoices.name),
+                'amount': invoices.amount_residual,
+                'installment_count': self.installment_count,
+                'interval_number': self.interval_number,
+                'interval_unit': self.interval_unit,
+                'date_start': self.date_start,
+                'collection_mode': 'token' if card else 'manual',
+                'token_id': card.id,
+                'invoice_id': invoices.id,
+            }
+        )
+        plan.action_activate()
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': 'payment.plan',
+            'res_id': plan.id,
+            'view_mode': 'form',
+        }
