@@ -1,7 +1,13 @@
+import logging
+
+from psycopg2 import OperationalError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.payment_plan import const
+
+_logger = logging.getLogger(__name__)
 
 
 class PaymentPlanChargeBatch(models.Model):
@@ -160,18 +166,33 @@ class PaymentPlanChargeBatch(models.Model):
             'view_mode': 'form',
         }
 
+    @api.model
+    def _update_unfinished(self):
+        """Report the progress of every unfinished batch (the collection cron's last step)."""
+        self.search([('state', '!=', 'done')])._update_progress()
+
     def _update_progress(self):
-        """Move the batches to running or done; tell the requester when a batch is done."""
+        """Move the batches to running or done; tell the requester when a batch is done.
+
+        Several workers may charge the lines of one batch at once: a worker that finds the batch
+        being updated by another leaves it to that one (or to the cron's last step).
+        """
         self.invalidate_recordset()
         for batch in self:
-            if batch.queued_count:
-                if batch.state == 'queued' and batch.line_count > batch.queued_count:
-                    batch.state = 'running'
-                continue
-            if batch.state == 'done':
-                continue
-            batch.write({'state': 'done', 'date_done': fields.Datetime.now()})
-            batch._notify_done()
+            try:
+                with self.env.cr.savepoint():
+                    batch._update_state()
+            except OperationalError:
+                _logger.info("Batch %s is being updated by another worker.", batch.name)
+
+    def _update_state(self):
+        self.ensure_one()
+        if self.queued_count:
+            if self.state == 'queued' and self.line_count > self.queued_count:
+                self.state = 'running'
+        elif self.state != 'done':
+            self.write({'state': 'done', 'date_done': fields.Datetime.now()})
+            self._notify_done()
 
     def _notify_done(self):
         """Mail the requester the batch's totals."""

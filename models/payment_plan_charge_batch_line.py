@@ -94,7 +94,9 @@ class PaymentPlanChargeBatchLine(models.Model):
             return self.env._("No open invoice to pay.")
         if currency.compare_amounts(amount, 0) <= 0:
             return self.env._("Nothing to charge.")
-        allowed = card.provider_id.available_currency_ids
+        # Providers are readable by system administrators only: the currencies they accept are
+        # read for the check, nothing else is disclosed.
+        allowed = card.sudo().provider_id.available_currency_ids
         if allowed and currency not in allowed:
             return self.env._(
                 "The provider of %(card)s cannot charge in %(currency)s.",

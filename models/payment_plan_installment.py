@@ -486,6 +486,7 @@ class PaymentPlanInstallment(models.Model):
         self._collect(commit=True)
         # The lines of mass charges too large to run at once (charge batches).
         self.env['payment.plan.charge.batch.line']._collect(commit=True)
+        self.env['payment.plan.charge.batch']._update_unfinished()
 
     @api.model
     def _flag_interrupted_attempts(self):

@@ -5,6 +5,7 @@ they create belongs to customers named after the test, so that nothing else is d
 """
 
 import json
+import logging
 import threading
 import uuid
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.payment_plan.tools import webhook
+
+_logger = logging.getLogger(__name__)
 
 
 @tagged('post_install', '-at_install')
@@ -81,6 +84,7 @@ class TestCollectionConcurrency(TransactionCase):
                 with self.registry.cursor() as cr:
                     job(api.Environment(cr, SUPERUSER_ID, {}))
             except Exception as error:
+                _logger.exception("A concurrent job failed.")
                 errors.append(error)
 
         threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
@@ -226,6 +230,108 @@ class TestCollectionConcurrency(TransactionCase):
             self.assertEqual(
                 env['payment.plan.event'].search_count([('installment_id', '=', installment_id)]), 2
             )
+
+    def _committed_invoices(self, label, count):
+        """Create, in a committed transaction, `count` customers with a demo card that confirms
+        payments, consent, and one open invoice of 10 each; return the invoices' ids."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            provider = env.ref('payment.payment_provider_demo')
+            provider.write({'journal_id': provider.journal_id.id})
+            partners = env['res.partner'].create(
+                [
+                    {'name': f"{label} customer {n}", 'card_consent_date': fields.Datetime.now()}
+                    for n in range(count)
+                ]
+            )
+            env['payment.token'].create(
+                [
+                    {
+                        'provider_id': provider.id,
+                        'payment_method_id': env.ref('payment_demo.payment_method_demo').id,
+                        'partner_id': partner.id,
+                        'payment_details': '4242',
+                        'provider_ref': f'{label}-{partner.id}',
+                        'demo_simulated_state': 'done',
+                    }
+                    for partner in partners
+                ]
+            )
+            invoices = env['account.move'].create(
+                [
+                    {
+                        'move_type': 'out_invoice',
+                        'partner_id': partner.id,
+                        'invoice_line_ids': [
+                            Command.create({'name': "Fee", 'price_unit': 10.0, 'tax_ids': []})
+                        ],
+                    }
+                    for partner in partners
+                ]
+            )
+            invoices.action_post()
+            return invoices.ids
+
+    def _assert_each_invoice_charged_once(self, invoice_ids):
+        with self._fresh_env() as env:
+            invoices = env['account.move'].browse(invoice_ids)
+            self.assertEqual(set(invoices.mapped('amount_residual')), {0.0})
+            for invoice in invoices:
+                done = invoice.transaction_ids.filtered(lambda tx: tx.state == 'done')
+                self.assertEqual(len(done), 1, f"{invoice.name} was charged {len(done)} times")
+            lines = env['payment.plan.charge.batch.line'].search(
+                [('invoice_ids', 'in', invoice_ids)]
+            )
+            self.assertEqual(len(lines.filtered(lambda line: line.state == 'done')), len(invoices))
+            self.assertEqual(
+                set((lines - lines.filtered(lambda line: line.state == 'done')).mapped('state')),
+                {'skipped'},
+            )
+
+    def test_two_mass_charges_at_once_charge_each_invoice_once(self):
+        """The wizard run twice at the same time (two users, two workers) on the same invoices."""
+        invoice_ids = self._committed_invoices('mass charge twice', 30)
+
+        def charge(env):
+            def run():
+                wizard = env['payment.plan.mass.charge'].create(
+                    {'invoice_ids': [Command.set(invoice_ids)]}
+                )
+                wizard.action_charge()
+
+            # As Odoo's HTTP layer does: a serialization failure retries the request.
+            retrying(run, env)
+
+        self._run_in_threads([charge, charge])
+        self._assert_each_invoice_charged_once(invoice_ids)
+
+    def test_two_background_batches_over_the_same_invoices_charge_each_once(self):
+        invoice_ids = self._committed_invoices('background twice', 120)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            for _run in range(2):
+                wizard = env['payment.plan.mass.charge'].create(
+                    {'invoice_ids': [Command.set(invoice_ids)]}
+                )
+                batch = env['payment.plan.charge.batch'].browse(wizard.action_charge()['res_id'])
+                self.assertEqual(batch.state, 'queued')
+
+        def collect(env):
+            env['payment.plan.charge.batch.line']._collect(batch_size=15, commit=True)
+            env['payment.plan.charge.batch']._update_unfinished()
+
+        self._run_in_threads([collect, collect])
+        # A payment that could not be recorded at once (journal contention) is finished by
+        # Odoo's post-processing, and the batches by the cron's next run, as in production.
+        self._run_in_threads([lambda env: env['payment.transaction']._cron_post_process()])
+        self._run_in_threads([lambda env: env['payment.plan.charge.batch']._update_unfinished()])
+        with self._fresh_env() as env:
+            batches = env['payment.plan.charge.batch.line'].search(
+                [('invoice_ids', 'in', invoice_ids)]
+            ).batch_id
+            self.assertEqual(set(batches.mapped('state')), {'done'})
+            self.assertEqual(sum(batches.mapped('done_count')), 120)
+        self._assert_each_invoice_charged_once(invoice_ids)
 
 
 @tagged('post_install', '-at_install')

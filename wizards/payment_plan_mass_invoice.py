@@ -99,7 +99,7 @@ class PaymentPlanMassInvoiceLine(models.TransientModel):
     currency_id = fields.Many2one(related='wizard_id.currency_id')
     product_id = fields.Many2one(comodel_name='product.product', domain=[('sale_ok', '=', True)])
     name = fields.Char(
-        string="Description", compute='_compute_name', store=True, readonly=False, required=True
+        string="Description", compute='_compute_name', store=True, readonly=False
     )
     quantity = fields.Float(default=1.0, digits='Product Unit')
     price_unit = fields.Monetary(
@@ -120,9 +120,11 @@ class PaymentPlanMassInvoiceLine(models.TransientModel):
 
     # === CONSTRAINT METHODS === #
 
-    @api.constrains('quantity', 'price_unit')
+    @api.constrains('quantity', 'price_unit', 'name', 'product_id')
     def _check_amount(self):
         for line in self:
+            if not (line.name or line.product_id):
+                raise ValidationError(self.env._("Describe each line, or choose its product."))
             if line.quantity <= 0 or line.currency_id.compare_amounts(line.price_unit, 0) <= 0:
                 raise ValidationError(
                     self.env._(
@@ -135,7 +137,7 @@ class PaymentPlanMassInvoiceLine(models.TransientModel):
 
     def _prepare_invoice_line_values(self):
         self.ensure_one()
-        values = {'name': self.name, 'quantity': self.quantity, 'price_unit': self.price_unit}
+        values = {'name': self.name or self.product_id.display_name, 'quantity': self.quantity, 'price_unit': self.price_unit}
         if self.product_id:
             values['product_id'] = self.product_id.id
         else:
