@@ -16,6 +16,7 @@
         'data/mail_template_data.xml',
         'views/payment_plan_report.xml',
         'wizards/payment_plan_change_views.xml',
+        'wizards/payment_plan_export_views.xml',
         'wizards/payment_plan_mass_charge_views.xml',
         'wizards/payment_plan_mass_invoice_views.xml',
         'wizards/payment_plan_pay_behalf_views.xml',
@@ -29,6 +30,7 @@
         'views/sale_order_views.xml',
         'views/payment_plan_gateway_views.xml',
         'views/payment_plan_charge_batch_views.xml',
+        'views/payment_plan_report_views.xml',
         'views/account_move_views.xml',
         'views/payment_plan_portal_templates.xml',
         'views/auth_signup_templates.xml',
@@ -38,6 +40,9 @@
         'demo/payment_plan_demo.xml',
     ],
     'assets': {
+        'web.assets_backend': [
+            'payment_plan/static/src/**/*',
+        ],
         'web.assets_tests': [
             'payment_plan/static/tests/tours/**/*',
         ],

@@ -113,3 +113,20 @@ INVOICE_GROUPINGS = [
     ('contact', "One invoice per contact"),
     ('commercial', "One invoice per company or household"),
 ]
+
+# Reports.
+COLLECTION_REPORT_STATES = [
+    ('awaiting', "Awaiting"),
+    ('confirmed', "Confirmed"),
+    ('cancelled', "Cancelled"),
+    ('denied', "Denied"),
+]
+RECOVERY_CHANNELS = [
+    ('retry', "Retries"),
+    ('card_update', "Card update"),
+    ('manual', "Manual payment"),
+]
+EXPORT_FORMATS = [
+    ('xlsx', "Excel (XLSX)"),
+    ('csv', "CSV"),
+]

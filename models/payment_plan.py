@@ -7,7 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import schedule
+from odoo.addons.payment_plan.tools import reporting, schedule
 
 _logger = logging.getLogger(__name__)
 
@@ -567,6 +567,192 @@ class PaymentPlan(models.Model):
             'view_mode': 'list,form',
             'domain': [('plan_id', '=', self.id)],
             'context': {'default_plan_id': self.id},
+        }
+
+    def action_export_operations(self):
+        """Open the export of the plans' operations (installments, attempts, payments)."""
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Export Operations"),
+            'res_model': 'payment.plan.export',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'active_model': self._name, 'active_ids': self.ids},
+        }
+
+    # === BUSINESS METHODS: REPORTS === #
+
+    def _get_operation_rows(self):
+        """Return the header and the rows of the plans' operations, for an accountant.
+
+        One row per charge attempt (transaction) and per recorded payment of each installment,
+        and one row for an installment with neither yet; plans and installments in order.
+
+        :return: (header, rows) where rows hold dates, numbers and text.
+        :rtype: tuple[list, list[list]]
+        """
+        header = [
+            self.env._("Plan"),
+            self.env._("Customer"),
+            self.env._("Tax ID"),
+            self.env._("Plan Kind"),
+            self.env._("Installment"),
+            self.env._("Due Date"),
+            self.env._("Installment Amount"),
+            self.env._("Currency"),
+            self.env._("Installment Status"),
+            self.env._("Operation"),
+            self.env._("Attempt"),
+            self.env._("Date"),
+            self.env._("Transaction Reference"),
+            self.env._("Provider"),
+            self.env._("Provider Reference"),
+            self.env._("Card"),
+            self.env._("Transaction Status"),
+            self.env._("Message"),
+            self.env._("Payment"),
+            self.env._("Payment Date"),
+            self.env._("Amount Paid"),
+            self.env._("Journal"),
+            self.env._("Invoice"),
+        ]
+        kinds = dict(self._fields['plan_type']._description_selection(self.env))
+        inst_states = dict(
+            self.env['payment.plan.installment']._fields['state']._description_selection(self.env)
+        )
+        tx_states = dict(
+            self.env['payment.transaction']._fields['state']._description_selection(self.env)
+        )
+        rows = []
+        for plan in self.sorted('name'):
+            partner = plan.partner_id
+            for inst in plan.installment_ids.sorted('sequence'):
+                base = [
+                    plan.name,
+                    partner.display_name,
+                    partner.vat or '',
+                    kinds.get(plan.plan_type),
+                    inst.name,
+                    inst.due_date,
+                    inst.amount,
+                    inst.currency_id.name,
+                    inst_states.get(inst.state),
+                ]
+                # Transactions are the payment administrators': the staff's right to the plan
+                # is the one that counts for its own history.
+                transactions = inst.sudo().transaction_ids.sorted('id')
+                for attempt, tx in enumerate(transactions, start=1):
+                    payment = tx.payment_id
+                    rows.append(
+                        [
+                            *base,
+                            self.env._("Card charge"),
+                            attempt,
+                            tx.create_date,
+                            tx.reference,
+                            tx.provider_id.name,
+                            tx.provider_reference or '',
+                            tx.token_id.display_name or '',
+                            tx_states.get(tx.state),
+                            tx.state_message or '',
+                            payment.name or '',
+                            payment.date or None,
+                            payment.amount if payment else None,
+                            payment.journal_id.name or '',
+                            ', '.join(tx.invoice_ids.mapped('name')),
+                        ]
+                    )
+                for payment in inst.sudo().payment_ids.sorted('id'):
+                    rows.append(
+                        [
+                            *base,
+                            self.env._("Recorded payment"),
+                            None,
+                            payment.create_date,
+                            '',
+                            '',
+                            '',
+                            '',
+                            '',
+                            payment.memo or '',
+                            payment.name,
+                            payment.date,
+                            payment.amount,
+                            payment.journal_id.name,
+                            inst.invoice_id.name or '',
+                        ]
+                    )
+                if not transactions and not inst.payment_ids:
+                    rows.append(
+                        [*base, self.env._("Scheduled"), None, None]
+                        + [''] * 6
+                        + ['', None, None, '', inst.invoice_id.name or '']
+                    )
+        return header, rows
+
+    @api.model
+    def get_overview_data(self):
+        """Return the figures of the Payment Plans overview, each with the domain of its list.
+
+        Public: the overview (a client action) reads it; every figure is searched with the
+        user's own rights, so each user sees their allowed companies only.
+
+        :rtype: dict
+        """
+        today = fields.Date.context_today(self)
+        week_end = today + relativedelta(days=6 - today.weekday())
+        month_start = today.replace(day=1)
+        month_end = month_start + relativedelta(months=1, days=-1)
+        since = today - relativedelta(days=30)
+        Installment = self.env['payment.plan.installment']
+        due_domain = [
+            ('state', 'in', ('pending', 'processing')),
+            ('plan_id.state', '=', 'active'),
+            ('due_date', '<=', week_end),
+        ]
+        denied_domain = [('state', '=', 'denied'), ('date_denied', '>=', since)]
+        running = self.search([('state', '=', 'active')])
+        by_kind = dict(self._read_group([('state', '=', 'active')], ['plan_type'], ['__count']))
+        company = self.env.company
+        mrr = 0.0
+        for plan in running.filtered(lambda p: p.plan_type == 'subscription'):
+            monthly = float(
+                reporting.monthly_amount(plan.amount, plan.interval_number, plan.interval_unit)
+            )
+            mrr += plan.currency_id._convert(monthly, company.currency_id, company, today)
+        # Cards are the payment administrators': counted, not disclosed.
+        expiring_domain = [
+            ('expiry_date', '>=', month_start),
+            ('expiry_date', '<=', month_end),
+            ('payment_plan_ids.state', 'in', ('active', 'paused')),
+        ]
+        return {
+            'currency_id': company.currency_id.id,
+            'due_this_week': {
+                'count': Installment.search_count(due_domain),
+                'amount': sum(Installment.search(due_domain).mapped('amount')),
+                'domain': due_domain,
+            },
+            'denied_recently': {
+                'count': Installment.search_count(denied_domain),
+                'amount': sum(Installment.search(denied_domain).mapped('amount')),
+                'domain': denied_domain,
+            },
+            'active_by_kind': {
+                kind: {
+                    'count': by_kind.get(kind, 0),
+                    'domain': [('state', '=', 'active'), ('plan_type', '=', kind)],
+                }
+                for kind, _label in const.PLAN_TYPES
+            },
+            'monthly_recurring': {
+                'amount': company.currency_id.round(mrr),
+                'domain': [('state', '=', 'active'), ('plan_type', '=', 'subscription')],
+            },
+            'cards_expiring': {
+                'count': self.env['payment.token'].search_count(expiring_domain),
+                'domain': expiring_domain,
+            },
         }
 
     # === BUSINESS METHODS === #

@@ -52,7 +52,7 @@ class PaymentPlanChargeBatch(models.Model):
     failed_count = fields.Integer(string="Failed", compute='_compute_line_stats')
     skipped_count = fields.Integer(string="Skipped", compute='_compute_line_stats')
     amount_done = fields.Monetary(string="Amount Charged", compute='_compute_line_stats')
-    amount_failed = fields.Monetary(string="Amount Failed", compute='_compute_line_stats')
+    amount_failed = fields.Monetary(compute='_compute_line_stats')
     progress = fields.Float(
         compute='_compute_line_stats', help="Share of the lines to charge whose charge is over."
     )
@@ -63,7 +63,9 @@ class PaymentPlanChargeBatch(models.Model):
     def _compute_line_stats(self):
         stats = {
             (batch.id, state): (count, amount)
-            for batch, state, count, amount in self.env['payment.plan.charge.batch.line']._read_group(
+            for batch, state, count, amount in self.env[
+                'payment.plan.charge.batch.line'
+            ]._read_group(
                 [('batch_id', 'in', self.ids)],
                 ['batch_id', 'state'],
                 ['__count', 'amount:sum'],

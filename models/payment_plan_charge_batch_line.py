@@ -43,7 +43,6 @@ class PaymentPlanChargeBatchLine(models.Model):
     message = fields.Text(help="Why the line was skipped, or the provider's message.")
     attempt_count = fields.Integer(string="Attempts", readonly=True)
     transaction_id = fields.Many2one(
-        string="Transaction",
         comodel_name='payment.transaction',
         readonly=True,
         help="The transaction of the latest attempt.",
@@ -187,7 +186,9 @@ class PaymentPlanChargeBatchLine(models.Model):
             else:
                 amount = min(line.amount, self._compute_charge_amount(invoices, 'open', 0))
             card = self._get_card(line.partner_id, line.company_id)
-            reason = self._get_skip_reason(line.partner_id, card, invoices, amount, line.currency_id)
+            reason = self._get_skip_reason(
+                line.partner_id, card, invoices, amount, line.currency_id
+            )
             if reason is None:
                 line.write({'invoice_ids': [Command.set(invoices.ids)], 'amount': amount})
                 line.token_id = card

@@ -326,9 +326,11 @@ class TestCollectionConcurrency(TransactionCase):
         self._run_in_threads([lambda env: env['payment.transaction']._cron_post_process()])
         self._run_in_threads([lambda env: env['payment.plan.charge.batch']._update_unfinished()])
         with self._fresh_env() as env:
-            batches = env['payment.plan.charge.batch.line'].search(
-                [('invoice_ids', 'in', invoice_ids)]
-            ).batch_id
+            batches = (
+                env['payment.plan.charge.batch.line']
+                .search([('invoice_ids', 'in', invoice_ids)])
+                .batch_id
+            )
             self.assertEqual(set(batches.mapped('state')), {'done'})
             self.assertEqual(sum(batches.mapped('done_count')), 120)
         self._assert_each_invoice_charged_once(invoice_ids)

@@ -50,9 +50,7 @@ class MassChargeCommon(PaymentPlanCommon):
     def _mass_charge(self, user=None, **values):
         """Run the mass charge wizard; return the batch it recorded."""
         wizard = (
-            self.env['payment.plan.mass.charge']
-            .with_user(user or self.plan_manager)
-            .create(values)
+            self.env['payment.plan.mass.charge'].with_user(user or self.plan_manager).create(values)
         )
         action = wizard.action_charge()
         return self.env['payment.plan.charge.batch'].browse(action['res_id'])
@@ -63,7 +61,9 @@ class TestMassInvoice(MassChargeCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.household = cls.env['res.partner'].create({'name': "Garcia household", 'is_company': True})
+        cls.household = cls.env['res.partner'].create(
+            {'name': "Garcia household", 'is_company': True}
+        )
         cls.parent_a, cls.parent_b = cls.env['res.partner'].create(
             [
                 {'name': "Ana Garcia", 'parent_id': cls.household.id},
@@ -343,9 +343,7 @@ class TestMassCharge(MassChargeCommon):
         self.assertEqual((batch.done_count, batch.failed_count), (490, 10))
         self.assertEqual(batch.amount_done, 490 * 12.5)
         self.assertEqual(len(batch.line_ids.transaction_ids), 500)
-        self.assertEqual(
-            len(invoices.filtered(lambda inv: inv.amount_residual == 0)), 490
-        )
+        self.assertEqual(len(invoices.filtered(lambda inv: inv.amount_residual == 0)), 490)
         mail = batch.message_ids.filtered(lambda m: self.plan_manager.partner_id in m.partner_ids)
         self.assertEqual(len(mail), 1, "the requester is told once")
         self.assertIn("490 charged", mail.body)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from odoo.addons.payment_plan.tools import reporting
 from odoo.addons.payment_plan.tools.collection import (
     attempt_reference,
     fallback_reference,
@@ -240,3 +241,29 @@ def test_bad_events_are_refused_with_the_reason(body, error):
     with pytest.raises(EventError) as refused:
         parse_event(body)
     assert error in str(refused.value)
+
+
+def test_monthly_amount_normalises_every_interval():
+    assert reporting.monthly_amount(30, 1, 'month') == Decimal('30.00')
+    assert reporting.monthly_amount(90, 3, 'month') == Decimal('30.00')
+    assert reporting.monthly_amount(120, 1, 'year') == Decimal('10.00')
+    assert reporting.monthly_amount(30, 1, 'week') == Decimal('130.00')
+    assert reporting.monthly_amount(10, 2, 'week') == Decimal('21.67')
+    assert reporting.monthly_amount(1, 1, 'day') == Decimal('30.42')
+    with pytest.raises(ValueError):
+        reporting.monthly_amount(10, 0, 'month')
+    with pytest.raises(ValueError):
+        reporting.monthly_amount(10, 1, 'fortnight')
+
+
+def test_recovery_rate():
+    assert reporting.recovery_rate(0, 0) == 0.0
+    assert reporting.recovery_rate(300, 100) == 33.3
+    assert reporting.recovery_rate(200, 200) == 100.0
+
+
+def test_csv_export_is_excel_friendly_and_formula_safe():
+    data = reporting.to_csv(['Customer', 'Amount'], [['=HYPERLINK("x")', 10.5], ['Zoë', None]])
+    assert data.startswith(b'\xef\xbb\xbf')
+    text = data.decode('utf-8-sig')
+    assert text.splitlines() == ['Customer,Amount', '"\'=HYPERLINK(""x"")",10.5', 'Zoë,']

@@ -1,4 +1,5 @@
 from . import payment_plan_change
+from . import payment_plan_export
 from . import payment_plan_mass_charge
 from . import payment_plan_mass_invoice
 from . import payment_plan_pay_behalf

@@ -72,12 +72,15 @@ class PaymentPlanMassCharge(models.TransientModel):
     @api.constrains('charge_mode', 'fixed_amount', 'percent')
     def _check_amounts(self):
         for wizard in self:
-            if wizard.charge_mode == 'fixed' and wizard.currency_id.compare_amounts(
-                wizard.fixed_amount, 0
-            ) <= 0:
+            if (
+                wizard.charge_mode == 'fixed'
+                and wizard.currency_id.compare_amounts(wizard.fixed_amount, 0) <= 0
+            ):
                 raise ValidationError(self.env._("Give the amount to charge each customer."))
             if wizard.charge_mode == 'percent' and not 0 < wizard.percent <= 100:
-                raise ValidationError(self.env._("The share of the balance must be between 0 and 100%."))
+                raise ValidationError(
+                    self.env._("The share of the balance must be between 0 and 100%.")
+                )
 
     # === ACTION METHODS === #
 

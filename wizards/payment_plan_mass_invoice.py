@@ -98,9 +98,7 @@ class PaymentPlanMassInvoiceLine(models.TransientModel):
     )
     currency_id = fields.Many2one(related='wizard_id.currency_id')
     product_id = fields.Many2one(comodel_name='product.product', domain=[('sale_ok', '=', True)])
-    name = fields.Char(
-        string="Description", compute='_compute_name', store=True, readonly=False
-    )
+    name = fields.Char(string="Description", compute='_compute_name', store=True, readonly=False)
     quantity = fields.Float(default=1.0, digits='Product Unit')
     price_unit = fields.Monetary(
         string="Amount", compute='_compute_price_unit', store=True, readonly=False
@@ -137,7 +135,11 @@ class PaymentPlanMassInvoiceLine(models.TransientModel):
 
     def _prepare_invoice_line_values(self):
         self.ensure_one()
-        values = {'name': self.name or self.product_id.display_name, 'quantity': self.quantity, 'price_unit': self.price_unit}
+        values = {
+            'name': self.name or self.product_id.display_name,
+            'quantity': self.quantity,
+            'price_unit': self.price_unit,
+        }
         if self.product_id:
             values['product_id'] = self.product_id.id
         else:

@@ -41,9 +41,7 @@ class PaymentPlanPayBehalf(models.TransientModel):
     )
     installment_count = fields.Integer(string="Installments", default=3)
     interval_number = fields.Integer(string="Every", default=1)
-    interval_unit = fields.Selection(
-        string="Interval Unit", selection=const.INTERVAL_UNITS, default='month'
-    )
+    interval_unit = fields.Selection(selection=const.INTERVAL_UNITS, default='month')
     date_start = fields.Date(string="First Due Date", default=fields.Date.context_today)
 
     # === COMPUTE METHODS === #
@@ -101,13 +99,15 @@ class PaymentPlanPayBehalf(models.TransientModel):
         )
         if not invoices:
             raise UserError(
-                self.env._("%(customer)s has no open invoice to pay.", customer=self.partner_id.name)
+                self.env._(
+                    "%(customer)s has no open invoice to pay.", customer=self.partner_id.name
+                )
             )
         if self.mode == 'installments':
             return self._create_installment_plan(invoices)
         amount = self.open_amount
         if self.mode == 'partial':
-            if not 0 < self.currency_id.compare_amounts(self.amount, 0) or (
+            if not self.currency_id.compare_amounts(self.amount, 0) > 0 or (
                 self.currency_id.compare_amounts(self.amount, self.open_amount) > 0
             ):
                 raise ValidationError(
@@ -124,7 +124,11 @@ class PaymentPlanPayBehalf(models.TransientModel):
         reason = Line._get_skip_reason(partner, card, invoices, amount, invoices.currency_id[:1])
         if reason:
             raise UserError(
-                self.env._("%(customer)s cannot be charged: %(reason)s", customer=partner.name, reason=reason)
+                self.env._(
+                    "%(customer)s cannot be charged: %(reason)s",
+                    customer=partner.name,
+                    reason=reason,
+                )
             )
         batch = self.env['payment.plan.charge.batch'].create(
             {

@@ -1,0 +1,66 @@
+import { registry } from "@web/core/registry";
+
+// A manager charges the open invoice of the customers selected in a list, from the Actions
+// menu, and lands on the batch that tells what happened to each. Relies on the customer with
+// a card, a consent and an open invoice created by the Python test (the list is filtered on it).
+registry.category("web_tour.tours").add("payment_plan_mass_charge_tour", {
+    steps: () => [
+        {
+            content: "Look for the customer",
+            trigger: ".o_searchview_input",
+            run: "edit Tara Tour",
+        },
+        {
+            content: "Search",
+            trigger: ".o_searchview_input",
+            run: "press Enter",
+        },
+        {
+            content: "Select the customer",
+            trigger: ".o_data_row:contains('Tara Tour') .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Open the Actions menu",
+            trigger: ".o_control_panel .o_cp_action_menus button",
+            run: "click",
+        },
+        {
+            content: "Charge their cards on file",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Charge Cards on File')",
+            run: "click",
+        },
+        {
+            content: "The wizard tells who will be charged, and how much",
+            trigger: ".modal div[name='charge_count']:contains('1')",
+        },
+        {
+            content: "Charge",
+            trigger: ".modal button[name='action_charge']",
+            run: "click",
+        },
+        {
+            content: "The batch is done, the customer charged",
+            trigger: ".o_form_view .o_field_widget[name='state'] .o_arrow_button_current:contains('Done')",
+        },
+        {
+            content: "Their line is charged",
+            trigger: ".o_field_widget[name='line_ids'] .o_data_row:contains('Tara Tour'):contains('Done')",
+        },
+    ],
+});
+
+// The overview: each figure opens its list.
+registry.category("web_tour.tours").add("payment_plan_overview_tour", {
+    steps: () => [
+        {
+            content: "The overview shows what is due this week",
+            trigger: ".o_payment_plan_overview .o_pp_due:contains('Due this week')",
+            run: "click",
+        },
+        {
+            content: "The installments due open in a list",
+            trigger: ".o_list_view .o_data_row",
+        },
+    ],
+});

@@ -1,0 +1,46 @@
+from odoo import fields
+from odoo.fields import Command
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestBackendTours(PaymentPlanCommon, HttpCase):
+    def test_mass_charge_from_the_customer_list(self):
+        payer = self.env['res.partner'].create(
+            {'name': "Tara Tour", 'card_consent_date': fields.Datetime.now()}
+        )
+        self._create_card(partner=payer, details='7777')
+        invoice = self.env['account.move'].create(
+            {
+                'move_type': 'out_invoice',
+                'partner_id': payer.id,
+                'invoice_line_ids': [
+                    Command.create({'name': "Field trip", 'price_unit': 35.0, 'tax_ids': []})
+                ],
+            }
+        )
+        invoice.action_post()
+        self.plan_manager.write({'password': 'plan_manager'})
+        action = self.env.ref('payment_plan.res_partner_action_payment_plan')
+        self.start_tour(
+            f'/odoo/action-{action.id}?view_type=list',
+            'payment_plan_mass_charge_tour',
+            login='plan_manager',
+        )
+        self.assertEqual(invoice.amount_residual, 0.0)
+        batch = self.env['payment.plan.charge.batch'].search(
+            [('line_ids.partner_id', '=', payer.id)]
+        )
+        self.assertEqual(batch.user_id, self.plan_manager)
+
+    def test_overview_figures_open_their_lists(self):
+        plan = self._create_plan(date_start=fields.Date.today())
+        plan.action_activate()
+        self.plan_user.write({'password': 'plan_user'})
+        self.start_tour(
+            '/odoo/action-payment_plan.payment_plan_overview_action',
+            'payment_plan_overview_tour',
+            login='plan_user',
+        )
