@@ -130,3 +130,27 @@ EXPORT_FORMATS = [
     ('xlsx', "Excel (XLSX)"),
     ('csv', "CSV"),
 ]
+
+# Card registration links.
+CARD_REQUEST_REASONS = [
+    ('subscription', "Subscription"),
+    ('installments', "Deferred payment in installments"),
+    ('donation', "Donation"),
+    ('balance', "Balances and fees"),
+    ('other', "Other"),
+]
+CARD_REQUEST_CHANNELS = [
+    ('email', "Email"),
+    ('sms', "SMS"),
+    ('email_sms', "Email and SMS"),
+    ('moto', "Phone (MOTO)"),
+]
+CARD_REQUEST_STATES = [
+    ('sent', "Sent"),
+    ('used', "Card saved"),
+    ('cancelled', "Cancelled"),
+]
+CARD_REQUEST_VALIDITY_DAYS = 7
+# Providers whose own form staff may fill with a card given by phone (mail order/telephone
+# order); others add theirs by overriding `payment.provider._payment_plan_supports_moto`.
+MOTO_PROVIDER_CODES = ('demo',)

@@ -4,14 +4,13 @@ from . import (
     account_payment,
     payment_plan,
     payment_plan_activation,
+    payment_plan_card_request,
     payment_plan_charge_batch,
     payment_plan_charge_batch_line,
-    payment_plan_collection_report,
     payment_plan_event,
     payment_plan_gateway,
     payment_plan_installment,
     payment_plan_metadata,
-    payment_plan_recovery_report,
     payment_provider,
     payment_token,
     payment_transaction,
@@ -19,3 +18,6 @@ from . import (
     sale_order,
 )
 from . import res_config_settings
+
+# Last: the reports are SQL views over the tables of the models above.
+from . import payment_plan_collection_report, payment_plan_recovery_report

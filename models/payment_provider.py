@@ -1,4 +1,6 @@
-from odoo import models
+from odoo import api, models
+
+from odoo.addons.payment_plan import const
 
 
 class PaymentProvider(models.Model):
@@ -17,3 +19,24 @@ class PaymentProvider(models.Model):
             ):
                 return True
         return super()._is_tokenization_required(sale_order_id=sale_order_id, **kwargs)
+
+    def _payment_plan_supports_moto(self):
+        """Return whether staff may enter a card given by phone in the provider's own form.
+
+        Providers whose API accepts mail order/telephone order card entries say so here.
+        """
+        self.ensure_one()
+        return self.code in const.MOTO_PROVIDER_CODES
+
+    @api.model
+    def _payment_plan_get_moto_providers(self, company):
+        """Return the enabled providers of `company` that save cards entered by phone."""
+        providers = self.search(
+            [
+                ('state', 'in', ('enabled', 'test')),
+                *self._check_company_domain(company),
+            ]
+        )
+        return providers.filtered(
+            lambda p: p.support_tokenization and p._payment_plan_supports_moto()
+        )

@@ -24,6 +24,12 @@ class PaymentTransaction(models.Model):
         ondelete='restrict',
         readonly=True,
     )
+    payment_plan_card_request_id = fields.Many2one(
+        string="Card Registration Link",
+        comodel_name='payment.plan.card.request',
+        index='btree_not_null',
+        readonly=True,
+    )
     payment_plan_id = fields.Many2one(
         string="Payment Plan", related='installment_id.plan_id', store=True, index='btree_not_null'
     )
@@ -97,6 +103,15 @@ class PaymentTransaction(models.Model):
         self._create_collection_payments()
         super()._post_process()
         self.filtered('installment_id')._apply_outcome_to_installments()
+        for tx in self.filtered(
+            lambda t: (
+                t.payment_plan_card_request_id
+                and t.state in ('done', 'authorized')
+                and t.token_id
+                and t.payment_plan_card_request_id.state == 'sent'
+            )
+        ):
+            tx.payment_plan_card_request_id._register_card(tx.token_id)
         charged_by_batch = self.filtered('payment_plan_charge_line_id')
         charged_by_batch.payment_plan_charge_line_id._apply_outcome(charged_by_batch)
         extra_paid._register_payment()

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 
 from odoo.addons.payment_plan import const
@@ -41,6 +41,32 @@ class ResPartner(models.Model):
         string="Consent Recorded By",
         comodel_name='res.users',
         copy=False,
+    )
+    card_consent_ip = fields.Char(
+        string="Consent IP Address",
+        copy=False,
+        help="Where the customer was when they saved their card through a registration link.",
+    )
+    payment_card_count = fields.Integer(string="Cards", compute='_compute_payment_portfolio')
+    card_expiring_soon = fields.Boolean(
+        string="Card Expiring Soon",
+        compute='_compute_payment_portfolio',
+        search='_search_card_expiring_soon',
+        help="A card on file expires within the warning period of the settings.",
+    )
+    running_plan_count = fields.Integer(
+        string="Running Plans", compute='_compute_payment_portfolio'
+    )
+    has_running_plan = fields.Boolean(
+        string="Has a Running Plan",
+        compute='_compute_payment_portfolio',
+        search='_search_has_running_plan',
+    )
+    has_denied_plan = fields.Boolean(
+        string="Has a Denied Payment",
+        compute='_compute_payment_portfolio',
+        search='_search_has_denied_plan',
+        help="A running plan has an installment denied after its last attempt.",
     )
     payment_metadata_ids = fields.One2many(
         string="Metadata",
@@ -114,6 +140,88 @@ class ResPartner(models.Model):
         partner_ids = self.env['payment.token'].sudo()._search([]).subselect('partner_id')
         return Domain('id', 'in' if True in wanted else 'not in', partner_ids)
 
+    @api.depends('payment_token_ids', 'payment_plan_ids.state', 'payment_plan_ids.payment_failed')
+    def _compute_payment_portfolio(self):
+        # Counted in sudo like `has_saved_card`: the counts disclose no card.
+        cards = dict(
+            self.env['payment.token']
+            .sudo()
+            ._read_group([('partner_id', 'in', self.ids)], ['partner_id'], ['__count'])
+        )
+        expiring = {
+            token.partner_id.id
+            for token in self.env['payment.token']
+            .sudo()
+            .search([('partner_id', 'in', self.ids), *self._get_expiring_card_domain()])
+        }
+        running = dict(
+            self.env['payment.plan']._read_group(
+                [('partner_id', 'in', self.ids), ('state', 'in', ('active', 'paused'))],
+                ['partner_id'],
+                ['__count'],
+            )
+        )
+        denied = {
+            partner
+            for [partner] in self.env['payment.plan']._read_group(
+                [
+                    ('partner_id', 'in', self.ids),
+                    ('state', 'in', ('active', 'paused')),
+                    ('payment_failed', '=', True),
+                ],
+                ['partner_id'],
+            )
+        }
+        for partner in self:
+            partner.payment_card_count = cards.get(partner, 0)
+            partner.card_expiring_soon = partner.id in expiring
+            partner.running_plan_count = running.get(partner, 0)
+            partner.has_running_plan = bool(partner.running_plan_count)
+            partner.has_denied_plan = partner in denied
+
+    def _search_card_expiring_soon(self, operator, value):
+        if operator not in ('in', 'not in'):
+            return NotImplemented
+        partner_ids = (
+            self.env['payment.token']
+            .sudo()
+            ._search(self._get_expiring_card_domain())
+            .subselect('partner_id')
+        )
+        positive = (True in value) == (operator == 'in')
+        return Domain('id', 'in' if positive else 'not in', partner_ids)
+
+    @api.model
+    def _get_expiring_card_domain(self):
+        """Return the domain of the cards that expire within the warning period."""
+        today = fields.Date.context_today(self)
+        days = int(
+            self.env['ir.config_parameter']
+            .sudo()
+            .get_param('payment_plan.expiry_warning_days', const.DEFAULT_EXPIRY_WARNING_DAYS)
+        )
+        return [
+            ('expiry_date', '>=', today),
+            ('expiry_date', '<=', fields.Date.add(today, days=days)),
+        ]
+
+    def _search_has_running_plan(self, operator, value):
+        return self._search_by_plans(operator, value, [('state', 'in', ('active', 'paused'))])
+
+    def _search_has_denied_plan(self, operator, value):
+        return self._search_by_plans(
+            operator,
+            value,
+            [('state', 'in', ('active', 'paused')), ('payment_failed', '=', True)],
+        )
+
+    def _search_by_plans(self, operator, value, plan_domain):
+        if operator not in ('in', 'not in'):
+            return NotImplemented
+        partner_ids = self.env['payment.plan']._search(plan_domain).subselect('partner_id')
+        positive = (True in value) == (operator == 'in')
+        return Domain('id', 'in' if positive else 'not in', partner_ids)
+
     # === CRUD METHODS === #
 
     def write(self, vals):
@@ -167,6 +275,75 @@ class ResPartner(models.Model):
         action['domain'] = [('partner_id', '=', self.id)]
         action['context'] = {'default_partner_id': self.id}
         return action
+
+    def action_payment_plan_request_card(self):
+        """Open the wizard that sends the customers a link to add a card."""
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Request a Card"),
+            'res_model': 'payment.plan.card.request.wizard',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'active_model': self._name, 'active_ids': self.ids},
+        }
+
+    def action_payment_plan_enter_card(self):
+        """Open the provider's form to enter a card the customer gives by phone (MOTO)."""
+        self.ensure_one()
+        if not self.env.user.has_group('payment_plan.group_manager'):
+            raise AccessError(self.env._("Only payment plan administrators may enter cards."))
+        if (
+            not self.env['payment.provider']
+            .sudo()
+            ._payment_plan_get_moto_providers(self.env.company)
+        ):
+            raise UserError(
+                self.env._(
+                    "None of your payment providers accepts cards given by phone (MOTO). Send the "
+                    "customer a card registration link instead."
+                )
+            )
+        request = self.env['payment.plan.card.request'].create(
+            {'partner_id': self.id, 'channel': 'moto', 'reason': 'other'}
+        )
+        return {'type': 'ir.actions.act_url', 'url': request._get_url(), 'target': 'new'}
+
+    def action_payment_plan_new_plan(self):
+        """Open a new payment plan for the customer."""
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("New Payment Plan"),
+            'res_model': 'payment.plan',
+            'view_mode': 'form',
+            'context': {'default_partner_id': self.id},
+        }
+
+    def action_payment_plan_send_payment_link(self):
+        """Open Odoo's payment link of the customer's oldest open invoice."""
+        self.ensure_one()
+        invoice = self.env['account.move'].search(
+            [
+                ('move_type', '=', 'out_invoice'),
+                ('state', '=', 'posted'),
+                ('commercial_partner_id', '=', self.commercial_partner_id.id),
+                ('payment_state', 'in', ('not_paid', 'partial')),
+            ],
+            order='invoice_date_due, id',
+            limit=1,
+        )
+        if not invoice:
+            raise UserError(
+                self.env._("%(customer)s has no open invoice to pay.", customer=self.name)
+            )
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Generate a Payment Link"),
+            'res_model': 'payment.link.wizard',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'active_model': 'account.move', 'active_id': invoice.id},
+        }
 
     # === BUSINESS METHODS === #
 

@@ -1,0 +1,172 @@
+import hmac
+import secrets
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.payment_plan import const
+
+
+class PaymentPlanCardRequest(models.Model):
+    """A link sent to a customer (or opened by staff on the phone) to add a card on file.
+
+    The link holds a random token, is good for one customer, one card and a few days, and opens a
+    public page where the provider's own form saves the card through a zero-amount validation.
+    """
+
+    _name = 'payment.plan.card.request'
+    _description = "Card Registration Link"
+    _order = 'id desc'
+    _check_company_auto = True
+
+    partner_id = fields.Many2one(
+        string="Customer", comodel_name='res.partner', required=True, index=True, readonly=True
+    )
+    company_id = fields.Many2one(
+        comodel_name='res.company', required=True, default=lambda self: self.env.company
+    )
+    user_id = fields.Many2one(
+        string="Requested By", comodel_name='res.users', default=lambda self: self.env.user
+    )
+    reason = fields.Selection(
+        selection=const.CARD_REQUEST_REASONS, required=True, default='subscription'
+    )
+    channel = fields.Selection(
+        selection=const.CARD_REQUEST_CHANNELS, required=True, default='email'
+    )
+    state = fields.Selection(
+        string="Status", selection=const.CARD_REQUEST_STATES, required=True, default='sent'
+    )
+    access_token = fields.Char(
+        required=True,
+        copy=False,
+        groups='base.group_system',
+        default=lambda self: secrets.token_urlsafe(32),
+    )
+    date_expiry = fields.Datetime(
+        string="Expires On",
+        required=True,
+        default=lambda self: fields.Datetime.add(
+            fields.Datetime.now(), days=const.CARD_REQUEST_VALIDITY_DAYS
+        ),
+    )
+    date_used = fields.Datetime(string="Card Saved On", readonly=True)
+    token_id = fields.Many2one(string="Card Saved", comodel_name='payment.token', readonly=True)
+    consent_ip = fields.Char(string="Consent IP Address", readonly=True)
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _check_link(self, request_id, token):
+        """Return the request of a link and what is wrong with it, without telling a stranger
+        whether the request exists.
+
+        :return: (request in sudo, problem) where problem is None, 'invalid', 'expired' or 'used'.
+        :rtype: tuple
+        """
+        # The link's holder is anonymous: the token, compared in constant time, is the check.
+        request_sudo = self.sudo().browse(request_id).exists()
+        if (
+            not request_sudo
+            or not token
+            or not hmac.compare_digest(request_sudo.access_token.encode(), str(token).encode())
+        ):
+            return self.sudo().browse(), 'invalid'
+        if request_sudo.state == 'used':
+            return request_sudo, 'used'
+        if (
+            request_sudo.state != 'sent'
+            or request_sudo.date_expiry < fields.Datetime.now()
+            or not request_sudo.partner_id.active
+        ):
+            return request_sudo, 'expired'
+        return request_sudo, None
+
+    def _get_url(self):
+        """Return the link the customer opens."""
+        self.ensure_one()
+        return (
+            f'{self.company_id.get_base_url()}/payment_plan/card/{self.id}/'
+            f'{self.sudo().access_token}'
+        )
+
+    def _get_reason_label(self):
+        self.ensure_one()
+        return dict(self._fields['reason']._description_selection(self.env))[self.reason]
+
+    def _send(self):
+        """Mail and/or text the link to the customer, as the request's channel says."""
+        template = self.env.ref('payment_plan.mail_template_card_request')
+        for request in self:
+            partner = request.partner_id
+            sent = []
+            if request.channel in ('email', 'email_sms'):
+                if not partner.email:
+                    raise UserError(
+                        self.env._("%(customer)s has no email address.", customer=partner.name)
+                    )
+                template.send_mail(request.id, email_layout_xmlid='mail.mail_notification_light')
+                sent.append(self.env._("email"))
+            if request.channel in ('sms', 'email_sms'):
+                if not partner.phone_sanitized:
+                    raise UserError(
+                        self.env._("%(customer)s has no valid phone number.", customer=partner.name)
+                    )
+                partner._message_sms(
+                    self.env._(
+                        "%(company)s asks you to add a card for %(reason)s: %(link)s",
+                        company=request.company_id.name,
+                        reason=request._get_reason_label(),
+                        link=request._get_url(),
+                    ),
+                    partner_ids=partner.ids,
+                )
+                sent.append(self.env._("SMS"))
+            partner.message_post(
+                body=self.env._(
+                    "Card registration link sent by %(channels)s (%(reason)s), valid until "
+                    "%(date)s.",
+                    channels=self.env._(" and ").join(sent),
+                    reason=request._get_reason_label(),
+                    date=fields.Datetime.to_string(request.date_expiry),
+                )
+            )
+
+    def _register_card(self, token, ip_address=None):
+        """Record the card saved through the link: consent, default card, a note for staff."""
+        self.ensure_one()
+        self.write(
+            {
+                'state': 'used',
+                'token_id': token.id,
+                'date_used': fields.Datetime.now(),
+                'consent_ip': ip_address or self.consent_ip,
+            }
+        )
+        partner = self.partner_id
+        channel = 'moto' if self.channel == 'moto' else 'link'
+        partner.write(
+            {
+                'card_consent_date': fields.Datetime.now(),
+                'card_consent_channel': channel,
+                'card_consent_user_id': self.user_id.id if channel == 'moto' else False,
+                'card_consent_ip': self.consent_ip,
+            }
+        )
+        partner.message_post(
+            body=self.env._(
+                "Card %(card)s saved by %(how)s (%(reason)s), from %(ip)s.",
+                card=token.display_name,
+                how=self.env._("phone (MOTO), entered by %(user)s", user=self.user_id.name)
+                if channel == 'moto'
+                else self.env._("the customer through the registration link"),
+                reason=self._get_reason_label(),
+                ip=self.consent_ip or self.env._("an unknown address"),
+            )
+        )
+
+    @api.autovacuum
+    def _gc_expired_requests(self):
+        """Forget the links that expired a month ago and never saved a card."""
+        threshold = fields.Datetime.subtract(fields.Datetime.now(), days=30)
+        self.sudo().search([('state', '!=', 'used'), ('date_expiry', '<', threshold)]).unlink()

@@ -1,0 +1,33 @@
+import { registry } from "@web/core/registry";
+
+// A customer opens the link to add a card and fills the Demo provider's form: the page then
+// says that the card is saved. Relies on the link created by the Python test.
+registry.category("web_tour.tours").add("payment_plan_card_request_tour", {
+    steps: () => [
+        {
+            content: "The page says who asks, and why",
+            trigger: ".o_payment_plan_card_request:contains('asks you to save a card')",
+        },
+        {
+            content: "Choose the Demo provider's card form",
+            trigger: "input[name='o_payment_radio']",
+            run: "click",
+        },
+        {
+            content: "Type the card (test data)",
+            trigger: "input#customer_input",
+            run: "edit 4242",
+        },
+        {
+            content: "Save it",
+            trigger: "button[name='o_payment_submit_button']:enabled",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "The card is saved",
+            trigger: ".o_payment_plan_card_saved:contains('Your card is saved')",
+            timeout: 20000,
+        },
+    ],
+});

@@ -1,0 +1,227 @@
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestCardRequest(PaymentPlanCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.provider.write({'is_published': True})
+        cls.customer.phone = '+32 470 12 34 56'
+
+    def _request(self, partner=None, **values):
+        """Send a link by the wizard, as a staff member does; return the request."""
+        partner = partner or self.customer
+        wizard = (
+            self.env['payment.plan.card.request.wizard']
+            .with_user(self.plan_user)
+            .with_context(active_model='res.partner', active_ids=partner.ids)
+            .create(values)
+        )
+        wizard.action_send()
+        return self.env['payment.plan.card.request'].search(
+            [('partner_id', '=', partner.id)], order='id desc', limit=1
+        )
+
+    def _save_card(self, card_request, token=None, details='4242'):
+        """Fill the provider's form of the link's page: the demo card is validated."""
+        url = f'/payment_plan/card/{card_request.id}/{token or card_request.access_token}'
+        processing_values = self.make_jsonrpc_request(
+            f'{url}/transaction',
+            {
+                'access_token': 'ignored',
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'token_id': None,
+                'flow': 'direct',
+                'tokenization_requested': True,
+                'landing_route': url,
+            },
+        )
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {
+                'reference': processing_values['reference'],
+                'payment_details': details,
+                'simulated_state': 'done',
+            },
+        )
+        self.make_jsonrpc_request('/payment/status/poll', {})
+        return processing_values
+
+    def test_link_is_mailed_and_texted_with_the_reason(self):
+        card_request = self._request(reason='donation', channel='email_sms')
+        url = card_request._get_url()
+        mail = self.env['mail.mail'].search(
+            [('model', '=', card_request._name), ('res_id', '=', card_request.id)]
+        )
+        self.assertIn(url, mail.body_html)
+        self.assertIn("Donation", mail.body_html)
+        sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
+        self.assertIn(url, sms.body)
+        self.assertIn("sent by email and SMS", self.customer.message_ids[0].body)
+        self.assertEqual(card_request.date_expiry.date(), fields.Date.today() + timedelta(days=7))
+
+    def test_valid_link_saves_the_card_as_default_with_consent(self):
+        card_request = self._request()
+        page = self.url_open(card_request._get_url())
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('o_payment_form', page.text)
+        self.assertNotIn('4242', page.text)
+        self._save_card(card_request)
+        card = self.customer.payment_token_ids
+        self.assertEqual(len(card), 1)
+        self.assertTrue(card.is_default, "the first card becomes the default")
+        self.assertEqual(card_request.state, 'used')
+        self.assertEqual(card_request.token_id, card)
+        self.assertEqual(self.customer.card_consent_channel, 'link')
+        self.assertTrue(self.customer.card_consent_date)
+        self.assertEqual(self.customer.card_consent_ip, '127.0.0.1')
+        self.assertIn(
+            "saved by the customer through the registration link", self.customer.message_ids[0].body
+        )
+        # The link now says the card is saved, and cannot save another one.
+        self.assertIn('Your card is saved', self.url_open(card_request._get_url()).text)
+        with mute_logger('odoo.http'), self.assertRaises(Exception):
+            self._save_card(card_request, details='5555')
+        self.assertEqual(len(self.customer.payment_token_ids), 1)
+
+    def test_expired_link_is_refused_clearly(self):
+        card_request = self._request()
+        card_request.date_expiry = fields.Datetime.now() - timedelta(minutes=1)
+        page = self.url_open(card_request._get_url())
+        self.assertEqual(page.status_code, 410)
+        self.assertIn('This link has expired', page.text)
+        self.assertNotIn('Traceback', page.text)
+        with mute_logger('odoo.http'), self.assertRaises(Exception):
+            self._save_card(card_request)
+        self.assertFalse(self.customer.payment_token_ids)
+        self.assertFalse(self.customer.card_consent_date)
+
+    def test_tampered_or_other_customers_token_is_refused(self):
+        mine = self._request()
+        theirs = self._request(partner=self.other_customer)
+        for url in (
+            f'/payment_plan/card/{mine.id}/{mine.access_token[:-1]}x',
+            f'/payment_plan/card/{mine.id}/{theirs.access_token}',
+            f'/payment_plan/card/{mine.id + 1000}/{mine.access_token}',
+        ):
+            page = self.url_open(url)
+            self.assertEqual(page.status_code, 403, url)
+            self.assertIn('This link is not valid', page.text)
+        with mute_logger('odoo.http'), self.assertRaises(Exception):
+            self._save_card(mine, token=theirs.access_token)
+        self.assertFalse(self.customer.payment_token_ids)
+        self.assertFalse(self.other_customer.payment_token_ids)
+        self.assertEqual(mine.state, 'sent')
+
+    def test_customers_without_address_are_skipped(self):
+        self.other_customer.email = False
+        wizard = (
+            self.env['payment.plan.card.request.wizard']
+            .with_context(
+                active_model='res.partner', active_ids=(self.customer | self.other_customer).ids
+            )
+            .create({'channel': 'email'})
+        )
+        self.assertEqual(wizard.unreachable_count, 1)
+        action = wizard.action_send()
+        self.assertIn("Oscar Other", action['params']['message'])
+        self.assertFalse(
+            self.env['payment.plan.card.request'].search(
+                [('partner_id', '=', self.other_customer.id)]
+            )
+        )
+        self.other_customer.phone = False
+        only_unreachable = self.env['payment.plan.card.request.wizard'].create(
+            {'partner_ids': self.other_customer.ids, 'channel': 'sms'}
+        )
+        with self.assertRaises(UserError):
+            only_unreachable.action_send()
+
+    def test_moto_entry_by_a_manager_records_the_phone_channel(self):
+        with self.assertRaises(AccessError):
+            self.customer.with_user(self.plan_user).action_payment_plan_enter_card()
+        action = self.customer.with_user(self.plan_manager).action_payment_plan_enter_card()
+        card_request = self.env['payment.plan.card.request'].search(
+            [('partner_id', '=', self.customer.id), ('channel', '=', 'moto')]
+        )
+        self.assertEqual(action['url'], card_request._get_url())
+        self.authenticate('plan_manager', 'plan_manager')
+        self._save_card(card_request)
+        self.assertEqual(self.customer.card_consent_channel, 'moto')
+        self.assertEqual(self.customer.card_consent_user_id, self.plan_manager)
+
+    def test_moto_is_refused_without_a_provider_that_supports_it(self):
+        self.env['payment.provider'].search([('code', '=', 'demo')]).state = 'disabled'
+        with self.assertRaisesRegex(UserError, "MOTO"):
+            self.customer.with_user(self.plan_manager).action_payment_plan_enter_card()
+
+    def test_tour_customer_fills_the_demo_card_form(self):
+        card_request = self._request()
+        self.start_tour(
+            f'/payment_plan/card/{card_request.id}/{card_request.access_token}',
+            'payment_plan_card_request_tour',
+        )
+        self.assertEqual(card_request.state, 'used')
+        self.assertEqual(self.customer.payment_token_ids.payment_details, '4242')
+
+
+@tagged('post_install', '-at_install')
+class TestPortfolio(PaymentPlanCommon):
+    def test_portfolio_columns_and_filters(self):
+        card = self._create_card(
+            expiry_month=fields.Date.today().month, expiry_year=fields.Date.today().year
+        )
+        plan = self._create_plan(collection_mode='token', token_id=card.id)
+        plan.action_activate()
+        self.customer.card_consent_date = fields.Datetime.now()
+        Partner = self.env['res.partner'].with_user(self.plan_user)
+        customer = Partner.browse(self.customer.id)
+        self.assertEqual(customer.payment_card_count, 1)
+        self.assertTrue(customer.card_expiring_soon)
+        self.assertEqual(customer.running_plan_count, 1)
+        self.assertFalse(customer.has_denied_plan)
+        mine = [('id', 'in', (self.customer | self.other_customer).ids)]
+        self.assertEqual(Partner.search([*mine, ('card_expiring_soon', '=', True)]), customer)
+        self.assertEqual(Partner.search([*mine, ('has_running_plan', '=', True)]), customer)
+        self.assertEqual(
+            Partner.search([*mine, ('has_running_plan', '=', False)]).ids, self.other_customer.ids
+        )
+        plan.installment_ids[0].write({'state': 'denied'})
+        self.assertEqual(Partner.search([*mine, ('has_denied_plan', '=', True)]), customer)
+        # Exported by an administrator (exports are a right of their own in Odoo).
+        exported = self.customer.export_data(
+            [
+                'name',
+                'payment_card_count',
+                'default_token_id',
+                'running_plan_count',
+                'card_consent_channel',
+            ]
+        )['datas']
+        self.assertEqual(exported[0][1], 1)
+        self.assertEqual(exported[0][3], 1)
+
+    def test_send_payment_link_opens_odoo_payment_link_of_the_oldest_invoice(self):
+        with self.assertRaises(UserError):
+            self.customer.action_payment_plan_send_payment_link()
+        invoice = self.env['account.move'].create(
+            {
+                'move_type': 'out_invoice',
+                'partner_id': self.customer.id,
+                'invoice_line_ids': [(0, 0, {'name': "Fee", 'price_unit': 10.0, 'tax_ids': []})],
+            }
+        )
+        invoice.action_post()
+        action = self.customer.action_payment_plan_send_payment_link()
+        wizard = self.env['payment.link.wizard'].with_context(action['context']).create({})
+        self.assertEqual((wizard.res_model, wizard.res_id), ('account.move', invoice.id))
+        self.assertIn(f'/my/invoices/{invoice.id}', wizard.link)
