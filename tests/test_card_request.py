@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -89,7 +90,7 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         )
         # The link now says the card is saved, and cannot save another one.
         self.assertIn('Your card is saved', self.url_open(card_request._get_url()).text)
-        with mute_logger('odoo.http'), self.assertRaises(Exception):
+        with mute_logger('odoo.http'), self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
             self._save_card(card_request, details='5555')
         self.assertEqual(len(self.customer.payment_token_ids), 1)
 
@@ -100,7 +101,7 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertEqual(page.status_code, 410)
         self.assertIn('This link has expired', page.text)
         self.assertNotIn('Traceback', page.text)
-        with mute_logger('odoo.http'), self.assertRaises(Exception):
+        with mute_logger('odoo.http'), self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
             self._save_card(card_request)
         self.assertFalse(self.customer.payment_token_ids)
         self.assertFalse(self.customer.card_consent_date)
@@ -116,7 +117,7 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
             page = self.url_open(url)
             self.assertEqual(page.status_code, 403, url)
             self.assertIn('This link is not valid', page.text)
-        with mute_logger('odoo.http'), self.assertRaises(Exception):
+        with mute_logger('odoo.http'), self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
             self._save_card(mine, token=theirs.access_token)
         self.assertFalse(self.customer.payment_token_ids)
         self.assertFalse(self.other_customer.payment_token_ids)
