@@ -154,3 +154,14 @@ CARD_REQUEST_VALIDITY_DAYS = 7
 # Providers whose own form staff may fill with a card given by phone (mail order/telephone
 # order); others add theirs by overriding `payment.provider._payment_plan_supports_moto`.
 MOTO_PROVIDER_CODES = ('demo',)
+
+# Bulk customer import.
+IMPORT_JOB_STATES = [
+    ('draft', "Draft"),
+    ('invalid', "Errors"),
+    ('validated', "Checked"),
+    ('queued', "Queued"),
+    ('running', "Running"),
+    ('done', "Done"),
+]
+IMPORT_BATCH_SIZE = 2000

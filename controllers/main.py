@@ -1,9 +1,10 @@
 import logging
 
 from odoo import http
-from odoo.http import request
+from odoo.http import content_disposition, request
 
 from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import customer_import
 
 _logger = logging.getLogger(__name__)
 
@@ -34,3 +35,18 @@ class PaymentPlanController(http.Controller):
             )
         )
         return request.make_json_response(answer, status=status)
+
+
+class PaymentPlanImportTemplate(http.Controller):
+    @http.route('/payment_plan/import/template', type='http', auth='user', methods=['GET'])
+    def import_template(self):
+        """Download the CSV template of the bulk customer import."""
+        if not request.env.user.has_group('payment_plan.group_user'):
+            raise request.not_found()
+        return request.make_response(
+            customer_import.template_csv(),
+            headers=[
+                ('Content-Type', 'text/csv; charset=utf-8'),
+                ('Content-Disposition', content_disposition('customers_template.csv')),
+            ],
+        )

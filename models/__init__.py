@@ -9,6 +9,8 @@ from . import (
     payment_plan_charge_batch_line,
     payment_plan_event,
     payment_plan_gateway,
+    payment_plan_import_issue,
+    payment_plan_import_job,
     payment_plan_installment,
     payment_plan_metadata,
     payment_provider,

@@ -1,0 +1,344 @@
+import base64
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import customer_import
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentPlanImportJob(models.Model):
+    """A bulk upload of customers: checked at once, applied by a cron, mailed when done."""
+
+    _name = 'payment.plan.import.job'
+    _description = "Customer Import"
+    _inherit = ['mail.thread']
+    _order = 'id desc'
+
+    name = fields.Char(string="Reference", required=True, readonly=True, copy=False, default="/")
+    user_id = fields.Many2one(
+        string="Requested By",
+        comodel_name='res.users',
+        readonly=True,
+        default=lambda self: self.env.user,
+    )
+    file = fields.Binary(string="CSV File", attachment=True, copy=False)
+    filename = fields.Char()
+    state = fields.Selection(
+        string="Status",
+        selection=const.IMPORT_JOB_STATES,
+        required=True,
+        default='draft',
+        readonly=True,
+        tracking=True,
+    )
+    row_count = fields.Integer(string="Rows", readonly=True)
+    rows_done = fields.Integer(string="Rows Applied", readonly=True)
+    created_count = fields.Integer(string="Created", readonly=True)
+    updated_count = fields.Integer(string="Updated", readonly=True)
+    skipped_count = fields.Integer(string="Skipped", readonly=True)
+    error_count = fields.Integer(compute='_compute_error_count')
+    progress = fields.Float(compute='_compute_progress')
+    issue_ids = fields.One2many(
+        string="Errors and Skipped Rows",
+        comodel_name='payment.plan.import.issue',
+        inverse_name='job_id',
+        readonly=True,
+    )
+    date_done = fields.Datetime(string="Finished On", readonly=True)
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('issue_ids.kind')
+    def _compute_error_count(self):
+        for job in self:
+            job.error_count = len(job.issue_ids.filtered(lambda i: i.kind == 'error'))
+
+    @api.depends('rows_done', 'row_count')
+    def _compute_progress(self):
+        for job in self:
+            job.progress = 100.0 * job.rows_done / job.row_count if job.row_count else 0.0
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get('name', '/') == '/':
+                vals['name'] = self.env['ir.sequence'].next_by_code('payment.plan.import.job')
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if 'file' in vals and self.filtered(
+            lambda j: j.state not in ('draft', 'invalid', 'validated')
+        ):
+            raise UserError(self.env._("The file of an import under way cannot change."))
+        if 'file' in vals:
+            vals = {**vals, 'state': 'draft', 'row_count': 0}
+            self.issue_ids.sudo().unlink()  # The job's own report: users only read it.
+        return super().write(vals)
+
+    # === ACTION METHODS === #
+
+    def action_download_template(self):
+        return {
+            'type': 'ir.actions.act_url',
+            'url': '/payment_plan/import/template',
+            'target': 'download',
+        }
+
+    def action_validate(self):
+        """Check the whole file now: count its rows, or list every error with its line and
+        column. Nothing is written to the customers."""
+        self.ensure_one()
+        if self.state not in ('draft', 'invalid', 'validated'):
+            raise UserError(self.env._("This import was already confirmed."))
+        # The issues are the job's own report: users read them, only the job writes them.
+        self.issue_ids.sudo().unlink()
+        rows, errors = self._read_file()
+        self.env['payment.plan.import.issue'].sudo().create(
+            [
+                {
+                    'job_id': self.id,
+                    'kind': 'error',
+                    'line': line,
+                    'column': column,
+                    'message': self._get_error_message(code, value),
+                }
+                for line, column, code, value in errors
+            ]
+        )
+        self.write(
+            {
+                'state': 'invalid' if errors else 'validated',
+                'row_count': len(rows) if not errors else 0,
+            }
+        )
+        return True
+
+    def action_confirm(self):
+        """Queue the checked file: the cron applies it in batches."""
+        self.ensure_one()
+        self.action_validate()
+        if self.state != 'validated':
+            return True
+        self.write({'state': 'queued', 'rows_done': 0})
+        self.env.ref('payment_plan.ir_cron_apply_import_jobs')._trigger()
+        return True
+
+    # === BUSINESS METHODS === #
+
+    def _read_file(self):
+        """Return the clean rows of the file and its errors ([(line, column, code, value)])."""
+        self.ensure_one()
+        if not self.file:
+            raise UserError(self.env._("Upload the CSV file to import."))
+        data = base64.b64decode(self.with_context(bin_size=False).file)
+        try:
+            header, rows = customer_import.read_rows(data)
+        except customer_import.ImportFileError as error:
+            return [], [(1, '', error.code, '')]
+        except Exception as error:  # csv.Error and the like: not a CSV file.
+            _logger.info("Import %s: unreadable file (%s).", self.name, error)
+            return [], [(1, '', 'unreadable', str(error))]
+        countries = {}
+        for country in self.env['res.country'].search_read([], ['code', 'name']):
+            countries[country['code'].upper()] = country['code']
+            countries[country['name'].lower()] = country['code']
+        return customer_import.validate(header, rows, countries)
+
+    def _get_error_message(self, code, value):
+        messages = {
+            'empty': self.env._("The file is empty."),
+            'no_header': self.env._(
+                "The first line must name the columns, as the template does (name, email...)."
+            ),
+            'unreadable': self.env._("This is not a CSV file: %(error)s", error=value),
+            'missing_column': self.env._("The column %(column)s is missing.", column=value),
+            'missing_key_column': self.env._(
+                "At least one of the columns %(columns)s is needed to recognise customers.",
+                columns=value,
+            ),
+            'required': self.env._("A name is required."),
+            'missing_key': self.env._(
+                "Give an email, a VAT number or a reference to recognise the customer."
+            ),
+            'bad_email': self.env._("%(value)s is not a valid email address.", value=value),
+            'bad_vat': self.env._(
+                "%(value)s is not a valid VAT number for its country.", value=value
+            ),
+            'unknown_country': self.env._("Unknown country: %(value)s.", value=value),
+            'bad_bool': self.env._("%(value)s is neither yes nor no.", value=value),
+        }
+        if code == 'duplicate':
+            duplicate, first_line = value.rsplit('|', 1)
+            return self.env._(
+                "%(value)s appears twice in the file (first on line %(line)s).",
+                value=duplicate,
+                line=first_line,
+            )
+        return messages[code]
+
+    def _apply_rows(self, rows):
+        """Create or update the customers of `rows` (matched by reference, VAT, then email).
+
+        :return: (created, updated, skipped [(line, reason)])
+        """
+        Partner = self.env['res.partner'].with_context(
+            tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
+        )
+        refs = [row['reference'] for row in rows if row.get('reference')]
+        vats = [self._compact_vat(row['vat']) for row in rows if row.get('vat')]
+        emails = [row['email'] for row in rows if row.get('email')]
+        found = Partner.with_context(active_test=False).search(
+            ['|', '|', ('ref', 'in', refs), ('vat', 'in', vats), ('email_normalized', 'in', emails)]
+        )
+        by_key = {'reference': {}, 'vat': {}, 'email': {}}
+        for partner in found:
+            for key, value in (
+                ('reference', partner.ref),
+                ('vat', self._compact_vat(partner.vat or '')),
+                ('email', partner.email_normalized),
+            ):
+                if value:
+                    by_key[key].setdefault(value, Partner.browse())
+                    by_key[key][value] |= partner
+        country_ids = {country.code: country.id for country in self.env['res.country'].search([])}
+        to_create, skipped = [], []
+        updated = 0
+        for row in rows:
+            values = self._prepare_partner_values(row, country_ids)
+            matches = Partner.browse()
+            for key, value in (
+                ('reference', row.get('reference')),
+                ('vat', self._compact_vat(row.get('vat', ''))),
+                ('email', row.get('email')),
+            ):
+                if value and value in by_key[key]:
+                    matches = by_key[key][value]
+                    break
+            if len(matches) > 1:
+                skipped.append(
+                    (
+                        row['line'],
+                        self.env._(
+                            "Matches several customers: %(names)s.",
+                            names=", ".join(matches.mapped('display_name')),
+                        ),
+                    )
+                )
+                continue
+            if not matches:
+                to_create.append(values)
+                continue
+            changes = {
+                field: value
+                for field, value in values.items()
+                if value
+                and matches._fields[field].convert_to_write(matches[field], matches) != value
+            }
+            if changes:
+                matches.write(changes)
+                updated += 1
+            else:
+                skipped.append((row['line'], self.env._("Already up to date.")))
+        created = Partner.create(to_create)
+        return len(created), updated, skipped
+
+    @staticmethod
+    def _compact_vat(vat):
+        return ''.join(ch for ch in vat if ch.isalnum()).upper()
+
+    def _prepare_partner_values(self, row, country_ids):
+        values = {
+            'name': row['name'],
+            'is_company': bool(row.get('is_company')),
+            'ref': row.get('reference') or False,
+            'email': row.get('email') or False,
+            'phone': row.get('phone') or False,
+            'vat': self._compact_vat(row['vat']) if row.get('vat') else False,
+            'street': row.get('street') or False,
+            'street2': row.get('street2') or False,
+            'zip': row.get('zip') or False,
+            'city': row.get('city') or False,
+            'country_id': country_ids.get(row.get('country_code')) or False,
+        }
+        return values
+
+    def _process(self, commit=False):
+        """Apply the job's rows in batches, from where it stopped; mail the requester at the end.
+
+        :param bool commit: Commit after each batch (the cron).
+        """
+        self.ensure_one()
+        rows, errors = self._read_file()
+        if errors:
+            # The file was checked when confirmed: it cannot have changed since.
+            self.write({'state': 'invalid'})
+            return
+        self.state = 'running'
+        batch_size = const.IMPORT_BATCH_SIZE
+        while self.rows_done < len(rows):
+            batch = rows[self.rows_done : self.rows_done + batch_size]
+            created, updated, skipped = self._apply_rows(batch)
+            self.env['payment.plan.import.issue'].sudo().create(
+                [
+                    {
+                        'job_id': self.id,
+                        'kind': 'skipped',
+                        'line': line,
+                        'message': reason,
+                    }
+                    for line, reason in skipped
+                ]
+            )
+            self.write(
+                {
+                    'rows_done': self.rows_done + len(batch),
+                    'created_count': self.created_count + created,
+                    'updated_count': self.updated_count + updated,
+                    'skipped_count': self.skipped_count + len(skipped),
+                }
+            )
+            if commit:
+                remaining = len(rows) - self.rows_done
+                if self.env['ir.cron']._commit_progress(len(batch), remaining=remaining) <= 0:
+                    return
+                self.env.invalidate_all()
+        self.write({'state': 'done', 'date_done': fields.Datetime.now()})
+        self._notify_done()
+
+    def _notify_done(self):
+        """Mail the requester the summary: created, updated, skipped with their reasons."""
+        self.ensure_one()
+        reasons = {}
+        for issue in self.issue_ids.filtered(lambda i: i.kind == 'skipped'):
+            reasons[issue.message] = reasons.get(issue.message, 0) + 1
+        body = self.env._(
+            "Import %(name)s is done: %(created)s customers created, %(updated)s updated, "
+            "%(skipped)s skipped.",
+            name=self.name,
+            created=self.created_count,
+            updated=self.updated_count,
+            skipped=self.skipped_count,
+        )
+        if reasons:
+            body += " " + "; ".join(
+                self.env._("%(count)s: %(reason)s", count=count, reason=reason)
+                for reason, count in reasons.items()
+            )
+        self.message_post(
+            body=body,
+            partner_ids=self.user_id.partner_id.ids,
+            message_type='comment',
+            subtype_xmlid='mail.mt_comment',
+        )
+
+    @api.model
+    def _cron_apply_jobs(self):
+        """Apply the queued imports (and resume interrupted ones), oldest first."""
+        for job in self.search([('state', 'in', ('queued', 'running'))], order='id'):
+            job._process(commit=True)

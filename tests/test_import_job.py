@@ -1,0 +1,149 @@
+import base64
+
+from odoo.exceptions import UserError
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+HEADER = 'reference,name,is_company,email,phone,vat,street,street2,zip,city,country'
+
+
+@tagged('post_install', '-at_install')
+class TestImportJob(PaymentPlanCommon):
+    def _job(self, text, encoding='utf-8'):
+        return (
+            self.env['payment.plan.import.job']
+            .with_user(self.plan_user)
+            .create(
+                {
+                    'file': base64.b64encode(text.encode(encoding)),
+                    'filename': 'customers.csv',
+                }
+            )
+        )
+
+    def _run(self, job):
+        """Confirm the job and apply it as the cron does (without its commits)."""
+        job.action_confirm()
+        self.assertEqual(job.state, 'queued')
+        job._process()
+        return job
+
+    def _errors(self, job):
+        return [(i.line, i.column) for i in job.issue_ids.filtered(lambda i: i.kind == 'error')]
+
+    def test_valid_file_creates_exact_records(self):
+        text = '\n'.join(
+            [
+                HEADER,
+                'IMP-1,Ana Importada,no,ana.importada@example.com,+34 600 000 001,,Calle 1,,28013,Madrid,ES',
+                'IMP-2,Importadora SA,yes,info@importadora.example.com,,BE0477472701,Rue 2,,1000,Brussels,Belgium',
+                'IMP-3,Sin Email,no,,,,,,,,',
+            ]
+        )
+        job = self._job(text)
+        job.action_validate()
+        self.assertEqual((job.state, job.row_count), ('validated', 3))
+        self.assertFalse(
+            self.env['res.partner'].search([('ref', 'in', ['IMP-1', 'IMP-2', 'IMP-3'])]),
+            "checking writes nothing",
+        )
+        self._run(job)
+        self.assertEqual((job.state, job.created_count, job.updated_count), ('done', 3, 0))
+        ana = self.env['res.partner'].search([('ref', '=', 'IMP-1')])
+        self.assertEqual(ana.email, 'ana.importada@example.com')
+        self.assertEqual(ana.country_id.code, 'ES')
+        company = self.env['res.partner'].search([('ref', '=', 'IMP-2')])
+        self.assertTrue(company.is_company)
+        self.assertEqual(company.vat, 'BE0477472701')
+        self.assertEqual(company.country_id.code, 'BE', "countries by name too")
+        summary = job.message_ids.filtered(lambda m: self.plan_user.partner_id in m.partner_ids)
+        self.assertIn("3 customers created", summary.body)
+
+    def test_each_error_class_is_reported_with_line_and_column_and_nothing_written(self):
+        text = '\n'.join(
+            [
+                HEADER,
+                'ERR-1,,no,nameless@example.com,,,,,,,',  # line 2: missing name
+                'ERR-2,Bad Email,no,not-an-email,,,,,,,',  # line 3
+                'ERR-3,Bad VAT,yes,badvat@example.com,,BE0477472700,,,,,BE',  # line 4
+                'ERR-4,Twice,no,twice@example.com,,,,,,,',  # line 5
+                'ERR-5,Twice Again,no,TWICE@example.com,,,,,,,',  # line 6: duplicate email
+                'ERR-6,Nowhere,no,nowhere@example.com,,,,,,,Atlantis',  # line 7
+                'ERR-7,Keyless,no,,,,,,,,'.replace('ERR-7', ''),  # line 8: no key at all
+            ]
+        )
+        job = self._job(text)
+        job.action_validate()
+        self.assertEqual(job.state, 'invalid')
+        self.assertEqual(
+            self._errors(job),
+            [(2, 'name'), (3, 'email'), (4, 'vat'), (6, 'email'), (7, 'country'), (8, 'email')],
+        )
+        messages = job.issue_ids.mapped('message')
+        self.assertIn("not-an-email is not a valid email address.", messages)
+        self.assertIn("Unknown country: Atlantis.", messages)
+        self.assertTrue(any("first on line 5" in m for m in messages))
+        job.action_confirm()
+        self.assertEqual(job.state, 'invalid', "a file with errors is never queued")
+        self.assertFalse(self.env['res.partner'].search([('ref', 'like', 'ERR-')]))
+
+    def test_missing_column_and_unreadable_files(self):
+        job = self._job('reference,email\nX-1,x@example.com')
+        job.action_validate()
+        self.assertEqual(self._errors(job), [(1, '')])
+        self.assertIn("first line must name the columns", job.issue_ids.message)
+        job.write({'file': base64.b64encode(b'\n  \n')})
+        job.action_validate()
+        self.assertEqual(job.issue_ids.message, "The file is empty.")
+        with self.assertRaises(UserError):
+            self.env['payment.plan.import.job'].create({}).action_validate()
+
+    def test_reimport_updates_without_duplicates(self):
+        text = '\n'.join(
+            [
+                HEADER,
+                'RE-1,Rita Reimport,no,rita@example.com,,,,,,,',
+                'RE-2,Raul Reimport,no,raul@example.com,,,,,,,',
+            ]
+        )
+        self._run(self._job(text))
+        again = self._run(self._job(text))
+        self.assertEqual((again.created_count, again.updated_count, again.skipped_count), (0, 0, 2))
+        self.assertEqual(set(again.issue_ids.mapped('message')), {"Already up to date."})
+        self.assertEqual(self.env['res.partner'].search_count([('ref', 'in', ['RE-1', 'RE-2'])]), 2)
+        # An existing customer is found by email and updated.
+        changed = self._run(
+            self._job(HEADER + '\n,Rita R. Reimport,no,RITA@example.com,+1 555 0100,,,,,,')
+        )
+        self.assertEqual((changed.created_count, changed.updated_count), (0, 1))
+        rita = self.env['res.partner'].search([('ref', '=', 'RE-1')])
+        self.assertEqual((rita.name, rita.phone), ("Rita R. Reimport", '+1 555 0100'))
+
+    def test_existing_customer_found_by_vat(self):
+        existing = self.env['res.partner'].create({'name': "Vat Co", 'vat': 'BE0477472701'})
+        job = self._run(self._job(HEADER + '\n,Vat Company,yes,,,BE 0477.472.701,,,,,BE'))
+        self.assertEqual((job.created_count, job.updated_count), (0, 1))
+        self.assertEqual(existing.name, "Vat Company")
+
+    def test_semicolons_and_latin1_with_accents(self):
+        text = (
+            HEADER.replace(',', ';')
+            + '\nLAT-1;José Müller;no;jose@example.com;;;Größe Straße 1;;;Köln;DE'
+        )
+        job = self._run(self._job(text, encoding='latin-1'))
+        self.assertEqual(job.created_count, 1)
+        jose = self.env['res.partner'].search([('ref', '=', 'LAT-1')])
+        self.assertEqual((jose.name, jose.city), ("José Müller", "Köln"))
+        bom = self._run(self._job('\ufeff' + HEADER + '\nBOM-1,Bom Bom,no,bom@example.com,,,,,,,'))
+        self.assertEqual(bom.created_count, 1)
+        self.assertTrue(self.env['res.partner'].search([('ref', '=', 'BOM-1')]))
+
+
+@tagged('post_install', '-at_install')
+class TestImportTemplate(HttpCase):
+    def test_template_download(self):
+        self.authenticate('admin', 'admin')
+        response = self.url_open('/payment_plan/import/template')
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.content.startswith(b'\xef\xbb\xbfreference,name,'))
