@@ -7,14 +7,13 @@ build the batch, charges per second, SQL queries per charge and peak memory (res
 Run it through `BENCH_SUITE=mass-charge bench/run N`, which creates and drops a fresh database.
 """
 
-import argparse
 import resource
 import time
 
-import odoo
+import common
+
 from odoo import SUPERUSER_ID, api, fields
 from odoo.fields import Command
-from odoo.modules.registry import Registry
 
 
 def create_open_invoices(env, label, count):
@@ -89,15 +88,8 @@ def measure(registry, count):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--database', required=True)
-    parser.add_argument('--addons-path', required=True)
-    parser.add_argument('--customers', type=int, default=2000)
-    args = parser.parse_args()
-    odoo.tools.config.parse_config(
-        ['-d', args.database, f'--addons-path={args.addons_path}', '--log-level=warn']
-    )
-    measure(Registry(args.database), args.customers)
+    args = common.parse_args(__doc__, '--customers', 2000)
+    measure(common.open_registry(args), args.customers)
 
 
 if __name__ == '__main__':

@@ -145,7 +145,9 @@ class PaymentPlanImportJob(models.Model):
             _logger.info("Import %s: unreadable file (%s).", self.name, error)
             return [], [(1, '', 'unreadable', str(error))]
         countries = {}
-        for country in self.env['res.country'].search_read([], ['code', 'name']):
+        for country in self.env['res.country'].search_read(
+            [('code', '!=', False)], ['code', 'name']
+        ):
             countries[country['code'].upper()] = country['code']
             countries[country['name'].lower()] = country['code']
         return customer_import.validate(header, rows, countries)
@@ -206,7 +208,10 @@ class PaymentPlanImportJob(models.Model):
                 if value:
                     by_key[key].setdefault(value, Partner.browse())
                     by_key[key][value] |= partner
-        country_ids = {country.code: country.id for country in self.env['res.country'].search([])}
+        country_ids = {
+            country.code: country.id
+            for country in self.env['res.country'].search([('code', '!=', False)])
+        }
         to_create, skipped = [], []
         updated = 0
         for row in rows:

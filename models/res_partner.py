@@ -49,7 +49,6 @@ class ResPartner(models.Model):
     )
     payment_card_count = fields.Integer(string="Cards", compute='_compute_payment_portfolio')
     card_expiring_soon = fields.Boolean(
-        string="Card Expiring Soon",
         compute='_compute_payment_portfolio',
         search='_search_card_expiring_soon',
         help="A card on file expires within the warning period of the settings.",

@@ -223,6 +223,6 @@ class TestPortfolio(PaymentPlanCommon):
         )
         invoice.action_post()
         action = self.customer.action_payment_plan_send_payment_link()
-        wizard = self.env['payment.link.wizard'].with_context(action['context']).create({})
+        wizard = self.env['payment.link.wizard'].with_context(**action['context']).create({})
         self.assertEqual((wizard.res_model, wizard.res_id), ('account.move', invoice.id))
         self.assertIn(f'/my/invoices/{invoice.id}', wizard.link)

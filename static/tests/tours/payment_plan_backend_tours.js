@@ -22,7 +22,7 @@ registry.category("web_tour.tours").add("payment_plan_mass_charge_tour", {
         },
         {
             content: "Open the Actions menu",
-            trigger: ".o_control_panel .o_cp_action_menus button",
+            trigger: ".o_control_panel .o_cp_action_menus button:has(.fa-cog)",
             run: "click",
         },
         {
