@@ -59,8 +59,7 @@ class PaymentPlanRecoveryReport(models.Model):
         string="Recovery Rate (%)",
         readonly=True,
         aggregator='avg',
-        help="Grouped: the share of the failed installments that were recovered (by number). The "
-        "overview gives the share of the failed amount.",
+        help="Grouped: the share of the failed installments that were recovered (by number).",
     )
 
     def init(self):
