@@ -55,6 +55,8 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_INTERVAL_DAYS = 3
 
 DEFAULT_BATCH_SIZE = 100
+# A claimed attempt whose transaction is still a draft after this delay was interrupted.
+INTERRUPTED_AFTER_MINUTES = 60
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 DEFAULT_RECENTLY_DENIED_DAYS = 30
 

@@ -171,6 +171,7 @@ class PaymentPlanChargeBatch(models.Model):
     @api.model
     def _update_unfinished(self):
         """Report the progress of every unfinished batch (the collection cron's last step)."""
+        self.env['payment.plan.charge.batch.line']._flag_interrupted_charges()
         self.search([('state', '!=', 'done')])._update_progress()
 
     def _update_progress(self):

@@ -279,6 +279,36 @@ class PaymentPlanChargeBatchLine(models.Model):
             'invoice_ids': [Command.set(self.invoice_ids.ids)],
         }
 
+    @api.model
+    def _flag_interrupted_charges(self):
+        """Wait for the provider's word on the charges interrupted between their claim and their
+        outcome (the server stopped): their transaction may or may not have reached the provider.
+
+        Such a line is never charged again automatically: it becomes pending, its invoice stays
+        marked as being paid, and the provider's webhook or Odoo's post-processing settles it;
+        staff check the payment with the provider meanwhile.
+        """
+        threshold = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.INTERRUPTED_AFTER_MINUTES
+        )
+        interrupted = self.search(
+            [
+                ('state', '=', 'processing'),
+                ('transaction_id.state', '=', 'draft'),
+                ('transaction_id.create_date', '<', threshold),
+            ]
+        )
+        interrupted.write(
+            {
+                'state': 'pending',
+                'message': self.env._(
+                    "The charge was interrupted: its outcome is unknown until the provider "
+                    "reports it. Check the payment with the provider before charging again."
+                ),
+            }
+        )
+        return interrupted
+
     def _apply_outcome(self, transactions):
         """Record on the lines the outcome of their current transaction among `transactions`.
 

@@ -10,9 +10,6 @@ from odoo.addons.payment_plan.tools import collection
 
 _logger = logging.getLogger(__name__)
 
-# A claimed attempt whose transaction is still a draft after this delay was interrupted.
-INTERRUPTED_AFTER_MINUTES = 60
-
 
 class PaymentPlanInstallment(models.Model):
     _name = 'payment.plan.installment'
@@ -496,7 +493,7 @@ class PaymentPlanInstallment(models.Model):
         arrives by webhook or post-processing), never sent again.
         """
         threshold = fields.Datetime.subtract(
-            fields.Datetime.now(), minutes=INTERRUPTED_AFTER_MINUTES
+            fields.Datetime.now(), minutes=const.INTERRUPTED_AFTER_MINUTES
         )
         stale = self.search(
             [

@@ -1,3 +1,7 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
@@ -289,6 +293,39 @@ class TestMassCharge(MassChargeCommon):
         old_tx._post_process()  # A late webhook of the refused first attempt.
         self.assertEqual(batch.line_ids.state, 'done')
         self.assertEqual(invoice.amount_residual, 0.0)
+
+    def test_an_interrupted_charge_waits_for_the_provider_and_is_never_sent_again(self):
+        payer = self._create_payer("Ivan Interrupted")
+        invoice = self._create_invoice(payer, 70.0)
+        wizard = self.env['payment.plan.mass.charge'].create(
+            {'partner_ids': [Command.set(payer.ids)]}
+        )
+        batch = self.env['payment.plan.charge.batch'].create(
+            {
+                'charge_mode': 'open',
+                'line_ids': [Command.create(vals) for vals in wizard._prepare_line_values()],
+            }
+        )
+        # The claim was committed, then the server stopped before the card was charged.
+        [tx] = batch.line_ids._claim_attempts()
+        self.assertEqual((batch.line_ids.state, tx.state), ('processing', 'draft'))
+        self.assertEqual(invoice.payment_plan_charge_line_id, batch.line_ids)
+        with freeze_time(fields.Datetime.now() + timedelta(hours=2)):
+            self.env['payment.plan.charge.batch']._update_unfinished()
+        self.assertEqual(batch.line_ids.state, 'pending')
+        self.assertIn("interrupted", batch.line_ids.message)
+        self.assertEqual(batch.state, 'done')
+        self.assertEqual(invoice.payment_plan_charge_line_id, batch.line_ids, "still being paid")
+        again = self._mass_charge(partner_ids=[Command.set(payer.ids)])
+        self.assertEqual(again.line_ids.state, 'skipped')
+        self.assertEqual(len(invoice.transaction_ids), 1, "never sent again")
+        # The provider reports that the charge went through.
+        tx.provider_reference = 'late-report'
+        tx._set_done()
+        tx._post_process()
+        self.assertEqual(batch.line_ids.state, 'done')
+        self.assertEqual(invoice.amount_residual, 0.0)
+        self.assertFalse(invoice.payment_plan_charge_line_id)
 
     def test_large_selections_run_in_the_background_with_progress_and_a_mail(self):
         partners = self.env['res.partner'].create(
