@@ -23,7 +23,11 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
         )
         invoice.action_post()
         self.plan_manager.write({'password': 'plan_manager'})
-        action = self.env.ref('payment_plan.res_partner_action_payment_plan')
+        # The app's customer list, showing only this customer (a list loads once: no search
+        # reloading it under the tour's clicks).
+        action = self.env.ref('payment_plan.res_partner_action_payment_plan').copy(
+            {'domain': [('id', '=', payer.id)]}
+        )
         self.start_tour(
             f'/odoo/action-{action.id}?view_type=list',
             'payment_plan_mass_charge_tour',

@@ -2,27 +2,17 @@ import { registry } from "@web/core/registry";
 
 // A manager charges the open invoice of the customers selected in a list, from the Actions
 // menu, and lands on the batch that tells what happened to each. Relies on the customer with
-// a card, a consent and an open invoice created by the Python test (the list is filtered on it).
+// a card, a consent and an open invoice created by the Python test (the list shows only them).
 registry.category("web_tour.tours").add("payment_plan_mass_charge_tour", {
     steps: () => [
-        {
-            content: "Look for the customer",
-            trigger: ".o_searchview_input",
-            run: "edit Tara Tour",
-        },
-        {
-            content: "Search",
-            trigger: ".o_searchview_input",
-            run: "press Enter",
-        },
         {
             content: "Select the customer",
             trigger: ".o_data_row:contains('Tara Tour') .o_list_record_selector input",
             run: "click",
         },
         {
-            content: "Open the Actions menu",
-            trigger: ".o_control_panel .o_cp_action_menus button:has(.fa-cog)",
+            content: "Open the Actions menu of the selection",
+            trigger: ".o_selection_container .o_cp_action_menus button:has(.fa-cog)",
             run: "click",
         },
         {
