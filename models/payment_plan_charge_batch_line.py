@@ -3,7 +3,6 @@ from odoo.fields import Command
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import collection
 
 
 class PaymentPlanChargeBatchLine(models.Model):
@@ -190,8 +189,13 @@ class PaymentPlanChargeBatchLine(models.Model):
                 line.partner_id, card, invoices, amount, line.currency_id
             )
             if reason is None:
-                line.write({'invoice_ids': [Command.set(invoices.ids)], 'amount': amount})
-                line.token_id = card
+                line.write(
+                    {
+                        'invoice_ids': [Command.set(invoices.ids)],
+                        'amount': amount,
+                        'token_id': card.id,
+                    }
+                )
                 to_charge |= line
                 continue
             if line.invoice_ids and not invoices:
@@ -262,22 +266,10 @@ class PaymentPlanChargeBatchLine(models.Model):
         """Override of `payment.plan.collection.mixin`: report the progress on the batches."""
         self.batch_id._update_progress()
 
-    def _prepare_transaction_values(self, attempt):
-        """Return the values of the transaction of the attempt number `attempt`."""
+    def _get_charge_values(self):
+        """Override of `payment.plan.collection.mixin`: the line's card and invoices."""
         self.ensure_one()
-        token = self.token_id
-        return {
-            'provider_id': token.provider_id.id,
-            'payment_method_id': token.payment_method_id.id,
-            'token_id': token.id,
-            'partner_id': self.partner_id.id,
-            'amount': self.amount,
-            'currency_id': self.currency_id.id,
-            'reference': collection.attempt_reference(self.name, attempt),
-            'operation': 'offline',
-            'payment_plan_charge_line_id': self.id,
-            'invoice_ids': [Command.set(self.invoice_ids.ids)],
-        }
+        return self.token_id, self.invoice_ids, {'payment_plan_charge_line_id': self.id}
 
     @api.model
     def _flag_interrupted_charges(self):

@@ -3,8 +3,10 @@ import logging
 from psycopg2 import OperationalError
 
 from odoo import api, fields, models
+from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.tools import collection
 
 _logger = logging.getLogger(__name__)
 
@@ -130,6 +132,31 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
 
     def _register_claim_failure(self, message):
         """Record that the record could not be claimed, with `message`."""
+        raise NotImplementedError()
+
+    def _prepare_transaction_values(self, attempt):
+        """Return the values of the `offline` transaction of the attempt number `attempt`."""
+        self.ensure_one()
+        card, invoices, extra_values = self._get_charge_values()
+        return {
+            'provider_id': card.provider_id.id,
+            'payment_method_id': card.payment_method_id.id,
+            'token_id': card.id,
+            'partner_id': self.partner_id.id,
+            'amount': self.amount,
+            'currency_id': self.currency_id.id,
+            'reference': collection.attempt_reference(self.name, attempt),
+            'operation': 'offline',
+            'invoice_ids': [Command.set(invoices.ids)],
+            **extra_values,
+        }
+
+    def _get_charge_values(self):
+        """Return the card to charge, the invoices the charge pays, and the transaction's values
+        that link it to the record.
+
+        :rtype: tuple(payment.token, account.move, dict)
+        """
         raise NotImplementedError()
 
     def _after_charge(self):

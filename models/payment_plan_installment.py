@@ -226,25 +226,14 @@ class PaymentPlanInstallment(models.Model):
         no_card._register_failure(self.env._("The customer has no valid card on file."), hard=True)
         return transactions
 
-    def _prepare_transaction_values(self, attempt):
-        """Return the values of the transaction of the attempt number `attempt`."""
+    def _get_charge_values(self):
+        """Override of `payment.plan.collection.mixin`: the plan's card and the installment's
+        invoice; the first payment of an order is also linked to the order."""
         self.ensure_one()
-        token = self.plan_id.token_id
-        return {
-            'provider_id': token.provider_id.id,
-            'payment_method_id': token.payment_method_id.id,
-            'token_id': token.id,
-            'partner_id': self.partner_id.id,
-            'amount': self.amount,
-            'currency_id': self.currency_id.id,
-            'reference': collection.attempt_reference(self.name, attempt),
-            'operation': 'offline',
-            'installment_id': self.id,
-            'invoice_ids': [Command.set(self.invoice_id.ids)],
-            'sale_order_ids': [Command.set(self.plan_id.sale_order_id.ids)]
-            if self._awaits_order_payment()
-            else [],
-        }
+        extra_values = {'installment_id': self.id}
+        if self._awaits_order_payment():
+            extra_values['sale_order_ids'] = [Command.set(self.plan_id.sale_order_id.ids)]
+        return self.plan_id.token_id, self.invoice_id, extra_values
 
     def _awaits_order_payment(self):
         """Return whether the installment is the first payment its plan's order waits for."""

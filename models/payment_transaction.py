@@ -168,6 +168,12 @@ class PaymentTransaction(models.Model):
                 extra_paid |= following
         return extra_paid
 
+    def _is_payment_plan_charge(self):
+        """Return whether the transaction is a charge of the collection service (an installment's
+        or a charge batch line's)."""
+        self.ensure_one()
+        return bool(self.installment_id or self.payment_plan_charge_line_id)
+
     def _payment_plan_fetch_outcome(self):
         """Ask the providers for the outcome of the transactions still under way.
 
@@ -186,7 +192,7 @@ class PaymentTransaction(models.Model):
         buffer = self.env.context.get('payment_plan_log_buffer')
         if (
             buffer is not None
-            and (self.installment_id or self.payment_plan_charge_line_id)
+            and self._is_payment_plan_charge()
             and not self.source_transaction_id
             and not self.sale_order_ids
         ):
@@ -235,7 +241,7 @@ class PaymentTransaction(models.Model):
         """
         transactions = self.filtered(
             lambda tx: (
-                (tx.installment_id or tx.payment_plan_charge_line_id)
+                tx._is_payment_plan_charge()
                 and tx.state == 'done'
                 and tx.operation != 'validation'
                 and not tx.payment_id

@@ -140,9 +140,9 @@ class PaymentPlanMassCharge(models.TransientModel):
         for invoice in invoices:
             per_customer[invoice.commercial_partner_id, invoice.currency_id] |= invoice
         # Selected customers without any open invoice are listed too, as skipped.
-        for partner in self.partner_ids.commercial_partner_id:
-            if not any(key[0] == partner for key in per_customer):
-                per_customer[partner, self.currency_id] = self.env['account.move']
+        invoiced = invoices.commercial_partner_id
+        for partner in self.partner_ids.commercial_partner_id - invoiced:
+            per_customer[partner, self.currency_id] = self.env['account.move']
         value = self.fixed_amount if self.charge_mode == 'fixed' else self.percent
         lines = []
         for (partner, currency), customer_invoices in per_customer.items():
