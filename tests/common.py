@@ -4,6 +4,26 @@ from odoo.tests import new_test_user
 from odoo.addons.base.tests.common import BaseCommon
 
 
+def create_demo_cards(env, partners, states='done', provider=None):
+    """Create one demo card per partner, at once; `states` is one simulated state for all, or
+    a function of the partner's position giving each its own."""
+    provider = provider or env.ref('payment.payment_provider_demo')
+    method = env.ref('payment_demo.payment_method_demo')
+    return env['payment.token'].create(
+        [
+            {
+                'provider_id': provider.id,
+                'payment_method_id': method.id,
+                'partner_id': partner.id,
+                'payment_details': '4242',
+                'provider_ref': f'demo-card-{partner.id}',
+                'demo_simulated_state': states(n) if callable(states) else states,
+            }
+            for n, partner in enumerate(partners)
+        ]
+    )
+
+
 class PaymentPlanCommon(BaseCommon):
     """Fixtures of the payment_plan tests: a demo provider, customers, users of each group."""
 

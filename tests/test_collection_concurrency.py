@@ -16,6 +16,7 @@ from odoo.fields import Command
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.payment_plan.tests.common import create_demo_cards
 from odoo.addons.payment_plan.tools import webhook
 
 _logger = logging.getLogger(__name__)
@@ -41,19 +42,7 @@ class TestCollectionConcurrency(TransactionCase):
                     for n in range(count)
                 ]
             )
-            env['payment.token'].create(
-                [
-                    {
-                        'provider_id': provider.id,
-                        'payment_method_id': env.ref('payment_demo.payment_method_demo').id,
-                        'partner_id': partner.id,
-                        'payment_details': '4242',
-                        'provider_ref': f'{label}-{partner.id}',
-                        'demo_simulated_state': 'done',
-                    }
-                    for partner in partners
-                ]
-            )
+            create_demo_cards(env, partners, provider=provider)
             yesterday = fields.Date.context_today(env['payment.plan']) - timedelta(days=1)
             plans = (
                 env['payment.plan']
@@ -244,19 +233,7 @@ class TestCollectionConcurrency(TransactionCase):
                     for n in range(count)
                 ]
             )
-            env['payment.token'].create(
-                [
-                    {
-                        'provider_id': provider.id,
-                        'payment_method_id': env.ref('payment_demo.payment_method_demo').id,
-                        'partner_id': partner.id,
-                        'payment_details': '4242',
-                        'provider_ref': f'{label}-{partner.id}',
-                        'demo_simulated_state': 'done',
-                    }
-                    for partner in partners
-                ]
-            )
+            create_demo_cards(env, partners, provider=provider)
             invoices = env['account.move'].create(
                 [
                     {

@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tests import Form, tagged
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon, create_demo_cards
 
 
 class MassChargeCommon(PaymentPlanCommon):
@@ -337,19 +337,7 @@ class TestMassCharge(MassChargeCommon):
                 for n in range(500)
             ]
         )
-        self.env['payment.token'].create(
-            [
-                {
-                    'provider_id': self.provider.id,
-                    'payment_method_id': self.payment_method.id,
-                    'partner_id': partner.id,
-                    'payment_details': '4242',
-                    'provider_ref': f'bg-{partner.id}',
-                    'demo_simulated_state': 'error' if n % 50 == 0 else 'done',
-                }
-                for n, partner in enumerate(partners)
-            ]
-        )
+        create_demo_cards(self.env, partners, states=lambda n: 'error' if n % 50 == 0 else 'done')
         invoices = self.env['account.move'].create(
             [
                 {
