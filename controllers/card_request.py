@@ -88,15 +88,18 @@ class PaymentPlanCardRequestController(PaymentPlanPortal):
     def _get_card_request_providers(request_sudo):
         """Return the providers that may save the link's card: those that tokenize for the
         customer's company and currency (and, for a card given by phone, accept MOTO)."""
-        partner_sudo = request_sudo.partner_id
+        company = request_sudo.company_id
+        partner_sudo = request_sudo.partner_id.with_company(company)
+        # The customer's currency is their pricelist's, else the company's.
+        currency = partner_sudo.property_product_pricelist.currency_id or company.currency_id
         providers_sudo = (
             request.env['payment.provider']
             .sudo()
             ._get_compatible_providers(
-                request_sudo.company_id.id,
+                company.id,
                 partner_sudo.id,
                 0.0,
-                currency_id=request_sudo.company_id.currency_id.id,
+                currency_id=currency.id,
                 force_tokenization=True,
                 is_validation=True,
             )
