@@ -1,6 +1,6 @@
 {
     'name': "Payment Plans",
-    'version': '19.0.1.0.0',
+    'version': '19.0.1.1.0',
     'category': 'Accounting/Payment',
     'sequence': 360,
     'summary': "Cards on file, subscriptions, installments and mass charges collected without the customer.",
@@ -26,6 +26,7 @@
         'views/payment_plan_views.xml',
         'views/payment_token_views.xml',
         'views/payment_transaction_views.xml',
+        'views/payment_plan_consent_views.xml',
         'views/res_partner_views.xml',
         'views/res_config_settings_views.xml',
         'views/sale_order_views.xml',

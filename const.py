@@ -43,6 +43,7 @@ OPEN_INSTALLMENT_STATES = ('pending', 'processing', 'denied')
 CONSENT_CHANNELS = [
     ('link', "Registration link"),
     ('portal', "Customer portal"),
+    ('checkout', "Online checkout"),
     ('moto', "Phone (MOTO)"),
     ('paper', "Signed form"),
     ('other', "Other"),
@@ -57,6 +58,9 @@ DEFAULT_RETRY_INTERVAL_DAYS = 3
 DEFAULT_BATCH_SIZE = 100
 # A claimed attempt whose transaction is still a draft after this delay was interrupted.
 INTERRUPTED_AFTER_MINUTES = 60
+# A payment the customer started online (a draft transaction) blocks other charges of the same
+# installment for this long: they may still be on the provider's page.
+ONLINE_PAYMENT_HOLD_MINUTES = 30
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 DEFAULT_RECENTLY_DENIED_DAYS = 30
 

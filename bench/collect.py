@@ -29,6 +29,9 @@ def create_due_installments(env, label, count):
     partners = env['res.partner'].create(
         [{'name': f"{label} {n}", 'email': f'{label}.{n}@example.com'} for n in range(count)]
     )
+    env['payment.plan.consent'].create(
+        [{'partner_id': p.id, 'company_id': env.company.id, 'channel': 'link'} for p in partners]
+    )
     cards = env['payment.token'].create(
         [
             {

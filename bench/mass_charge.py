@@ -12,15 +12,16 @@ import time
 
 import common
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.fields import Command
 
 
 def create_open_invoices(env, label, count):
     provider = env.ref('payment.payment_provider_demo')
     provider.write({'state': 'test', 'journal_id': provider.journal_id.id})
-    partners = env['res.partner'].create(
-        [{'name': f"{label} {n}", 'card_consent_date': fields.Datetime.now()} for n in range(count)]
+    partners = env['res.partner'].create([{'name': f"{label} {n}"} for n in range(count)])
+    env['payment.plan.consent'].create(
+        [{'partner_id': p.id, 'company_id': env.company.id, 'channel': 'link'} for p in partners]
     )
     env['payment.token'].create(
         [

@@ -1,4 +1,4 @@
-from odoo import http
+from odoo import fields, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.http import request
@@ -151,7 +151,8 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         if not installment_sudo:
             return request.redirect(plan_sudo.get_portal_url())
         partner_sudo = request.env.user.partner_id
-        amount = installment_sudo.amount
+        installment_sudo._ensure_invoices()
+        amount = installment_sudo._get_open_amounts()[installment_sudo.id]
         currency = installment_sudo.currency_id
         providers_sudo = (
             request.env['payment.provider']
@@ -193,7 +194,12 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
 
     @http.route('/my/plans/<int:plan_id>/transaction', type='jsonrpc', auth='user')
     def portal_my_plan_transaction(self, plan_id, access_token, **kwargs):
-        """Create the transaction that pays the plan's oldest denied installment."""
+        """Create the transaction that pays the plan's oldest denied installment.
+
+        The amount, currency and operation are the server's: what is open of the installment
+        on its invoice, paid (never a zero-amount card validation). The installment is locked
+        first, and a payment already under way (another tab, a retry by staff) is refused.
+        """
         try:
             plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
         except (AccessError, MissingError):
@@ -204,10 +210,21 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         if not installment_sudo:
             raise UserError(request.env._("Nothing is overdue on this plan."))
         self._validate_transaction_kwargs(kwargs)
+        if kwargs.pop('is_validation', False):
+            raise ValidationError(request.env._("An overdue installment is paid, not validated."))
+        installment_sudo._lock_for_charge()
+        installment_sudo._check_no_payment_under_way()
         installment_sudo._ensure_invoices()
+        amount = installment_sudo._get_open_amounts()[installment_sudo.id]
+        if installment_sudo.currency_id.compare_amounts(amount, 0) <= 0:
+            installment_sudo.invoice_id._payment_plan_settle_installments()
+            raise UserError(request.env._("This installment is already paid."))
+        # A row update: a second tab that locked the installment meanwhile fails to serialize and
+        # is run again, where it sees this payment under way.
+        installment_sudo.date_last_online_payment = fields.Datetime.now()
         kwargs.update(
             {
-                'amount': installment_sudo.amount,
+                'amount': amount,
                 'partner_id': request.env.user.partner_id.id,
                 'currency_id': installment_sudo.currency_id.id,
                 'payment_plan_id': plan_sudo.id,

@@ -7,6 +7,7 @@ from . import (
     payment_plan_card_request,
     payment_plan_charge_batch,
     payment_plan_charge_batch_line,
+    payment_plan_consent,
     payment_plan_event,
     payment_plan_gateway,
     payment_plan_import_issue,

@@ -1,5 +1,8 @@
 from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from odoo.addons.payment_plan import const
 
 
 class AccountMove(models.Model):
@@ -32,3 +35,68 @@ class AccountMove(models.Model):
                 'default_invoice_ids': self.ids,
             },
         }
+
+    # === BUSINESS METHODS === #
+
+    def _payment_plan_claim(self):
+        """Claim the invoices' rows before a charge of them is created.
+
+        An update of the rows, in SQL on purpose (no field changes): any other transaction
+        charging the same invoices (a worker collecting installments, a mass charge, Pay on
+        Behalf) conflicts with it, and the one that comes second starts again from a fresh
+        snapshot, where it sees the invoice paid or being paid.
+        """
+        if not self:
+            return
+        self.env.cr.execute(
+            SQL("UPDATE account_move SET write_date = write_date WHERE id = ANY(%s)", self.ids)
+        )
+
+    def _payment_plan_charge_under_way(self, installment=None):
+        """Return whether a charge of the invoice is under way on another path than
+        `installment`'s own: a charge batch line, or a payment sent and not settled (or started
+        online a moment ago)."""
+        self.ensure_one()
+        return bool(self.payment_plan_charge_line_id) or self._payment_plan_transaction_under_way(
+            installment
+        )
+
+    def _payment_plan_transaction_under_way(self, installment=None):
+        """Return whether a payment of the invoice was sent and not settled, or started online a
+        moment ago, other than `installment`'s own."""
+        self.ensure_one()
+        hold_since = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
+        )
+        # Transactions are the payment administrators' records: only their state is read.
+        return bool(
+            self.sudo().transaction_ids.filtered(
+                lambda tx: (
+                    (installment is None or tx.installment_id != installment)
+                    and (
+                        tx.state in ('pending', 'authorized')
+                        or (tx.state == 'draft' and tx.create_date >= hold_since)
+                    )
+                )
+            )
+        )
+
+    def _payment_plan_settle_installments(self):
+        """Mark paid the open installments that the payments of these invoices now cover,
+        whatever paid them (a mass charge, Pay on Behalf, the customer paying the invoice, a
+        registered payment): a payment made on one path shows on the plan."""
+        Installment = self.env['payment.plan.installment']
+        # Installments are the plan users' records: the payment is what settles them, whoever
+        # recorded it.
+        installments_sudo = Installment.sudo().search(
+            [('invoice_id', 'in', self.ids), ('state', 'in', ('pending', 'denied'))]
+        )
+        if not installments_sudo:
+            return Installment
+        open_amounts = installments_sudo._get_open_amounts()
+        covered = installments_sudo.filtered(
+            lambda i: i.currency_id.compare_amounts(open_amounts[i.id], 0) <= 0
+        )
+        return covered._register_payment(
+            note=self.env._("paid on their invoice by another payment")
+        )

@@ -484,6 +484,20 @@ class PaymentPlan(models.Model):
                         customer=plan.partner_id.display_name,
                     )
                 )
+            if plan.collection_mode == 'token':
+                self.env['payment.plan.installment']._check_charge_rights()
+                refusal = plan.token_id._payment_plan_get_charge_refusal(
+                    plan.partner_id, plan.company_id, plan.currency_id
+                )
+                if refusal:
+                    raise UserError(
+                        self.env._(
+                            "Plan %(plan)s cannot charge %(card)s: %(reason)s",
+                            plan=plan.name,
+                            card=plan.token_id.display_name,
+                            reason=refusal,
+                        )
+                    )
         self._start()
         return True
 
@@ -835,9 +849,9 @@ class PaymentPlan(models.Model):
         """
         today = fields.Date.context_today(self)
         self.write({'state': 'cancelled'})
-        self.installment_ids.filtered(lambda i: i.state == 'pending' and i.due_date > today).write(
-            {'state': 'cancelled'}
-        )
+        self.installment_ids.filtered(
+            lambda i: i.state == 'pending' and i.due_date > today
+        )._set_cancelled()
         for plan in self:
             plan.message_post(body=reason)
 
@@ -979,19 +993,16 @@ class PaymentPlan(models.Model):
                     'name': "Ana García",
                     'email': 'ana.garcia@example.com',
                     'phone': '+34 600 000 001',
-                    'card_consent_channel': 'link',
                 },
                 {
                     'name': "Bruno Costa",
                     'email': 'bruno.costa@example.com',
                     'phone': '+55 11 90000 0002',
-                    'card_consent_channel': 'portal',
                 },
                 {
                     'name': "Claire Martin",
                     'email': 'claire.martin@example.com',
                     'phone': '+33 6 00 00 00 03',
-                    'card_consent_channel': 'moto',
                 },
                 {'name': "Dev Patel", 'email': 'dev.patel@example.com'},
             ]
@@ -1007,12 +1018,9 @@ class PaymentPlan(models.Model):
                 }
             )
         ana, bruno, claire, dev = partners
-        (ana | bruno | claire).write(
-            {
-                'card_consent_date': fields.Datetime.now(),
-                'card_consent_user_id': self.env.uid,
-            }
-        )
+        Consent = self.env['payment.plan.consent']
+        for partner, channel in ((ana, 'link'), (bruno, 'portal'), (claire, 'moto')):
+            Consent._record(partner, channel, user_id=self.env.uid)
         mode = 'token' if demo_method and provider else 'manual'
         if mode == 'token':
             provider = provider.with_company(provider.company_id)
@@ -1075,12 +1083,9 @@ class PaymentPlan(models.Model):
         )
         (installments_plan | subscription | denied_plan | donation).action_activate()
         for installment in installments_plan.installment_ids.sorted('sequence')[:2]:
-            installment.write(
-                {'state': 'paid', 'attempt_count': 1, 'date_paid': installment.due_date}
-            )
-        denied_plan.installment_ids.sorted('sequence')[:1].write(
+            installment._set_paid({'attempt_count': 1, 'date_paid': installment.due_date})
+        denied_plan.installment_ids.sorted('sequence')[:1]._set_denied(
             {
-                'state': 'denied',
                 'attempt_count': denied_plan.max_attempts,
                 'last_error': self.env._("The card was declined (demo)."),
             }

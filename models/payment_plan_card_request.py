@@ -145,13 +145,13 @@ class PaymentPlanCardRequest(models.Model):
         )
         partner = self.partner_id
         channel = 'moto' if self.channel == 'moto' else 'link'
-        partner.write(
-            {
-                'card_consent_date': fields.Datetime.now(),
-                'card_consent_channel': channel,
-                'card_consent_user_id': self.user_id.id if channel == 'moto' else False,
-                'card_consent_ip': self.consent_ip,
-            }
+        self.env['payment.plan.consent']._record(
+            partner,
+            channel,
+            token=token,
+            card_request_id=self.id,
+            user_id=self.user_id.id if channel == 'moto' else False,
+            ip_address=self.consent_ip,
         )
         partner.message_post(
             body=self.env._(

@@ -108,7 +108,7 @@ class PaymentPlanChargeBatch(models.Model):
         failed = self.line_ids.filtered(lambda line: line.state == 'failed')
         if not failed:
             raise UserError(self.env._("No line of %(batch)s failed.", batch=self.name))
-        failed.write({'state': 'queued'})
+        failed._set_queued()
         self.message_post(
             body=self.env._("%(count)s failed line(s) charged again.", count=len(failed))
         )
@@ -149,11 +149,12 @@ class PaymentPlanChargeBatch(models.Model):
         if not queued:
             pass
         elif len(queued) <= const.MASS_CHARGE_SYNC_LIMIT:
-            # Charging creates transactions and payments, which only the payment and
-            # accounting administrators may write: the caller's right to charge many customers
-            # at once (group_manager) was checked by the wizard or the button.
-            queued.sudo()._collect()
+            queued._check_charge_rights()
+            # Charged right after this request is committed, in a cursor of their own: the
+            # batch's form, shown next, has the outcome.
+            queued._collect_after_commit()
         else:
+            queued._check_charge_rights()
             self.state = 'queued'
             self.env.ref('payment_plan.ir_cron_collect_due')._trigger()
         self._update_progress()

@@ -1,8 +1,13 @@
+import logging
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
+
+_logger = logging.getLogger(__name__)
 
 
 class PaymentPlanChargeBatchLine(models.Model):
@@ -62,16 +67,25 @@ class PaymentPlanChargeBatchLine(models.Model):
         for line in self:
             line.name = f'{line.batch_id.name}-{line.sequence:05d}'
 
+    # === CRUD METHODS === #
+
+    def write(self, vals):
+        """The state of a line has one owner: its `_set_*` methods."""
+        if 'state' in vals and not self.env.context.get('payment_plan_line_state'):
+            raise UserError(
+                self.env._(
+                    "The status of a charge batch line changes by charging it, not by editing it."
+                )
+            )
+        return super().write(vals)
+
     # === BUSINESS METHODS: ELIGIBILITY === #
 
     @api.model
     def _get_card(self, partner, company):
-        """Return the valid card to charge for `partner` in `company`, or an empty recordset."""
-        today = fields.Date.context_today(self)
-        card = partner.with_company(company)._get_default_card()
-        if card and card.active and not (card.expiry_date and card.expiry_date < today):
-            return card
-        return self.env['payment.token']
+        """Return the customer's default card in `company` (charged if it may be), or an empty
+        recordset."""
+        return partner.with_company(company)._get_default_card()
 
     @api.model
     def _get_skip_reason(self, partner, card, invoices, amount, currency):
@@ -84,23 +98,19 @@ class PaymentPlanChargeBatchLine(models.Model):
         :param res.currency currency: The currency of the charge.
         :rtype: str | None
         """
-        if not (partner.card_consent_date or partner.commercial_partner_id.card_consent_date):
-            return self.env._("No consent to charge a card on file was recorded.")
         if not card:
+            if not self.env['payment.plan.consent']._has_consent(partner):
+                return self.env._("No consent to charge a card on file was recorded.")
             return self.env._("No valid card on file (none, archived or expired).")
+        refusal = card._payment_plan_get_charge_refusal(
+            partner, invoices.company_id[:1] or card.company_id, currency
+        )
+        if refusal:
+            return refusal
         if not invoices:
             return self.env._("No open invoice to pay.")
         if currency.compare_amounts(amount, 0) <= 0:
             return self.env._("Nothing to charge.")
-        # Providers are readable by system administrators only: the currencies they accept are
-        # read for the check, nothing else is disclosed.
-        allowed = card.sudo().provider_id.available_currency_ids
-        if allowed and currency not in allowed:
-            return self.env._(
-                "The provider of %(card)s cannot charge in %(currency)s.",
-                card=card.display_name,
-                currency=currency.name,
-            )
         return None
 
     @api.model
@@ -123,9 +133,7 @@ class PaymentPlanChargeBatchLine(models.Model):
                     not inv.payment_plan_charge_line_id
                     or inv.payment_plan_charge_line_id in exclude_lines
                 )
-                and not inv.transaction_ids.filtered(
-                    lambda tx: tx.state in ('pending', 'authorized')
-                )
+                and not inv._payment_plan_transaction_under_way()
             )
         ).sorted(lambda inv: (inv.invoice_date_due or inv.invoice_date or inv.date, inv.id))
 
@@ -200,19 +208,14 @@ class PaymentPlanChargeBatchLine(models.Model):
                 continue
             if line.invoice_ids and not invoices:
                 reason = self.env._("Already paid, or being paid by a charge under way.")
-            line.write({'state': 'skipped', 'message': reason})
+            line._set_skipped({'message': reason})
         to_charge._mark_invoices()
         transactions = self.env['payment.transaction'].create(
             [line._prepare_transaction_values(line.attempt_count + 1) for line in to_charge]
         )
         for line, tx in zip(to_charge, transactions, strict=True):
-            line.write(
-                {
-                    'state': 'processing',
-                    'attempt_count': line.attempt_count + 1,
-                    'transaction_id': tx.id,
-                    'message': False,
-                }
+            line._set_processing(
+                {'attempt_count': line.attempt_count + 1, 'transaction_id': tx.id, 'message': False}
             )
         return transactions
 
@@ -260,7 +263,7 @@ class PaymentPlanChargeBatchLine(models.Model):
 
     def _register_claim_failure(self, message):
         """Override of `payment.plan.collection.mixin`: the line fails with `message`."""
-        self.write({'state': 'failed', 'message': message})
+        self._set_failed({'message': message})
 
     def _after_charge(self):
         """Override of `payment.plan.collection.mixin`: report the progress on the batches."""
@@ -290,9 +293,8 @@ class PaymentPlanChargeBatchLine(models.Model):
                 ('transaction_id.create_date', '<', threshold),
             ]
         )
-        interrupted.write(
+        interrupted._set_pending(
             {
-                'state': 'pending',
                 'message': self.env._(
                     "The charge was interrupted: its outcome is unknown until the provider "
                     "reports it. Check the payment with the provider before charging again."
@@ -312,18 +314,68 @@ class PaymentPlanChargeBatchLine(models.Model):
             if line.transaction_id != tx or line.state not in ('processing', 'pending'):
                 continue
             if tx.state == 'done':
-                line.write({'state': 'done', 'message': False})
+                if tx._payment_plan_covers(line.amount, line.currency_id):
+                    line._set_done({'message': False})
+                else:
+                    line._set_failed(
+                        {
+                            'message': self.env._(
+                                "A payment of %(received)s did not cover the %(due)s charged.",
+                                received=tx.currency_id.format(tx.amount),
+                                due=line.currency_id.format(line.amount),
+                            )
+                        }
+                    )
             elif tx.state in ('pending', 'authorized'):
-                line.state = 'pending'
+                line._set_pending()
                 continue
             elif tx.state in ('error', 'cancel'):
-                line.write(
-                    {
-                        'state': 'failed',
-                        'message': tx.state_message or self.env._("The payment was refused."),
-                    }
+                line._set_failed(
+                    {'message': tx.state_message or self.env._("The payment was refused.")}
                 )
             else:
                 continue
             finished |= line
         finished._release_invoices()
+
+    # === BUSINESS METHODS: STATE === #
+
+    def _update_state(self, allowed_states, target_state, values=None):
+        """Move the lines to `target_state` from one of `allowed_states`, with `values`: the
+        one way a line's state changes; a refused transition is logged and changes nothing.
+
+        :return: The lines moved.
+        """
+        allowed = self.filtered(lambda line: line.state in allowed_states)
+        for line in self - allowed:
+            if line.state != target_state:
+                _logger.warning(
+                    "Charge batch line %s: refused to go from %s to %s.",
+                    line.name,
+                    line.state,
+                    target_state,
+                )
+        if allowed:
+            allowed.with_context(payment_plan_line_state=True).write(
+                {'state': target_state, **(values or {})}
+            )
+        return allowed
+
+    def _set_queued(self, values=None):
+        """Charge the lines (again): only failed ones are charged again."""
+        return self._update_state(('failed',), 'queued', values)
+
+    def _set_processing(self, values=None):
+        return self._update_state(('queued',), 'processing', values)
+
+    def _set_pending(self, values=None):
+        return self._update_state(('processing', 'pending'), 'pending', values)
+
+    def _set_done(self, values=None):
+        return self._update_state(('processing', 'pending'), 'done', values)
+
+    def _set_failed(self, values=None):
+        return self._update_state(('queued', 'processing', 'pending'), 'failed', values)
+
+    def _set_skipped(self, values=None):
+        return self._update_state(('queued',), 'skipped', values)

@@ -1,9 +1,13 @@
 import logging
+from collections import Counter
 
 from psycopg2 import OperationalError
+from psycopg2.errors import LockNotAvailable
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
+from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection
@@ -19,6 +23,12 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
     transaction per record, a reference unique per attempt), commit, charge the cards, apply
     the outcomes. A model using it provides `_lock_collectable`, `_claim_attempts_batch` and
     `_register_claim_failure`.
+
+    Every path charges through it: the cron in its own cursor, and the buttons, wizards and
+    order confirmations through `_collect_after_commit`, which runs the same loop in a cursor of
+    its own once the request's transaction is committed. No path charges inside a request's
+    transaction, so that a request killed after the provider answered leaves a committed claim
+    that is looked up, never a second charge.
     """
 
     _name = 'payment.plan.collection.mixin'
@@ -44,6 +54,7 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
         ids = self.ids if self else None
         charged = 0
         conflicts = 0
+        passes = Counter()
         while True:
             try:
                 batch = self._lock_collectable(today, batch_size, ids=ids)
@@ -65,13 +76,92 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
             batch._after_charge()
             charged += len(batch)
             if ids is not None:
-                ids = [i for i in ids if i not in batch.ids]
+                # A record due again at once (a refused attempt tried on the other card) gets one
+                # more pass; never more, whatever the records do.
+                passes.update(batch.ids)
+                ids = [i for i in ids if passes[i] < 2]
             if commit:
                 if self.env['ir.cron']._commit_progress(len(batch)) <= 0:
                     break
                 # Keep memory flat however many records are due.
                 self.env.invalidate_all()
         return charged
+
+    def _collect_after_commit(self):
+        """Charge the records once the current transaction is committed, in a cursor of their
+        own that commits each step (claim, charge, outcome), as the cron does.
+
+        The callers (buttons, wizards, order confirmation) only check and prepare the records in
+        the request; the web client reloads the records after the request and shows the
+        outcome. Should the worker die before charging, the collection cron (triggered now)
+        charges them: the records stay due until claimed.
+        """
+        if not self:
+            return
+        model, ids = self._name, list(self.ids)
+        uid, context = self.env.uid, {'lang': self.env.lang, 'tz': self.env.context.get('tz')}
+        registry = self.env.registry
+        self.env.ref('payment_plan.ir_cron_collect_due').sudo()._trigger()
+
+        @self.env.cr.postcommit.add
+        def collect():
+            try:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, uid, context)
+                    # The caller's right to charge was checked before the commit
+                    # (`_check_charge_rights`); transactions and payments are the payment and
+                    # accounting administrators' records.
+                    env[model].browse(ids).sudo()._collect(commit=True)
+            except Exception:  # the cron charges what is still due.
+                _logger.exception("Charging %s %s after the request failed.", model, ids)
+
+    @api.model
+    def _check_charge_rights(self):
+        """Refuse to charge a card on file for a user outside the add-on's groups.
+
+        A salesperson may sell a plan paid by link; charging a saved card without the customer
+        needs the Payment Plans group. The crons (the superuser) charge what users set up.
+
+        :raise AccessError: When the user may not charge a card on file.
+        """
+        if self.env.user._is_superuser() or self.env.user.has_group('payment_plan.group_user'):
+            return
+        raise AccessError(
+            self.env._(
+                "Only Payment Plans users may charge a customer's card on file. Send the customer "
+                "a payment link instead."
+            )
+        )
+
+    def _lock_for_charge(self):
+        """Lock the records before a charge is prepared on them, or say a charge is under way.
+
+        `NOWAIT`: a second click, a second tab or a worker charging the same record answers at
+        once instead of waiting to charge it a second time.
+
+        :raise UserError: When another transaction holds one of the records.
+        """
+        if not self:
+            return
+        self.flush_recordset()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM %s WHERE id = ANY(%s) FOR UPDATE NOWAIT",
+                        SQL.identifier(self._table),
+                        self.ids,
+                    )
+                )
+        except LockNotAvailable:
+            # A serialization failure is not caught: the request is then run again on a fresh
+            # snapshot, which sees what the other transaction did.
+            raise UserError(
+                self.env._("A payment of %(names)s is already under way.", names=self._get_names())
+            ) from None
+
+    def _get_names(self):
+        return ", ".join(self.mapped('display_name'))
 
     @api.model
     def _get_batch_size(self):
@@ -134,8 +224,12 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
         """Record that the record could not be claimed, with `message`."""
         raise NotImplementedError()
 
-    def _prepare_transaction_values(self, attempt):
-        """Return the values of the `offline` transaction of the attempt number `attempt`."""
+    def _prepare_transaction_values(self, attempt, amount=None):
+        """Return the values of the `offline` transaction of the attempt number `attempt`.
+
+        :param float amount: The amount to charge: what is still open of the record at claim
+                             time (default: the record's amount).
+        """
         self.ensure_one()
         card, invoices, extra_values = self._get_charge_values()
         return {
@@ -143,7 +237,7 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
             'payment_method_id': card.payment_method_id.id,
             'token_id': card.id,
             'partner_id': self.partner_id.id,
-            'amount': self.amount,
+            'amount': self.amount if amount is None else amount,
             'currency_id': self.currency_id.id,
             'reference': collection.attempt_reference(self.name, attempt),
             'operation': 'offline',

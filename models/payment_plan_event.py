@@ -186,7 +186,7 @@ class PaymentPlanEvent(models.Model):
                 'ignored',
             )
         if self.status == 'cancelled':
-            installment.write({'state': 'cancelled', 'next_attempt_date': False})
+            installment._set_cancelled()
             installment.plan_id._check_done()
             return self.env._("Installment cancelled."), 'applied'
         message = self.message or self.env._("The gateway refused the payment.")

@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -52,7 +53,20 @@ class PaymentPlanInstallment(models.Model):
         help="When a denied charge is tried again; empty for the first attempt (the due date).",
     )
     last_error = fields.Text(readonly=True, copy=False)
+    fallback_token_id = fields.Many2one(
+        string="Retry On Card",
+        comodel_name='payment.token',
+        readonly=True,
+        copy=False,
+        help="The customer's other card on which the refused attempt is tried again.",
+    )
     date_paid = fields.Date(string="Paid On", readonly=True, copy=False)
+    date_last_online_payment = fields.Datetime(
+        string="Last Paid Online",
+        readonly=True,
+        copy=False,
+        help="When the customer last started paying the installment online.",
+    )
     date_denied = fields.Date(string="Denied On", readonly=True, copy=False, index='btree_not_null')
     invoice_id = fields.Many2one(
         comodel_name='account.move',
@@ -98,6 +112,17 @@ class PaymentPlanInstallment(models.Model):
 
     # === CRUD METHODS === #
 
+    def write(self, vals):
+        """The state of an installment has one owner: its `_set_*` methods."""
+        if 'state' in vals and not self.env.context.get('payment_plan_installment_state'):
+            raise UserError(
+                self.env._(
+                    "The status of an installment changes through its actions (charge, register a "
+                    "payment, cancel), not by editing it."
+                )
+            )
+        return super().write(vals)
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_charged(self):
         if self.filtered(lambda i: i.state != 'pending' or i.transaction_ids):
@@ -113,7 +138,8 @@ class PaymentPlanInstallment(models.Model):
         """Waive the installments: the customer no longer owes them."""
         if self.filtered(lambda i: i.state not in ('pending', 'denied')):
             raise UserError(self.env._("Only pending or denied installments can be cancelled."))
-        self.write({'state': 'cancelled'})
+        self._lock_for_charge()
+        self._set_cancelled()
         for plan in self.plan_id:
             plan.message_post(
                 body=self.env._(
@@ -125,11 +151,25 @@ class PaymentPlanInstallment(models.Model):
         return True
 
     def action_retry_now(self):
-        """Charge the installments now, one more attempt, whatever their retry schedule."""
+        """Charge the installments now, one more attempt, whatever their retry schedule.
+
+        The installments are locked and made due today here; they are charged once this request
+        is committed, in a cursor of their own (`_collect_after_commit`), so that a request
+        killed after the provider answered never leads to a second charge.
+        """
+        self._check_charge_rights()
         retriable = self.filtered(
             lambda i: i.state in ('pending', 'denied') and i.collection_mode == 'token'
         )
         if retriable != self:
+            under_way = self.filtered(lambda i: i.state == 'processing')
+            if under_way:
+                raise UserError(
+                    self.env._(
+                        "A payment of %(names)s is already under way.",
+                        names=under_way._get_names(),
+                    )
+                )
             raise UserError(
                 self.env._(
                     "Only pending or denied installments of plans charged to a card can be retried."
@@ -137,11 +177,11 @@ class PaymentPlanInstallment(models.Model):
             )
         if retriable.plan_id.filtered(lambda p: p.state != 'active'):
             raise UserError(self.env._("Resume the plan before charging its installments."))
+        retriable._lock_for_charge()
+        retriable._check_no_payment_under_way()
         today = fields.Date.context_today(self)
-        retriable.write({'state': 'pending', 'next_attempt_date': today, 'date_denied': False})
-        # Charging creates transactions and payments, which only the payment and accounting
-        # administrators may write: the staff member's right here is the one checked just above.
-        retriable.sudo()._collect()
+        retriable._set_pending({'next_attempt_date': today, 'date_denied': False})
+        retriable._collect_after_commit()
         return True
 
     def action_register_payment(self):
@@ -201,30 +241,209 @@ class PaymentPlanInstallment(models.Model):
         self._register_failure(message, hard=False)
 
     def _claim_attempts_batch(self):
-        no_card = self.filtered(lambda i: not i.plan_id.token_id or not i.plan_id.token_id.active)
+        """Override of `payment.plan.collection.mixin`: claim what is still open of each
+        installment on its invoice (the ledger), on a card the customer may be charged on.
+
+        An installment whose invoice share was paid by any path (a mass charge, Pay on Behalf,
+        the customer paying the invoice, a registered payment, a credit note) is settled without
+        a charge; one whose invoice another charge is paying waits until the next day; the
+        others get their attempt's transaction, of the open amount at this moment.
+        """
+        today = fields.Date.context_today(self)
+        refusals = {installment.id: installment._get_card_refusal(today) for installment in self}
+        no_card = self.filtered(lambda i: refusals[i.id])
         with_card = self - no_card
         # The first payment of an order is invoiced by the order once it is paid.
         with_card.filtered(lambda i: not i._awaits_order_payment())._ensure_invoices()
+        # A row-level claim of the invoices: any other path charging them conflicts with it.
+        with_card.invoice_id._payment_plan_claim()
+        busy = with_card.filtered(
+            lambda i: i.invoice_id and i.invoice_id._payment_plan_charge_under_way(i)
+        )
+        open_amounts = (with_card - busy)._get_open_amounts()
+        settled = (with_card - busy).filtered(
+            lambda i: i.currency_id.compare_amounts(open_amounts[i.id], 0) <= 0
+        )
+        to_charge = with_card - busy - settled
         Transaction = self.env['payment.transaction']
-        references = {
-            i.id: collection.attempt_reference(i.name, i.attempt_count + 1) for i in with_card
-        }
+        references = {i.id: i._get_next_reference() for i in to_charge}
         existing_refs = set(
             Transaction.search([('reference', 'in', list(references.values()))]).mapped('reference')
         )
         # An attempt that already has its transaction is looked up, never sent again: its
         # outcome arrives through the provider's webhook or the post-processing.
-        transactions = Transaction.create(
-            [
-                installment._prepare_transaction_values(installment.attempt_count + 1)
-                for installment in with_card
-                if references[installment.id] not in existing_refs
-            ]
-        )
-        for attempts, installments in self.grouped('attempt_count').items():
-            installments.write({'state': 'processing', 'attempt_count': attempts + 1})
-        no_card._register_failure(self.env._("The customer has no valid card on file."), hard=True)
+        values_list = []
+        for installment in to_charge:
+            if references[installment.id] in existing_refs:
+                continue
+            values = installment._prepare_transaction_values(
+                installment._get_next_attempt(), amount=open_amounts[installment.id]
+            )
+            values['reference'] = references[installment.id]
+            values_list.append(values)
+        transactions = Transaction.create(values_list)
+        fallbacks = to_charge.filtered('fallback_token_id')
+        fallbacks._set_processing({'fallback_token_id': False})
+        for attempts, installments in (to_charge - fallbacks).grouped('attempt_count').items():
+            installments._set_processing({'attempt_count': attempts + 1})
+        for installment in busy:
+            installment._set_pending(
+                {
+                    'next_attempt_date': today + timedelta(days=1),
+                    'last_error': self.env._(
+                        "Another charge of invoice %(invoice)s is under way: tried again "
+                        "tomorrow, for what is still open.",
+                        invoice=installment.invoice_id.name,
+                    ),
+                }
+            )
+        if settled:
+            settled._register_payment(
+                note=self.env._("already paid on its invoice by another payment: nothing charged")
+            )
+        for installment in no_card:
+            installment._register_failure(refusals[installment.id], hard=True)
         return transactions
+
+    def _get_card(self):
+        """Return the card the next attempt charges: the plan's, or the fallback card of a
+        refused attempt."""
+        self.ensure_one()
+        return self.fallback_token_id or self.plan_id.token_id
+
+    def _get_next_attempt(self):
+        """Return the number of the next attempt (a fallback retries the current one)."""
+        self.ensure_one()
+        return self.attempt_count if self.fallback_token_id else self.attempt_count + 1
+
+    def _get_next_reference(self):
+        """Return the transaction reference of the next attempt."""
+        self.ensure_one()
+        reference = collection.attempt_reference(self.name, max(self._get_next_attempt(), 1))
+        return collection.fallback_reference(reference) if self.fallback_token_id else reference
+
+    def _get_card_refusal(self, on_date):
+        """Return why the card of the next attempt may not be charged, or None."""
+        self.ensure_one()
+        plan = self.plan_id
+        card = self._get_card()
+        if not card:
+            return self.env._("The customer has no valid card on file.")
+        return card._payment_plan_get_charge_refusal(
+            plan.partner_id, plan.company_id, plan.currency_id, on_date=on_date
+        )
+
+    def _check_no_payment_under_way(self):
+        """Refuse a new charge while a payment of the installments is under way: a transaction
+        sent and not settled, or a payment the customer started online a moment ago.
+
+        :raise UserError: When one is under way.
+        """
+        hold_since = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
+        )
+        # Transactions are the payment administrators' records: only their state is read.
+        busy = self.filtered(
+            lambda i: i.sudo().transaction_ids.filtered(
+                lambda tx: (
+                    tx.state in ('pending', 'authorized')
+                    or (tx.state == 'draft' and tx.create_date >= hold_since)
+                )
+            )
+        )
+        if busy:
+            raise UserError(
+                self.env._("A payment of %(names)s is already under way.", names=busy._get_names())
+            )
+
+    def _get_open_amounts(self):
+        """Return what is still owed of each installment: {installment id: amount}.
+
+        Invoices are the ledger: what is still open on an installment's invoice, whatever paid
+        the rest (a charge, a mass charge, the customer on the invoice, a registered payment, a
+        credit note), is owed by the last installments it backs, as installments are paid in
+        their order (a subscription period has an invoice of its own; an installment plan
+        shares one). No charge ever exceeds what is open. An installment without a posted
+        invoice owes its amount until it is paid.
+
+        :rtype: dict
+        """
+        result = {}
+        invoices = self.invoice_id.filtered(lambda inv: inv.state == 'posted')
+        siblings = self.search(
+            [('invoice_id', 'in', invoices.ids), ('state', '!=', 'cancelled')],
+            order='plan_id, sequence desc, id desc',
+        )
+        for invoice, backed in siblings.grouped('invoice_id').items():
+            residual = invoice.amount_residual
+            for installment in backed:  # the last ones first
+                owed = invoice.currency_id.round(min(installment.amount, max(residual, 0.0)))
+                residual -= owed
+                result[installment.id] = owed
+        for installment in self:
+            if installment.id in result:
+                continue
+            if installment.state in ('paid', 'cancelled') or installment.invoice_id in invoices:
+                result[installment.id] = 0.0
+            else:
+                result[installment.id] = installment.amount
+        return result
+
+    # === BUSINESS METHODS: STATE === #
+
+    def _update_state(self, allowed_states, target_state, values=None):
+        """Move the installments to `target_state` from one of `allowed_states`, with `values`.
+
+        The one way the state of an installment changes, as `payment.transaction` does: an
+        installment in a state that does not allow the transition is left as it is, and the
+        refusal logged.
+
+        :return: The installments moved.
+        """
+        allowed = self.filtered(lambda i: i.state in allowed_states)
+        for installment in self - allowed:
+            if installment.state != target_state:
+                _logger.warning(
+                    "Installment %s: refused to go from %s to %s.",
+                    installment.name,
+                    installment.state,
+                    target_state,
+                )
+        if allowed:
+            allowed.with_context(payment_plan_installment_state=True).write(
+                {'state': target_state, **(values or {})}
+            )
+        return allowed
+
+    def _set_processing(self, values=None):
+        """A charge of the installments is under way (claimed)."""
+        return self._update_state(('pending',), 'processing', values)
+
+    def _set_pending(self, values=None):
+        """The installments are due again (a retry, a retry now, a charge that found its invoice
+        busy)."""
+        return self._update_state(('pending', 'processing', 'denied'), 'pending', values)
+
+    def _set_paid(self, values=None):
+        return self._update_state(
+            ('pending', 'processing', 'denied'),
+            'paid',
+            {
+                'date_paid': fields.Date.context_today(self),
+                'next_attempt_date': False,
+                'last_error': False,
+                'date_denied': False,
+                **(values or {}),
+            },
+        )
+
+    def _set_denied(self, values=None):
+        return self._update_state(('pending', 'processing'), 'denied', values)
+
+    def _set_cancelled(self, values=None):
+        return self._update_state(
+            ('pending', 'denied'), 'cancelled', {'next_attempt_date': False, **(values or {})}
+        )
 
     def _get_charge_values(self):
         """Override of `payment.plan.collection.mixin`: the plan's card and the installment's
@@ -233,7 +452,7 @@ class PaymentPlanInstallment(models.Model):
         extra_values = {'installment_id': self.id}
         if self._awaits_order_payment():
             extra_values['sale_order_ids'] = [Command.set(self.plan_id.sale_order_id.ids)]
-        return self.plan_id.token_id, self.invoice_id, extra_values
+        return self._get_card(), self.invoice_id, extra_values
 
     def _awaits_order_payment(self):
         """Return whether the installment is the first payment its plan's order waits for."""
@@ -278,6 +497,11 @@ class PaymentPlanInstallment(models.Model):
                 record.invoice_id = move
         for installment in shared:
             installment.invoice_id = installment.plan_id.invoice_id
+        # Every installment of a plan backs the plan's one invoice: the ledger reads them all.
+        for plan in self.plan_id.filtered(lambda p: p.plan_type == 'installments' and p.invoice_id):
+            plan.installment_ids.filtered(
+                lambda i: not i.invoice_id and i.state != 'cancelled'
+            ).invoice_id = plan.invoice_id
 
     def _prepare_invoice_values(self):
         """Return the values of the invoice of one subscription period."""
@@ -286,42 +510,33 @@ class PaymentPlanInstallment(models.Model):
             self.amount, fields.Date.context_today(self), period=self
         )
 
-    def _charge_fallback_card(self, refused_tx):
-        """Retry a refused attempt once on the customer's other valid card, if the plan allows.
+    def _schedule_fallback_card(self, refused_tx):
+        """Retry a refused attempt once on the customer's other card, if the plan allows.
+
+        The retry is not charged here (this runs while an outcome is applied): the installment
+        is due again at once with the other card, and the collection service claims, commits
+        and charges it like any attempt, under the attempt's fallback reference.
 
         :param payment.transaction refused_tx: The refused transaction of the current attempt.
-        :return: Whether a fallback charge was made (its outcome then decides the attempt).
+        :return: Whether a retry on another card was scheduled (its outcome decides the attempt).
         :rtype: bool
         """
         self.ensure_one()
         plan = self.plan_id
         if not plan.allow_card_fallback or collection.is_hard_decline(refused_tx.state_message):
             return False
-        today = fields.Date.context_today(self)
-        other_card = self.env['payment.token'].search(
-            [
-                ('partner_id', 'in', plan._get_card_holders().ids),
-                ('company_id', '=', plan.company_id.id),
-                ('id', '!=', refused_tx.token_id.id),
-                '|',
-                ('expiry_date', '=', False),
-                ('expiry_date', '>=', today),
-            ],
-            order='is_default desc, create_date desc, id desc',
-            limit=1,
+        other_card = plan.partner_id._payment_plan_get_chargeable_card(
+            plan.company_id, plan.currency_id, exclude=refused_tx.token_id
         )
         if not other_card:
             return False
-        values = self._prepare_transaction_values(self.attempt_count)
-        values.update(
+        self._set_pending(
             {
-                'provider_id': other_card.provider_id.id,
-                'payment_method_id': other_card.payment_method_id.id,
-                'token_id': other_card.id,
-                'reference': collection.fallback_reference(refused_tx.reference),
+                'fallback_token_id': other_card.id,
+                'next_attempt_date': fields.Date.context_today(self),
+                'last_error': refused_tx.state_message,
             }
         )
-        fallback_tx = self.env['payment.transaction'].create(values)
         plan.message_post(
             body=self.env._(
                 "%(card)s was refused for %(name)s: trying %(other)s.",
@@ -330,8 +545,27 @@ class PaymentPlanInstallment(models.Model):
                 other=other_card.display_name,
             )
         )
-        fallback_tx._payment_plan_charge()
         return True
+
+    def _register_short_payment(self, tx, open_amount):
+        """Record a done payment that does not cover what is due: the rest stays owed.
+
+        :param payment.transaction tx: The payment received.
+        :param float open_amount: What is still open of the installment.
+        """
+        self.ensure_one()
+        message = self.env._(
+            "A payment of %(received)s did not cover %(name)s: %(open)s is still owed.",
+            received=tx.currency_id.format(tx.amount),
+            name=self.name,
+            open=self.currency_id.format(open_amount),
+        )
+        self.plan_id.message_post(body=message)
+        if self.state == 'processing':
+            tomorrow = fields.Date.context_today(self) + timedelta(days=1)
+            self._set_pending({'next_attempt_date': tomorrow, 'last_error': message})
+        else:
+            self.last_error = message
 
     def _register_failure(self, message, hard=None):
         """Record a failed attempt: retry it later per the plan's policy, or deny the installment.
@@ -352,39 +586,35 @@ class PaymentPlanInstallment(models.Model):
                 hard=is_hard,
             )
             if retry_on:
-                installment.write(
-                    {
-                        'state': 'pending',
-                        'next_attempt_date': retry_on,
-                        'last_error': message,
-                    }
-                )
-            else:
-                installment.write(
-                    {
-                        'state': 'denied',
-                        'next_attempt_date': False,
-                        'last_error': message,
-                        'date_denied': today,
-                    }
-                )
+                installment._set_pending({'next_attempt_date': retry_on, 'last_error': message})
+            elif installment._set_denied(
+                {'next_attempt_date': False, 'last_error': message, 'date_denied': today}
+            ):
                 installment._notify_denied()
 
-    def _register_payment(self):
-        """Mark the installments paid and close the plans that have nothing left to collect."""
-        self.write(
-            {
-                'state': 'paid',
-                'date_paid': fields.Date.context_today(self),
-                'next_attempt_date': False,
-                'last_error': False,
-                'date_denied': False,
-            }
-        )
-        self.plan_id._check_done()
-        self.plan_id.sale_order_id.filtered(
-            lambda o: o.payment_plan_id in self.plan_id
+    def _register_payment(self, note=None):
+        """Mark the installments paid and close the plans that have nothing left to collect.
+
+        Callers pay an installment only on a done, non-validation transaction covering what is
+        due, or a payment on its invoice (`_get_open_amounts`).
+
+        :param str note: Why, posted on the plans when given (e.g. paid by another path).
+        """
+        paid = self._set_paid()
+        if note:
+            for plan, installments in paid.grouped('plan_id').items():
+                plan.message_post(
+                    body=self.env._(
+                        "Installment(s) %(names)s paid: %(note)s.",
+                        names=installments._get_names(),
+                        note=note,
+                    )
+                )
+        paid.plan_id._check_done()
+        paid.plan_id.sale_order_id.filtered(
+            lambda o: o.payment_plan_id in paid.plan_id
         )._payment_plan_close()
+        return paid
 
     def _register_external_payment(self, amount, date, journal, memo=None):
         """Record a payment received without a card charge (reported by a gateway, registered by

@@ -20,6 +20,14 @@ class PaymentProvider(models.Model):
                 return True
         return super()._is_tokenization_required(sale_order_id=sale_order_id, **kwargs)
 
+    def _log_response(self, response, *, reference=None):
+        """Override of `payment` to tell a collection charge that an answer came back, and with
+        which status: without one, or with a provider error (5xx), its outcome is unknown."""
+        super()._log_response(response, reference=reference)
+        answers = self.env.context.get('payment_plan_http_answers')
+        if answers is not None:
+            answers.append(response.status_code)
+
     def _payment_plan_supports_moto(self):
         """Return whether staff may enter a card given by phone in the provider's own form.
 

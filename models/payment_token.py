@@ -197,6 +197,64 @@ class PaymentToken(models.Model):
 
     # === BUSINESS METHODS === #
 
+    def _payment_plan_get_charge_refusal(self, partner, company, currency, on_date=None):
+        """Return why this card may not be charged without the customer, or None when it may.
+
+        The one rule of "a card this customer may be charged on, for this company and currency",
+        that every charging path calls (plans, orders, Pay on Behalf, mass charges, the fallback
+        card): the card exists, is active, not expired on `on_date`, belongs to the customer or
+        their company, is in the company, its provider is enabled, tokenizes and accepts the
+        currency, and the customer gave a consent in force for it.
+
+        :param res.partner partner: The customer charged.
+        :param res.company company: The company that charges.
+        :param res.currency currency: The currency of the charge.
+        :param date on_date: The day of the charge (default: today).
+        :rtype: str | None
+        """
+        self.ensure_one()
+        # Tokens and providers are the payment administrators' records: the rule reads them for
+        # any caller, and tells only whether the card may be charged.
+        card_sudo = self.sudo()
+        on_date = on_date or fields.Date.context_today(self)
+        if not card_sudo.exists() or not card_sudo.active:
+            return self.env._("No valid card on file (none, archived or expired).")
+        if card_sudo.expiry_date and card_sudo.expiry_date < on_date:
+            return self.env._(
+                "The card %(card)s expired on %(date)s.",
+                card=card_sudo.display_name,
+                date=fields.Date.to_string(card_sudo.expiry_date),
+            )
+        holders = partner | partner.commercial_partner_id
+        if card_sudo.partner_id not in holders and (
+            card_sudo.partner_id.commercial_partner_id != partner.commercial_partner_id
+        ):
+            return self.env._(
+                "The card %(card)s is not a card of %(customer)s.",
+                card=card_sudo.display_name,
+                customer=partner.display_name,
+            )
+        provider_sudo = card_sudo.provider_id
+        if card_sudo.company_id != company:
+            return self.env._(
+                "The card %(card)s belongs to another company.", card=card_sudo.display_name
+            )
+        if provider_sudo.state == 'disabled' or not provider_sudo.allow_tokenization:
+            return self.env._(
+                "The provider of %(card)s no longer charges saved cards.",
+                card=card_sudo.display_name,
+            )
+        allowed = provider_sudo.available_currency_ids
+        if allowed and currency not in allowed:
+            return self.env._(
+                "The provider of %(card)s cannot charge in %(currency)s.",
+                card=card_sudo.display_name,
+                currency=currency.name,
+            )
+        if not self.env['payment.plan.consent']._has_consent(partner, card_sudo):
+            return self.env._("No consent to charge a card on file was recorded.")
+        return None
+
     def _assign_default_if_missing(self):
         """Mark the cards as default where their customer has no default card in their company."""
         for token in self:

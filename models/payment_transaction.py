@@ -1,6 +1,7 @@
 import logging
 
 from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import ValidationError
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection
@@ -32,6 +33,13 @@ class PaymentTransaction(models.Model):
     )
     payment_plan_id = fields.Many2one(
         string="Payment Plan", related='installment_id.plan_id', store=True, index='btree_not_null'
+    )
+    payment_plan_outcome_unknown = fields.Boolean(
+        string="Outcome Unknown",
+        readonly=True,
+        copy=False,
+        help="The charge may have reached the provider but no answer came back (a timeout, a "
+        "connection error, a provider error): it is looked up, never sent again.",
     )
 
     # === CONSTRAINT METHODS === #
@@ -68,9 +76,9 @@ class PaymentTransaction(models.Model):
             try:
                 with self.env.cr.savepoint():
                     tx._charge_with_token()
-            except Exception as error:  # recorded on the transaction.
-                _logger.exception("Charging %s failed.", tx.reference)
-                tx._set_error(self.env._("Technical error: %(error)s", error=str(error)))
+            except Exception as error:  # the charge may have left: its outcome is unknown.
+                _logger.exception("Charging %s failed: its outcome is unknown.", tx.reference)
+                tx._payment_plan_set_outcome_unknown(str(error))
         if commit:
             self.env['ir.cron']._commit_progress()
         logged = len(log_buffer)
@@ -93,13 +101,75 @@ class PaymentTransaction(models.Model):
                     )
         self._log_buffered_messages(log_buffer)
 
+    def _charge_with_token(self):
+        """Override of `payment` to keep the outcome of a collection charge unknown, not
+        refused, when the provider's answer never came back.
+
+        Odoo records any error of the request as a refusal. For a merchant-initiated charge that
+        would be retried under a new reference or sent to another card: a timeout, a connection
+        error or a provider error (5xx) after the request left leaves the transaction pending
+        and flagged, to be looked up; only a refusal the provider answered (4xx) is one.
+        """
+        if not self._is_payment_plan_charge():
+            return super()._charge_with_token()
+        self.ensure_one()
+        self._ensure_provider_is_not_disabled()
+        self._log_sent_message()
+        answers = []
+        try:
+            self.with_context(payment_plan_http_answers=answers)._send_payment_request()
+        except ValidationError as error:
+            if answers and all(400 <= status < 500 for status in answers):
+                self._set_error(str(error))
+            else:
+                self._payment_plan_set_outcome_unknown(str(error))
+
+    def _payment_plan_set_outcome_unknown(self, message):
+        """Leave the charge pending with its outcome unknown: looked up, never sent again."""
+        self.ensure_one()
+        self.payment_plan_outcome_unknown = True
+        self._set_pending(
+            state_message=self.env._(
+                "The provider's answer did not come back (%(error)s): the outcome is unknown "
+                "until it is looked up. Check the payment with the provider before charging again.",
+                error=message,
+            ),
+            extra_allowed_states=('pending',),
+        )
+
+    def _payment_plan_covers(self, amount, currency):
+        """Return whether the transaction pays `amount` in `currency`: the one rule of "paid".
+
+        Only a done payment (not a zero-amount card validation) in the same currency, of at least
+        the amount due, pays an installment, a charge batch line or an order's first payment.
+        """
+        self.ensure_one()
+        return (
+            self.state == 'done'
+            and self.operation != 'validation'
+            and self.currency_id == currency
+            and currency.compare_amounts(self.amount, amount) >= 0
+        )
+
+    def _tokenize(self, payment_data):
+        """Override of `payment` to record the customer's consent to charge the card they
+        saved at checkout or in their portal (a card registration link records its own)."""
+        super()._tokenize(payment_data)
+        if self.token_id and not self.payment_plan_card_request_id:
+            self.env['payment.plan.consent']._record(
+                self.partner_id,
+                'portal' if self.operation == 'validation' else 'checkout',
+                token=self.token_id,
+                user_id=False,
+            )
+
     def _post_process(self):
         """Override of `account_payment` to settle the installments the transactions pay.
 
         Runs whichever way the outcome arrives: the charge itself, the provider's webhook, the
         customer returning from the payment page, or the post-processing cron.
         """
-        extra_paid = self._prepare_order_first_payments()
+        self._prepare_order_first_payments()
         self._create_collection_payments()
         super()._post_process()
         self.filtered('installment_id')._apply_outcome_to_installments()
@@ -114,20 +184,20 @@ class PaymentTransaction(models.Model):
             tx.payment_plan_card_request_id._register_card(tx.token_id)
         charged_by_batch = self.filtered('payment_plan_charge_line_id')
         charged_by_batch.payment_plan_charge_line_id._apply_outcome(charged_by_batch)
-        extra_paid._register_payment()
+        # Invoices are the ledger: a payment of any path settles the installments it covers.
+        self.filtered(
+            lambda tx: tx.state == 'done' and tx.operation != 'validation'
+        ).invoice_ids._payment_plan_settle_installments()
 
     def _prepare_order_first_payments(self):
         """Link the confirmed first payments of orders paid by plan to their installment and
         to the order's invoice, so that the payment is reconciled with it.
 
         The payment may come from the customer's payment link (which saves the card that the
-        plan then charges) or from the card on file charged at confirmation.
-
-        :return: The further installments the payments also cover (a customer who paid more
-                 than the first installment); they are paid with it.
-        :rtype: payment.plan.installment
+        plan then charges) or from the card on file charged at confirmation. Only a payment that
+        covers the first installment counts (`_payment_plan_covers`): a smaller one, another
+        currency or a card validation leaves the order waiting, with the reason shown.
         """
-        extra_paid = self.env['payment.plan.installment']
         for tx in self.filtered(
             lambda t: (
                 t.state == 'done' and t.operation != 'validation' and len(t.sale_order_ids) == 1
@@ -142,31 +212,39 @@ class PaymentTransaction(models.Model):
                 or (tx.installment_id and tx.installment_id.plan_id != plan)
             ):
                 continue
+            open_installments = plan.installment_ids.filtered(
+                lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+            ).sorted('sequence')
+            due = (
+                tx.installment_id._get_open_amounts()[tx.installment_id.id]
+                if tx.installment_id
+                else order._get_payment_plan_first_amount()
+            )
+            if not tx._payment_plan_covers(due, plan.currency_id):
+                order.message_post(
+                    body=self.env._(
+                        "A payment of %(received)s does not cover the first installment "
+                        "(%(due)s): the order waits for its first payment.",
+                        received=tx.currency_id.format(tx.amount),
+                        due=plan.currency_id.format(due),
+                    )
+                )
+                continue
             if plan.state == 'draft':
                 if tx.token_id and plan.collection_mode == 'token':
                     plan.token_id = tx.token_id
                 plan._start()
-            open_installments = plan.installment_ids.filtered(
-                lambda i: i.state in const.OPEN_INSTALLMENT_STATES
-            ).sorted('sequence')
+                open_installments = plan.installment_ids.sorted('sequence')
             installment = tx.installment_id or open_installments[:1]
             if not installment:
                 continue
             if not tx.installment_id:
                 tx.installment_id = installment
-                installment.write(
-                    {'state': 'processing', 'attempt_count': installment.attempt_count + 1}
-                )
+                if installment.state == 'pending':
+                    installment._set_processing({'attempt_count': installment.attempt_count + 1})
             installment._ensure_invoices()
             if not tx.invoice_ids and installment.invoice_id:
                 tx.invoice_ids = installment.invoice_id
-            remaining = tx.amount - installment.amount
-            for following in open_installments - installment:
-                if tx.currency_id.compare_amounts(remaining, following.amount) < 0:
-                    break
-                remaining -= following.amount
-                extra_paid |= following
-        return extra_paid
 
     def _is_payment_plan_charge(self):
         """Return whether the transaction is a charge of the collection service (an installment's
@@ -311,18 +389,37 @@ class PaymentTransaction(models.Model):
     def _apply_outcome_to_installments(self):
         """Pay, retry or deny the installments according to their transactions' state.
 
-        A confirmed charge always pays its installment (money came in, even late); a failure
-        only counts when it is the outcome of the installment's current attempt, so replayed or
-        out-of-order outcomes change nothing.
+        A done payment pays its installment when it covers what was open of it: after the
+        payment is reconciled, nothing is left open on the invoice (the ledger), or, without an
+        invoice, it covers the amount (`_payment_plan_covers`). A validation never pays; money
+        that came in late still pays. A failure only counts when it is the outcome of the
+        installment's current attempt, so replayed or out-of-order outcomes change nothing.
         """
         confirmed = self.filtered(
-            lambda tx: tx.state == 'done' and tx.installment_id.state not in ('paid', 'cancelled')
+            lambda tx: (
+                tx.state == 'done'
+                and tx.operation != 'validation'
+                and tx.installment_id.state not in ('paid', 'cancelled')
+            )
         )
-        confirmed.installment_id._register_payment()
+        open_amounts = confirmed.installment_id._get_open_amounts()
+        paid = self.env['payment.plan.installment']
+        for tx in confirmed:
+            installment = tx.installment_id
+            if installment.invoice_id.state == 'posted':
+                covered = installment.currency_id.is_zero(open_amounts[installment.id])
+            else:
+                covered = tx._payment_plan_covers(installment.amount, installment.currency_id)
+            if covered:
+                paid |= installment
+            else:
+                installment._register_short_payment(tx, open_amounts[installment.id])
+        paid._register_payment()
         # A card the customer paid with online (the portal's "pay now") pays the plan from now on.
         for tx in confirmed.filtered(
             lambda t: (
-                t.token_id
+                t.installment_id in paid
+                and t.token_id
                 and t.operation.startswith('online')
                 and t.installment_id.plan_id.collection_mode == 'token'
                 and t.installment_id.plan_id.token_id != t.token_id
@@ -353,6 +450,6 @@ class PaymentTransaction(models.Model):
             ):
                 continue
             message = tx.state_message or self.env._("The payment was refused.")
-            if tx.reference == current_reference and installment._charge_fallback_card(tx):
+            if tx.reference == current_reference and installment._schedule_fallback_card(tx):
                 continue
             installment._register_failure(message)

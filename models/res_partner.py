@@ -29,23 +29,31 @@ class ResPartner(models.Model):
         compute='_compute_has_saved_card',
         search='_search_has_saved_card',
     )
+    payment_plan_consent_ids = fields.One2many(
+        string="Card Consents",
+        comodel_name='payment.plan.consent',
+        inverse_name='partner_id',
+        help="Every consent to charge a card on file the customer gave, revoked ones included.",
+    )
     card_consent_date = fields.Datetime(
-        copy=False,
-        help="When the customer agreed that their card be kept on file and charged.",
+        compute='_compute_card_consent',
+        store=True,
+        help="When the customer gave the consent in force to charge a card on file.",
     )
     card_consent_channel = fields.Selection(
-        selection=const.CONSENT_CHANNELS,
-        copy=False,
+        selection=const.CONSENT_CHANNELS, compute='_compute_card_consent', store=True
     )
     card_consent_user_id = fields.Many2one(
         string="Consent Recorded By",
         comodel_name='res.users',
-        copy=False,
+        compute='_compute_card_consent',
+        store=True,
     )
     card_consent_ip = fields.Char(
         string="Consent IP Address",
-        copy=False,
-        help="Where the customer was when they saved their card through a registration link.",
+        compute='_compute_card_consent',
+        store=True,
+        help="Where the customer was when they gave it online.",
     )
     payment_card_count = fields.Integer(string="Cards", compute='_compute_payment_portfolio')
     card_expiring_soon = fields.Boolean(
@@ -75,6 +83,18 @@ class ResPartner(models.Model):
     )
 
     # === COMPUTE METHODS === #
+
+    @api.depends('payment_plan_consent_ids.date', 'payment_plan_consent_ids.revoked_date')
+    def _compute_card_consent(self):
+        """The consent in force shown on the customer: their latest unrevoked one."""
+        for partner in self:
+            consent = partner.payment_plan_consent_ids.filtered(
+                lambda c: not c.revoked_date
+            ).sorted(lambda c: (c.date, c.id), reverse=True)[:1]
+            partner.card_consent_date = consent.date
+            partner.card_consent_channel = consent.channel
+            partner.card_consent_user_id = consent.user_id
+            partner.card_consent_ip = consent.ip_address
 
     @api.depends('payment_plan_ids')
     def _compute_payment_plan_count(self):
@@ -350,3 +370,30 @@ class ResPartner(models.Model):
         """Return the card charged by default: the customer's own, or their company's."""
         self.ensure_one()
         return self.default_token_id or self.commercial_partner_id.default_token_id
+
+    def _payment_plan_get_chargeable_card(self, company, currency, exclude=None):
+        """Return the card to charge the customer on without them in `company` and `currency`:
+        their default card, else their newest other card, that may be charged
+        (`payment.token._payment_plan_get_charge_refusal`); an empty recordset when none may.
+
+        :param payment.token exclude: Cards not to return (e.g. the one just refused).
+        """
+        self.ensure_one()
+        exclude = exclude or self.env['payment.token']
+        # Cards are the payment administrators' records: only the chosen one is returned.
+        cards_sudo = (
+            self.env['payment.token']
+            .sudo()
+            .search(
+                [
+                    ('partner_id', 'in', (self | self.commercial_partner_id).ids),
+                    ('company_id', '=', company.id),
+                    ('id', 'not in', exclude.ids),
+                ],
+                order='is_default desc, create_date desc, id desc',
+            )
+        )
+        for card_sudo in cards_sudo:
+            if card_sudo._payment_plan_get_charge_refusal(self, company, currency) is None:
+                return self.env['payment.token'].browse(card_sudo.id)
+        return self.env['payment.token']

@@ -166,7 +166,7 @@ class SaleOrder(models.Model):
             )
             plan_sudo.installment_ids.filtered(
                 lambda i: i.state in ('pending', 'denied')
-            ).state = 'cancelled'
+            )._set_cancelled()
             order.payment_plan_id = False
             order.message_post(
                 body=self.env._(
@@ -209,7 +209,10 @@ class SaleOrder(models.Model):
             'interval_unit': self.payment_plan_interval_unit or 'month',
             'date_start': fields.Date.context_today(self),
             'collection_mode': self.payment_plan_collection_mode or 'token',
-            'token_id': self.payment_plan_token_id.id,
+            # Only a Payment Plans user chooses the card charged without the customer; a plan
+            # sold by others is charged to the card the customer saves when paying the link.
+            'token_id': self.env.user.has_group('payment_plan.group_user')
+            and self.payment_plan_token_id.id,
             'sale_order_id': self.id,
         }
 
@@ -257,16 +260,35 @@ class SaleOrder(models.Model):
                     plan=plan_sudo._get_html_link(),
                 )
             )
-            token = plan_sudo.token_id
             if plan_sudo.collection_mode != 'token':
                 plan_sudo._start()
-            elif token.active and not (
-                token.expiry_date and token.expiry_date < fields.Date.context_today(order)
-            ):
+            elif order._payment_plan_may_charge_card(plan_sudo):
                 plan_sudo._start()
-                plan_sudo.installment_ids.sorted('sequence')[:1]._collect()
+                # Charged once the confirmation is committed, in a cursor of its own: a request
+                # killed after the provider answered never charges the card twice.
+                plan_sudo.installment_ids.sorted('sequence')[:1]._collect_after_commit()
             else:
                 order._payment_plan_send_link()
+
+    def _payment_plan_may_charge_card(self, plan):
+        """Return whether the first installment of `plan` may be charged to its card now: the
+        user may charge cards on file, and the card may be charged without the customer
+        (consent, validity, company, currency). Otherwise the customer gets the payment link."""
+        self.ensure_one()
+        if not plan.token_id or not self.env.user.has_group('payment_plan.group_user'):
+            return False
+        refusal = plan.token_id._payment_plan_get_charge_refusal(
+            plan.partner_id, plan.company_id, plan.currency_id
+        )
+        if refusal:
+            self.message_post(
+                body=self.env._(
+                    "The card on file is not charged (%(reason)s): the customer gets the payment "
+                    "link.",
+                    reason=refusal,
+                )
+            )
+        return not refusal
 
     def _payment_plan_set_prepayment(self):
         """Make Odoo's portal ask the first installment to confirm the order."""

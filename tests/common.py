@@ -4,11 +4,28 @@ from odoo.tests import new_test_user
 from odoo.addons.base.tests.common import BaseCommon
 
 
-def create_demo_cards(env, partners, states='done', provider=None):
+def record_consents(env, partners, channel='link'):
+    """Record each partner's consent to charge their cards on file (as the card link does)."""
+    return env['payment.plan.consent'].create(
+        [
+            {
+                'partner_id': partner.id,
+                'company_id': partner.company_id.id or env.company.id,
+                'channel': channel,
+            }
+            for partner in partners
+        ]
+    )
+
+
+def create_demo_cards(env, partners, states='done', provider=None, consent=True):
     """Create one demo card per partner, at once; `states` is one simulated state for all, or
-    a function of the partner's position giving each its own."""
+    a function of the partner's position giving each its own. The customers' consent to charge
+    them is recorded unless `consent` is False."""
     provider = provider or env.ref('payment.payment_provider_demo')
     method = env.ref('payment_demo.payment_method_demo')
+    if consent:
+        record_consents(env, partners)
     return env['payment.token'].create(
         [
             {
@@ -61,19 +78,37 @@ class PaymentPlanCommon(BaseCommon):
         )
 
     @classmethod
-    def _create_card(cls, partner=None, details='4242', state='done', provider=None, **values):
+    def _create_card(
+        cls, partner=None, details='4242', state='done', provider=None, consent=True, **values
+    ):
+        """Return a demo card of `partner`; the customer's consent to charge it is recorded
+        (as the card registration link does) unless `consent` is False."""
         provider = provider or cls.provider
-        return cls.env['payment.token'].create(
+        partner = partner or cls.customer
+        card = cls.env['payment.token'].create(
             {
                 'provider_id': provider.id,
                 'payment_method_id': cls.payment_method.id,
-                'partner_id': (partner or cls.customer).id,
+                'partner_id': partner.id,
                 'payment_details': details,
                 'provider_ref': f'demo-{details}',
                 'demo_simulated_state': state,
                 **values,
             }
         )
+        if consent:
+            cls.env['payment.plan.consent']._record(partner, 'link', token=card)
+        return card
+
+    def _run_after_commit(self):
+        """Run what the request left to do once committed (`_collect_after_commit`), as the
+        server does: in a cursor of its own, which the test registry wraps around the test's
+        transaction. Then forget the cache: the records changed in that cursor."""
+        if not type(self)._registry_patched:
+            self.registry_enter_test_mode()
+        self.env.flush_all()
+        self.env.cr.postcommit.run()
+        self.env.invalidate_all()
 
     @classmethod
     def _create_plan(cls, **values):

@@ -8,9 +8,7 @@ from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 @tagged('post_install', '-at_install')
 class TestBackendTours(PaymentPlanCommon, HttpCase):
     def test_mass_charge_from_the_customer_list(self):
-        payer = self.env['res.partner'].create(
-            {'name': "Tara Tour", 'card_consent_date': fields.Datetime.now()}
-        )
+        payer = self.env['res.partner'].create({'name': "Tara Tour"})
         self._create_card(partner=payer, details='7777')
         invoice = self.env['account.move'].create(
             {

@@ -183,7 +183,6 @@ class TestPortfolio(PaymentPlanCommon):
         )
         plan = self._create_plan(collection_mode='token', token_id=card.id)
         plan.action_activate()
-        self.customer.card_consent_date = fields.Datetime.now()
         Partner = self.env['res.partner'].with_user(self.plan_user)
         customer = Partner.browse(self.customer.id)
         self.assertEqual(customer.payment_card_count, 1)
@@ -196,7 +195,7 @@ class TestPortfolio(PaymentPlanCommon):
         self.assertEqual(
             Partner.search([*mine, ('has_running_plan', '=', False)]).ids, self.other_customer.ids
         )
-        plan.installment_ids[0].write({'state': 'denied'})
+        plan.installment_ids[0]._set_denied()
         self.assertEqual(Partner.search([*mine, ('has_denied_plan', '=', True)]), customer)
         # Exported by an administrator (exports are a right of their own in Odoo).
         exported = self.customer.export_data(

@@ -171,7 +171,7 @@ class TestCollection(PaymentPlanCommon):
         installment = self._installment(plan)
         plan.installment_ids._collect()
         self.assertEqual(installment.state, 'denied')
-        self.assertEqual(installment.last_error, "The customer has no valid card on file.")
+        self.assertIn("No valid card on file", installment.last_error)
         self.assertFalse(installment.transaction_ids)
 
     def test_archived_card_falls_back_to_the_default_card(self):
@@ -215,6 +215,10 @@ class TestCollection(PaymentPlanCommon):
         good_card = self._create_card(details='9999', state='done')
         plan.token_id = good_card
         plan.with_user(self.plan_user).action_retry_denied()
+        # Nothing is charged inside the request: only once it is committed.
+        self.assertEqual(installment.state, 'pending')
+        self.assertEqual(len(installment.transaction_ids), 1)
+        self._run_after_commit()
         self.assertEqual(installment.state, 'paid')
         self.assertEqual(installment.attempt_count, 2)
         self.assertFalse(plan.payment_failed)
@@ -225,7 +229,7 @@ class TestCollection(PaymentPlanCommon):
         plan.action_pause()
         with self.assertRaises(UserError):
             installment.action_retry_now()
-        installment.state = 'paid'
+        installment._set_paid()
         with self.assertRaises(UserError):
             installment.action_retry_now()
 

@@ -228,10 +228,7 @@ class TestCollectionConcurrency(TransactionCase):
             provider = env.ref('payment.payment_provider_demo')
             provider.write({'journal_id': provider.journal_id.id})
             partners = env['res.partner'].create(
-                [
-                    {'name': f"{label} customer {n}", 'card_consent_date': fields.Datetime.now()}
-                    for n in range(count)
-                ]
+                [{'name': f"{label} customer {n}"} for n in range(count)]
             )
             create_demo_cards(env, partners, provider=provider)
             invoices = env['account.move'].create(

@@ -7,16 +7,18 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tests import Form, tagged
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon, create_demo_cards
+from odoo.addons.payment_plan.tests.common import (
+    PaymentPlanCommon,
+    create_demo_cards,
+    record_consents,
+)
 
 
 class MassChargeCommon(PaymentPlanCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env['res.partner'].browse((cls.customer | cls.other_customer).ids).write(
-            {'card_consent_date': fields.Datetime.now(), 'card_consent_channel': 'link'}
-        )
+        record_consents(cls.env, cls.customer | cls.other_customer)
 
     @classmethod
     def _create_invoice(cls, partner, amount, post=True, date_due=None):
@@ -43,12 +45,15 @@ class MassChargeCommon(PaymentPlanCommon):
             {
                 'name': name,
                 'email': f'{name.lower().replace(" ", ".")}@example.com',
-                'card_consent_date': fields.Datetime.now() if consent else False,
                 **values,
             }
         )
         if card_state:
-            cls._create_card(partner=partner, details=f'{partner.id:04d}', state=card_state)
+            cls._create_card(
+                partner=partner, details=f'{partner.id:04d}', state=card_state, consent=consent
+            )
+        elif consent:
+            record_consents(cls.env, partner)
         return partner
 
     def _mass_charge(self, user=None, **values):
@@ -57,6 +62,7 @@ class MassChargeCommon(PaymentPlanCommon):
             self.env['payment.plan.mass.charge'].with_user(user or self.plan_manager).create(values)
         )
         action = wizard.action_charge()
+        self._run_after_commit()
         return self.env['payment.plan.charge.batch'].browse(action['res_id'])
 
 
@@ -180,10 +186,11 @@ class TestMassCharge(MassChargeCommon):
         self.assertEqual((wizard.charge_count, wizard.skip_count), (0, 4))
         self.assertIn("No valid card on file", wizard.summary)
         batch = self.env['payment.plan.charge.batch'].browse(wizard.action_charge()['res_id'])
+        self._run_after_commit()
         reasons = {line.partner_id: line.message for line in batch.line_ids}
         self.assertEqual(set(batch.line_ids.mapped('state')), {'skipped'})
         self.assertIn("No valid card", reasons[no_card])
-        self.assertIn("No valid card", reasons[expired])
+        self.assertIn("expired", reasons[expired])
         self.assertIn("consent", reasons[no_consent])
         self.assertIn("No open invoice", reasons[nothing_due])
         self.assertFalse(batch.line_ids.transaction_ids, "nobody was charged")
@@ -231,6 +238,7 @@ class TestMassCharge(MassChargeCommon):
         )
         self.assertEqual((wizard.charge_count, wizard.amount_total), (1, 10.0))
         wizard.action_charge()
+        self._run_after_commit()
         self.assertEqual(chosen.amount_residual, 0.0)
         self.assertEqual(other.amount_residual, 15.0)
 
@@ -249,6 +257,7 @@ class TestMassCharge(MassChargeCommon):
 
         bad.payment_token_ids.demo_simulated_state = 'done'  # The customer fixed their card.
         batch.with_user(self.plan_manager).action_rerun_failed()
+        self._run_after_commit()
         self.assertEqual(failed.state, 'done')
         self.assertEqual(len(failed.transaction_ids), 2, "a new attempt with its own reference")
         self.assertEqual(len(set(failed.transaction_ids.mapped('reference'))), 2)
@@ -289,6 +298,7 @@ class TestMassCharge(MassChargeCommon):
         old_tx = batch.line_ids.transaction_id
         payer.payment_token_ids.demo_simulated_state = 'done'
         batch.action_rerun_failed()
+        self._run_after_commit()
         self.assertEqual(batch.line_ids.state, 'done')
         old_tx._post_process()  # A late webhook of the refused first attempt.
         self.assertEqual(batch.line_ids.state, 'done')
@@ -329,13 +339,7 @@ class TestMassCharge(MassChargeCommon):
 
     def test_large_selections_run_in_the_background_with_progress_and_a_mail(self):
         partners = self.env['res.partner'].create(
-            [
-                {
-                    'name': f"Background payer {n}",
-                    'card_consent_date': fields.Datetime.now(),
-                }
-                for n in range(500)
-            ]
+            [{'name': f"Background payer {n}"} for n in range(500)]
         )
         create_demo_cards(self.env, partners, states=lambda n: 'error' if n % 50 == 0 else 'done')
         invoices = self.env['account.move'].create(
@@ -409,6 +413,7 @@ class TestPayOnBehalf(MassChargeCommon):
         self.assertEqual(wizard.open_amount, 90.0)
         self.assertEqual(wizard.token_id, payer.payment_token_ids)
         wizard.action_confirm()
+        self._run_after_commit()
         self.assertEqual(invoice.amount_residual, 60.0)
 
     def test_partial_amount_over_the_balance_is_refused(self):
@@ -424,6 +429,7 @@ class TestPayOnBehalf(MassChargeCommon):
         invoice = self._create_invoice(payer, 100.0)
         wizard = self._wizard(invoice, mode='installments', installment_count=3)
         action = wizard.action_confirm()
+        self._run_after_commit()
         plan = self.env['payment.plan'].browse(action['res_id'])
         self.assertEqual(plan.state, 'active')
         self.assertEqual(plan.invoice_id, invoice, "the plan pays the invoice, no new invoice")

@@ -78,7 +78,7 @@ class TestPaymentPlan(PaymentPlanCommon):
             plan_type='subscription', installment_count=0, date_start='2026-01-31', amount=10
         )
         plan.action_activate()
-        plan.installment_ids.sorted('sequence')[:3].write({'state': 'paid'})
+        plan.installment_ids.sorted('sequence')[:3]._set_paid()
         self.env['payment.plan']._cron_extend_schedules()
         installments = plan.installment_ids.sorted('sequence')
         self.assertEqual(len(installments), 15)
@@ -93,7 +93,7 @@ class TestPaymentPlan(PaymentPlanCommon):
         plan = self._create_plan()
         plan.action_activate()
         first, second, third = plan.installment_ids.sorted('sequence')
-        (first | second).write({'state': 'paid'})
+        (first | second)._set_paid()
         plan._check_done()
         self.assertEqual(plan.state, 'active')
         third.action_cancel()
@@ -108,7 +108,7 @@ class TestPaymentPlan(PaymentPlanCommon):
             date_end='2026-02-01',
         )
         plan.action_activate()
-        plan.installment_ids.write({'state': 'paid'})
+        plan.installment_ids._set_paid()
         self.env['payment.plan']._cron_extend_schedules()
         self.assertEqual(plan.state, 'done')
 

@@ -21,7 +21,7 @@ class TestPlanChange(PaymentPlanCommon):
         plan = self._create_plan(amount=300, installment_count=3, date_start='2026-01-31')
         plan.action_activate()
         first = plan.installment_ids.filtered(lambda i: i.sequence == 1)
-        first.state = 'paid'
+        first._set_paid()
         wizard = self._change(plan)
         self.assertEqual(wizard.amount, 200)
         self.assertEqual(wizard.remaining_count, 2)
@@ -49,7 +49,7 @@ class TestPlanChange(PaymentPlanCommon):
             plan_type='subscription', amount=30, installment_count=0, date_start='2026-01-31'
         )
         plan.action_activate()
-        plan.installment_ids.filtered(lambda i: i.sequence == 1).state = 'paid'
+        plan.installment_ids.filtered(lambda i: i.sequence == 1)._set_paid()
         self._change(plan, amount=35, next_due_date=date(2026, 3, 15)).action_apply()
         pending = plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted('sequence')
         self.assertEqual(len(pending), 12)
@@ -60,7 +60,7 @@ class TestPlanChange(PaymentPlanCommon):
         )
         self.assertEqual(plan.amount, 35)
         # Later periods continue from the new anchor.
-        pending[:2].write({'state': 'paid'})
+        pending[:2]._set_paid()
         plan._extend_subscription_schedule()
         last = plan.installment_ids.sorted('sequence')[-1]
         self.assertEqual(last.due_date, date(2027, 4, 15))

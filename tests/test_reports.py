@@ -32,13 +32,13 @@ class TestReports(PaymentPlanCommon):
         )
         cls.subscription.action_activate()
         jan, feb, mar = cls.subscription.installment_ids.sorted('sequence')
-        jan.write({'state': 'paid', 'date_paid': '2026-01-10'})
-        feb.write({'state': 'denied', 'date_denied': '2026-03-01'})
+        jan._set_paid({'date_paid': '2026-01-10'})
+        feb._set_denied({'date_denied': '2026-03-01'})
         cls.jan, cls.feb, cls.mar = jan, feb, mar
         # Company A: 300 in 3 installments recorded by hand, one waived.
         cls.manual = cls._create_plan(amount=300.0, installment_count=3, date_start='2026-02-20')
         cls.manual.action_activate()
-        cls.manual.installment_ids.sorted('sequence')[0].write({'state': 'cancelled'})
+        cls.manual.installment_ids.sorted('sequence')[0]._set_cancelled()
         # Company B: one installment reported paid by a gateway.
         cls.company_b = cls._create_company("Company B")
         cls.customer_b = cls.env['res.partner'].create({'name': "Bea B"})
@@ -58,7 +58,7 @@ class TestReports(PaymentPlanCommon):
             )
         )
         cls.plan_b.action_activate()
-        cls.plan_b.installment_ids.write({'state': 'paid', 'date_paid': '2026-03-03'})
+        cls.plan_b.installment_ids._set_paid({'date_paid': '2026-03-03'})
         cls.user_a = new_test_user(
             cls.env,
             login='report_user_a',
@@ -160,8 +160,8 @@ class TestReports(PaymentPlanCommon):
             [('type', '=', 'bank'), ('company_id', '=', self.company.id)], limit=1
         )
         manual._register_external_payment(manual.amount, date(2026, 3, 20), journal)
-        (retried | updated | first_time).write({'state': 'paid', 'date_paid': '2026-03-12'})
-        lost.write({'state': 'denied', 'date_denied': '2026-03-14'})
+        (retried | updated | first_time)._set_paid({'date_paid': '2026-03-12'})
+        lost._set_denied({'date_denied': '2026-03-14'})
         return plan
 
     def test_recovery_amounts_by_channel_and_rate(self):
@@ -199,7 +199,7 @@ class TestReports(PaymentPlanCommon):
     def test_paying_online_after_a_failure_is_a_card_update(self):
         self._tx(self.feb, 'error')
         self._tx(self.feb, 'done', operation='online_token', suffix='P1')
-        self.feb.write({'state': 'paid', 'date_paid': fields.Date.today()})
+        self.feb._set_paid({'date_paid': fields.Date.today()})
         row = self.env['payment.plan.recovery.report'].search(
             [('installment_id', '=', self.feb.id)]
         )

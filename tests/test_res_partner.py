@@ -100,7 +100,7 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         draft = self._create_plan()
         done = self._create_plan(installment_count=1)
         done.action_activate()
-        done.installment_ids.write({'state': 'paid'})
+        done.installment_ids._set_paid()
         done._check_done()
         self.assertEqual(done.state, 'done')
 

@@ -143,6 +143,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         order = self._create_installments_order()
         self.assertEqual(order.payment_plan_token_id, card, "the default card is proposed")
         order.action_confirm()
+        self._run_after_commit()
         plan = order.payment_plan_id
         self.assertEqual(order.state, 'sale')
         self.assertEqual(order.payment_plan_status, 'paid')
@@ -160,6 +161,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self._create_card(state='error')
         order = self._create_installments_order()
         order.action_confirm()
+        self._run_after_commit()
         self.assertEqual(order.state, 'sent')
         self.assertEqual(order.payment_plan_status, 'error')
         self.assertTrue(order.payment_plan_error)
@@ -177,6 +179,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
             payment_plan_interval_unit='month',
         )
         order.action_confirm()
+        self._run_after_commit()
         plan = order.payment_plan_id
         self.assertEqual((plan.plan_type, plan.amount), ('subscription', 49))
         self.assertEqual(order.payment_plan_status, 'paid')

@@ -1,3 +1,4 @@
+from . import account_payment_register
 from . import payment_plan_card_request_wizard
 from . import payment_plan_change
 from . import payment_plan_export

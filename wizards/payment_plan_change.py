@@ -64,7 +64,7 @@ class PaymentPlanChange(models.TransientModel):
         first_sequence = max(kept.mapped('sequence'), default=0) + 1
         before = self._describe(plan, unpaid)
         unpaid.filtered(lambda i: not i.transaction_ids).unlink()
-        (unpaid.exists()).write({'state': 'cancelled'})
+        unpaid.exists()._set_cancelled()
         if unpaid.exists():
             first_sequence = max(plan.installment_ids.mapped('sequence')) + 1
         plan_values = {

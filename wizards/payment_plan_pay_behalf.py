@@ -163,6 +163,10 @@ class PaymentPlanPayBehalf(models.TransientModel):
             raise ValidationError(self.env._("Split the balance into at least 2 installments."))
         partner = self.partner_id.commercial_partner_id
         card = self.env['payment.plan.charge.batch.line']._get_card(partner, self.company_id)
+        if card and card._payment_plan_get_charge_refusal(
+            partner, self.company_id, invoices.currency_id
+        ):
+            card = self.env['payment.token']  # Collected by staff until a card may be charged.
         plan = self.env['payment.plan'].create(
             {
                 'partner_id': partner.id,
