@@ -664,7 +664,23 @@ class PaymentPlanInstallment(models.Model):
         )
         if invoice and lines:
             lines.reconcile()
-        self._register_payment()
+        # Only a payment covering what was open pays the installment (the ledger); a smaller
+        # one stays on the invoice and the installment owes the rest.
+        if invoice:
+            open_amount = self._get_open_amounts()[self.id]
+        else:
+            open_amount = max(self.amount - amount, 0.0)
+        if self.currency_id.compare_amounts(open_amount, 0) <= 0:
+            self._register_payment()
+        else:
+            self.plan_id.message_post(
+                body=self.env._(
+                    "A payment of %(received)s was recorded for %(name)s: %(open)s is still owed.",
+                    received=self.currency_id.format(amount),
+                    name=self.name,
+                    open=self.currency_id.format(open_amount),
+                )
+            )
         return payment
 
     def _notify_denied(self):

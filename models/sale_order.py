@@ -97,7 +97,18 @@ class SaleOrder(models.Model):
             else:
                 last_tx = order.transaction_ids.sorted('id')[-1:]
                 first = order.payment_plan_id.installment_ids.sorted('sequence')[:1]
-                if last_tx.state in ('error', 'cancel'):
+                due = order._get_payment_plan_first_amount()
+                if last_tx.state == 'done' and not last_tx._payment_plan_covers(
+                    due, order.currency_id
+                ):
+                    # A payment that does not cover the first installment: the order waits.
+                    order.payment_plan_status = 'pending'
+                    order.payment_plan_error = self.env._(
+                        "A payment of %(received)s does not cover the first installment (%(due)s).",
+                        received=last_tx.currency_id.format(last_tx.amount),
+                        due=order.currency_id.format(due),
+                    )
+                elif last_tx.state in ('error', 'cancel'):
                     order.payment_plan_status = 'error'
                     order.payment_plan_error = last_tx.state_message or self.env._(
                         "The payment was refused."

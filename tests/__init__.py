@@ -11,3 +11,9 @@ from . import test_sale_order
 from . import test_manual_payment
 from . import test_webhook
 from . import test_portal
+from . import test_money_safety
+from . import test_mass_charge
+from . import test_reports
+from . import test_card_request
+from . import test_import_job
+from . import test_backend_tours

@@ -31,11 +31,19 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
             'payment_plan_mass_charge_tour',
             login='plan_manager',
         )
-        self.assertEqual(invoice.amount_residual, 0.0)
         batch = self.env['payment.plan.charge.batch'].search(
             [('line_ids.partner_id', '=', payer.id)]
         )
         self.assertEqual(batch.user_id, self.plan_manager)
+        # Nothing is charged inside the request: right after it, in a cursor of its own (the
+        # test server never commits, so the collection runs here as the cron would).
+        self.assertFalse(batch.line_ids.transaction_ids)
+        with self.registry.cursor() as cr:
+            self.env(cr=cr)['payment.plan.installment']._cron_collect_due()
+        self.env.invalidate_all()
+        self.assertEqual(batch.line_ids.state, 'done')
+        self.assertEqual(batch.state, 'done')
+        self.assertEqual(invoice.amount_residual, 0.0)
 
     def test_overview_figures_open_their_lists(self):
         plan = self._create_plan(date_start=fields.Date.today())

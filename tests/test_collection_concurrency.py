@@ -337,6 +337,7 @@ class TestCollectionIsolation(TransactionCase):
                     'demo_simulated_state': 'done',
                 }
             )
+            env['payment.plan.consent']._record(partner, 'link', token=card)
             plans |= (
                 env['payment.plan']
                 .with_company(company)

@@ -30,7 +30,8 @@ class PaymentPlanRegisterPayment(models.TransientModel):
     @api.depends('installment_id')
     def _compute_amount(self):
         for wizard in self:
-            wizard.amount = wizard.installment_id.amount
+            installment = wizard.installment_id
+            wizard.amount = installment._get_open_amounts()[installment.id] if installment else 0.0
 
     @api.depends('company_id')
     def _compute_journal_id(self):
@@ -60,12 +61,14 @@ class PaymentPlanRegisterPayment(models.TransientModel):
                     ],
                 )
             )
-        if self.currency_id.compare_amounts(self.amount, installment.amount) != 0:
+        installment._lock_for_charge()
+        open_amount = installment._get_open_amounts()[installment.id]
+        if self.currency_id.compare_amounts(self.amount, open_amount) != 0:
             raise UserError(
                 self.env._(
-                    "The payment must be the installment's amount, %(amount)s. Record other "
-                    "amounts from the invoice.",
-                    amount=installment.currency_id.format(installment.amount),
+                    "The payment must be what is still owed of the installment, %(amount)s. "
+                    "Record other amounts from the invoice.",
+                    amount=installment.currency_id.format(open_amount),
                 )
             )
         # Recording a payment is a billing act: the user must be allowed to write the installment
