@@ -17,6 +17,7 @@ from . import (
     payment_provider,
     payment_token,
     payment_transaction,
+    res_company,
     res_partner,
     sale_order,
 )

@@ -158,13 +158,20 @@ class PaymentPlan(models.Model):
     max_attempts = fields.Integer(
         string="Maximum Attempts",
         required=True,
-        default=lambda self: self._get_default_policy('max_attempts'),
-        help="How many times a due installment is charged before it is denied.",
+        compute='_compute_retry_policy',
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="How many times a due installment is charged before it is denied (default: the "
+        "company's setting).",
     )
     retry_interval_days = fields.Integer(
         string="Days Between Attempts",
         required=True,
-        default=lambda self: self._get_default_policy('retry_interval_days'),
+        compute='_compute_retry_policy',
+        store=True,
+        readonly=False,
+        precompute=True,
     )
     allow_payer_cancel = fields.Boolean(
         string="Payer May Cancel",
@@ -242,6 +249,16 @@ class PaymentPlan(models.Model):
     def _compute_allowed_partner_ids(self):
         for plan in self:
             plan.allowed_partner_ids = plan.partner_id | plan.partner_id.commercial_partner_id
+
+    @api.depends('company_id')
+    def _compute_retry_policy(self):
+        """The company's retry policy (Settings), for plans that were not given their own."""
+        for plan in self:
+            company = plan.company_id or self.env.company
+            if not plan.max_attempts:
+                plan.max_attempts = company.payment_plan_max_attempts
+            if not plan.retry_interval_days:
+                plan.retry_interval_days = company.payment_plan_retry_interval_days
 
     @api.depends('partner_id', 'company_id')
     def _compute_token_id(self):
@@ -555,11 +572,7 @@ class PaymentPlan(models.Model):
     @api.model
     def action_open_recently_denied(self):
         """Open the plans with an installment denied in the last days (the Settings' number)."""
-        days = int(
-            self.env['ir.config_parameter']
-            .sudo()
-            .get_param('payment_plan.recently_denied_days', const.DEFAULT_RECENTLY_DENIED_DAYS)
-        )
+        days = self.env.company.payment_plan_recently_denied_days
         since = fields.Date.subtract(fields.Date.context_today(self), days=days)
         list_view = self.env.ref('payment_plan.payment_plan_view_list_denied')
         return {
@@ -770,16 +783,6 @@ class PaymentPlan(models.Model):
         }
 
     # === BUSINESS METHODS === #
-
-    @api.model
-    def _get_default_policy(self, field_name):
-        """Return the company's default retry policy value (Settings), or the product's."""
-        defaults = {
-            'max_attempts': const.DEFAULT_MAX_ATTEMPTS,
-            'retry_interval_days': const.DEFAULT_RETRY_INTERVAL_DAYS,
-        }
-        value = self.env['ir.config_parameter'].sudo().get_param(f'payment_plan.{field_name}')
-        return int(value) if value else defaults[field_name]
 
     def _prepare_invoice_values(self, amount, invoice_date, period=None):
         """Return the values of a customer invoice of `amount` for this plan.

@@ -287,20 +287,21 @@ class PaymentToken(models.Model):
     def _cron_warn_expiring_cards(self):
         """Tell customers (a mail) and plan responsibles (an activity) that a card paying running
         plans expires within the configured number of days. Each card is warned once."""
-        days = int(
-            self.env['ir.config_parameter']
-            .sudo()
-            .get_param('payment_plan.expiry_warning_days', const.DEFAULT_EXPIRY_WARNING_DAYS)
-        )
         today = fields.Date.context_today(self)
+        longest = max(self.env['res.company'].search([]).mapped('payment_plan_expiry_warning_days'))
         cards = self.search(
             [
                 ('expiry_date', '!=', False),
-                ('expiry_date', '<=', fields.Date.add(today, days=days)),
+                ('expiry_date', '<=', fields.Date.add(today, days=longest)),
                 ('expiry_date', '>=', today),
                 ('expiry_warning_date', '=', False),
                 ('payment_plan_ids.state', '=', 'active'),
             ]
+        ).filtered(
+            lambda card: (
+                card.expiry_date
+                <= fields.Date.add(today, days=card.company_id.payment_plan_expiry_warning_days)
+            )
         )
         template = self.env.ref('payment_plan.mail_template_card_expiring')
         for card in cards:

@@ -214,11 +214,7 @@ class ResPartner(models.Model):
     def _get_expiring_card_domain(self):
         """Return the domain of the cards that expire within the warning period."""
         today = fields.Date.context_today(self)
-        days = int(
-            self.env['ir.config_parameter']
-            .sudo()
-            .get_param('payment_plan.expiry_warning_days', const.DEFAULT_EXPIRY_WARNING_DAYS)
-        )
+        days = self.env.company.payment_plan_expiry_warning_days
         return [
             ('expiry_date', '>=', today),
             ('expiry_date', '<=', fields.Date.add(today, days=days)),

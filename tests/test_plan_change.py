@@ -92,12 +92,20 @@ class TestSettings(PaymentPlanCommon):
         plan = self._create_plan()
         self.assertEqual((plan.max_attempts, plan.retry_interval_days), (5, 2))
 
+    def test_retry_policy_is_per_company(self):
+        other = self._create_company("Policy Two Ltd")
+        other.write({'payment_plan_max_attempts': 7, 'payment_plan_retry_interval_days': 4})
+        self.company.payment_plan_max_attempts = 2
+        plan = self._create_plan(company_id=other.id)
+        self.assertEqual((plan.max_attempts, plan.retry_interval_days), (7, 4))
+        self.assertEqual(self._create_plan().max_attempts, 2)
+        self.assertEqual(self._create_plan(max_attempts=9).max_attempts, 9, "a plan's own wins")
+
     def test_settings_refuse_a_policy_that_never_charges(self):
         for field_name in (
             'payment_plan_max_attempts',
             'payment_plan_retry_interval_days',
             'payment_plan_batch_size',
         ):
-            settings = self.env['res.config.settings'].create({field_name: 0})
             with self.subTest(field=field_name), self.assertRaises(ValidationError):
-                settings.execute()
+                self.env['res.config.settings'].create({field_name: 0}).execute()

@@ -1,0 +1,49 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from odoo.addons.payment_plan import const
+
+
+class ResCompany(models.Model):
+    _inherit = 'res.company'
+
+    payment_plan_max_attempts = fields.Integer(
+        string="Attempts per Installment",
+        default=const.DEFAULT_MAX_ATTEMPTS,
+        help="Default maximum of attempts of the company's new plans before an installment is "
+        "denied.",
+    )
+    payment_plan_retry_interval_days = fields.Integer(
+        string="Days Between Attempts", default=const.DEFAULT_RETRY_INTERVAL_DAYS
+    )
+    payment_plan_expiry_warning_days = fields.Integer(
+        string="Warn Before Card Expiry (Days)", default=const.DEFAULT_EXPIRY_WARNING_DAYS
+    )
+    payment_plan_recently_denied_days = fields.Integer(
+        string="Recently Denied (Days)", default=const.DEFAULT_RECENTLY_DENIED_DAYS
+    )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        'payment_plan_max_attempts',
+        'payment_plan_retry_interval_days',
+        'payment_plan_expiry_warning_days',
+        'payment_plan_recently_denied_days',
+    )
+    def _check_payment_plan_settings(self):
+        """Refuse a policy that would never charge or would charge in a loop."""
+        for company in self:
+            for field_name in ('payment_plan_max_attempts', 'payment_plan_retry_interval_days'):
+                if company[field_name] < 1:
+                    raise ValidationError(
+                        self.env._(
+                            "%(setting)s must be at least 1.",
+                            setting=self._fields[field_name].get_description(self.env)['string'],
+                        )
+                    )
+            if (
+                company.payment_plan_expiry_warning_days < 0
+                or company.payment_plan_recently_denied_days < 0
+            ):
+                raise ValidationError(self.env._("A number of days cannot be negative."))
