@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields
+from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
@@ -152,6 +153,28 @@ class TestCollectionConcurrency(TransactionCase):
             installment = env['payment.plan.installment'].browse(installment_id)
             self.assertIn("interrupted", installment.last_error)
             self.assertEqual(len(installment.transaction_ids), 1)
+
+    def test_two_clicks_on_retry_now_at_once_charge_once(self):
+        """Two staff members (or a double click) press Retry Now on the same installment at once,
+        each in their own transaction: the second is told a payment is under way; one charge."""
+        [installment_id] = self._committed_plans('double-click', 1)
+        with self.registry.cursor() as first, self.registry.cursor() as second:
+            env_a = api.Environment(first, SUPERUSER_ID, {})
+            env_b = api.Environment(second, SUPERUSER_ID, {})
+            env_a['payment.plan.installment'].browse(installment_id).action_retry_now()
+            with self.assertRaisesRegex(UserError, "already under way"):
+                env_b['payment.plan.installment'].browse(installment_id).action_retry_now()
+            second.rollback()
+            # The first request commits; its charge runs after the commit, in its own cursor.
+            first.commit()  # pylint: disable=invalid-commit
+        with self._fresh_env() as env:
+            installment = env['payment.plan.installment'].browse(installment_id)
+            self.assertEqual(installment.state, 'paid')
+            self.assertEqual(len(installment.transaction_ids), 1)
+            self.assertEqual(installment.transaction_ids.state, 'done')
+        # A click arriving after the payment is told so; nothing is charged.
+        with self._fresh_env() as env, self.assertRaises(UserError):
+            env['payment.plan.installment'].browse(installment_id).action_retry_now()
 
     def test_concurrent_duplicate_webhook_posts_record_one_payment(self):
         """The same event, and two events confirming the same installment, posted at once by

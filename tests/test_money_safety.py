@@ -443,3 +443,43 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
         self.assertEqual(installment.transaction_ids.state, 'error')
         self.assertEqual(installment.state, 'pending', "retried later per the policy")
         self.assertTrue(installment.next_attempt_date)
+
+    # === CONSENT AT CHECKOUT === #
+
+    def test_a_card_saved_at_checkout_comes_with_the_customers_consent(self):
+        order = self._create_installments_order(mode='token', price=300.0)
+        order.action_confirm()
+        self.authenticate(None, None)
+        processing_values = self.make_jsonrpc_request(
+            f'/my/orders/{order.id}/transaction',
+            {
+                'access_token': order.access_token,
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'token_id': None,
+                'amount': 100.0,
+                'flow': 'direct',
+                'tokenization_requested': True,
+                'landing_route': order.get_portal_url(),
+            },
+        )
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {
+                'reference': processing_values['reference'],
+                'payment_details': '4242',
+                'simulated_state': 'done',
+            },
+        )
+        self.make_jsonrpc_request('/payment/status/poll', {})
+        plan = order.payment_plan_id
+        self.assertEqual(order.payment_plan_status, 'paid')
+        self.assertTrue(plan.token_id, "the card saved at checkout pays the plan")
+        consent = self.env['payment.plan.consent'].search([('token_id', '=', plan.token_id.id)])
+        self.assertEqual(consent.channel, 'checkout')
+        self.assertIsNone(
+            plan.token_id._payment_plan_get_charge_refusal(
+                plan.partner_id, plan.company_id, plan.currency_id
+            ),
+            "the following installments may be charged to it",
+        )
