@@ -636,34 +636,31 @@ class PaymentPlanInstallment(models.Model):
         payment = (
             self.env['account.payment']
             .with_company(self.company_id)
-            .create(
-                {
-                    'amount': amount,
-                    'payment_type': 'inbound',
-                    'partner_type': 'customer',
-                    'partner_id': self.partner_id.commercial_partner_id.id,
-                    'currency_id': self.currency_id.id,
-                    'journal_id': journal.id,
-                    'company_id': self.company_id.id,
-                    'date': date,
-                    'memo': memo or self.name,
-                    'payment_method_line_id': journal.inbound_payment_method_line_ids[:1].id,
-                    'invoice_ids': [Command.set(invoice.ids)],
-                    'payment_plan_installment_id': self.id,
-                    **(
-                        {'destination_account_id': term_lines[0].account_id.id}
-                        if term_lines
-                        else {}
-                    ),
-                }
+            ._payment_plan_create_reconciled(
+                [
+                    {
+                        'amount': amount,
+                        'payment_type': 'inbound',
+                        'partner_type': 'customer',
+                        'partner_id': self.partner_id.commercial_partner_id.id,
+                        'currency_id': self.currency_id.id,
+                        'journal_id': journal.id,
+                        'company_id': self.company_id.id,
+                        'date': date,
+                        'memo': memo or self.name,
+                        'payment_method_line_id': journal.inbound_payment_method_line_ids[:1].id,
+                        'invoice_ids': [Command.set(invoice.ids)],
+                        'payment_plan_installment_id': self.id,
+                        **(
+                            {'destination_account_id': term_lines[0].account_id.id}
+                            if term_lines
+                            else {}
+                        ),
+                    }
+                ],
+                [invoice],
             )
         )
-        payment.action_post()
-        lines = (payment.move_id.line_ids + invoice.line_ids).filtered(
-            lambda line: line.account_id == payment.destination_account_id and not line.reconciled
-        )
-        if invoice and lines:
-            lines.reconcile()
         # Only a payment covering what was open pays the installment (the ledger); a smaller
         # one stays on the invoice and the installment owes the rest.
         if invoice:

@@ -328,31 +328,16 @@ class PaymentTransaction(models.Model):
             )
         )
         for company, company_txs in transactions.grouped('company_id').items():
-            # A payment of the cron needs no "created" log nor field tracking: the invoice it
-            # pays and the transaction say where it comes from.
             payments = (
                 self.env['account.payment']
                 .with_company(company)
-                .with_context(mail_create_nolog=True, mail_notrack=True)
-                .create([tx._prepare_collection_payment_values() for tx in company_txs])
+                ._payment_plan_create_reconciled(
+                    [tx._prepare_collection_payment_values() for tx in company_txs],
+                    [tx.invoice_ids for tx in company_txs],
+                )
             )
-            payments.action_post()
-            reconciliation_plan = []
             for tx, payment in zip(company_txs, payments, strict=True):
                 tx.payment_id = payment
-                invoices = tx.invoice_ids.filtered(lambda inv: inv.state == 'posted')
-                lines = (payment.move_id.line_ids + invoices.line_ids).filtered(
-                    lambda line, p=payment: (
-                        line.account_id == p.destination_account_id and not line.reconciled
-                    )
-                )
-                if invoices and lines:
-                    reconciliation_plan.append(lines)
-            # The invoices' chatter tells the payment (`_log_message_on_linked_documents`): no
-            # tracking message of their payment status on top of it.
-            self.env['account.move.line'].with_context(mail_notrack=True)._reconcile_plan(
-                reconciliation_plan
-            )
 
     def _prepare_collection_payment_values(self):
         """Return the values of the payment of a confirmed charge, as `_create_payment` does.

@@ -50,7 +50,7 @@ class TestManualPayment(PaymentPlanCommon):
         self.assertEqual(self.plan.invoice_id.amount_residual, 0)
 
     def test_wrong_amount_or_paid_installment_is_refused_and_nothing_written(self):
-        with self.assertRaisesRegex(UserError, "must be the installment's amount"):
+        with self.assertRaisesRegex(UserError, "must be what is still owed"):
             self._register(self.first, amount=10.0)
         self.assertEqual(self.first.state, 'pending')
         self.assertFalse(self.first.payment_ids)
