@@ -359,12 +359,14 @@ class PaymentPlanInstallment(models.Model):
     def _get_open_amounts(self):
         """Return what is still owed of each installment: {installment id: amount}.
 
-        Invoices are the ledger: what is still open on an installment's invoice, whatever paid
+        Invoices are the ledger. What is still open on an installment's invoice, whatever paid
         the rest (a charge, a mass charge, the customer on the invoice, a registered payment, a
-        credit note), is owed by the last installments it backs, as installments are paid in
-        their order (a subscription period has an invoice of its own; an installment plan
-        shares one). No charge ever exceeds what is open. An installment without a posted
-        invoice owes its amount until it is paid.
+        credit note), is owed by the installments it backs (a subscription period has an
+        invoice of its own; an installment plan shares one): each owes its amount less what was
+        paid for it in particular (its charges, the payments registered for it), and the open
+        balance is owed by the last of them, installments being paid in their order. No charge
+        ever exceeds what is open. An installment without a posted invoice owes its amount
+        until it is paid.
 
         :rtype: dict
         """
@@ -374,10 +376,12 @@ class PaymentPlanInstallment(models.Model):
             [('invoice_id', 'in', invoices.ids), ('state', '!=', 'cancelled')],
             order='plan_id, sequence desc, id desc',
         )
+        paid_for = siblings._get_amounts_paid_for()
         for invoice, backed in siblings.grouped('invoice_id').items():
             residual = invoice.amount_residual
             for installment in backed:  # the last ones first
-                owed = invoice.currency_id.round(min(installment.amount, max(residual, 0.0)))
+                unpaid = max(installment.amount - paid_for.get(installment.id, 0.0), 0.0)
+                owed = invoice.currency_id.round(min(unpaid, max(residual, 0.0)))
                 residual -= owed
                 result[installment.id] = owed
         for installment in self:
@@ -388,6 +392,43 @@ class PaymentPlanInstallment(models.Model):
             else:
                 result[installment.id] = installment.amount
         return result
+
+    def _get_amounts_paid_for(self):
+        """Return what was paid for each installment in particular: its done charges (not card
+        validations) and the payments registered for it. {installment id: amount}"""
+        if not self:
+            return {}
+        paid = dict.fromkeys(self.ids, 0.0)
+        # Transactions and payments are the payment and accounting users' records: only their
+        # amounts are read.
+        for installment, amount in (
+            self.env['payment.transaction']
+            .sudo()
+            ._read_group(
+                [
+                    ('installment_id', 'in', self.ids),
+                    ('state', '=', 'done'),
+                    ('operation', '!=', 'validation'),
+                ],
+                ['installment_id'],
+                ['amount:sum'],
+            )
+        ):
+            paid[installment.id] += amount
+        for installment, amount in (
+            self.env['account.payment']
+            .sudo()
+            ._read_group(
+                [
+                    ('payment_plan_installment_id', 'in', self.ids),
+                    ('state', 'not in', ('draft', 'canceled', 'rejected')),
+                ],
+                ['payment_plan_installment_id'],
+                ['amount:sum'],
+            )
+        ):
+            paid[installment.id] += amount
+        return paid
 
     # === BUSINESS METHODS: STATE === #
 

@@ -404,7 +404,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
                 response.status_code = status
                 response._content = b'{}'
                 tx.provider_id._log_response(response, reference=tx.reference)
-            raise ValidationError("The payment provider rejected the request.")
+            raise ValidationError(tx.env._("The payment provider rejected the request."))
 
         return patch.object(DemoTransaction, '_send_payment_request', send_payment_request)
 
