@@ -89,6 +89,8 @@ class PaymentPlanEvent(models.Model):
         except webhook.EventError as error:
             _logger.warning("Webhook %s: malformed event refused: %s", gateway_code, error)
             return 400, {'error': str(error)}
+        # Only the gateway that collects a plan settles its installments: for any other, the
+        # reference is unknown.
         installment_sudo = (
             self.env['payment.plan.installment']
             .sudo()
@@ -97,6 +99,7 @@ class PaymentPlanEvent(models.Model):
                     ('name', '=', data['reference']),
                     ('company_id', '=', gateway_sudo.company_id.id),
                     ('collection_mode', '=', 'gateway'),
+                    ('plan_id.gateway_id', '=', gateway_sudo.id),
                 ],
                 limit=1,
             )
