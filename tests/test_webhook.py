@@ -80,7 +80,8 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
 
     def test_replayed_event_changes_nothing(self):
         self._post()
-        response = self._post()
+        with self.assertNoLogs('odoo', level='ERROR'):
+            response = self._post()
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()['status'], 'replay')
         self.assertEqual(len(self.first.payment_ids), 1)
@@ -118,6 +119,14 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
         other_secret = webhook.sign('another-secret', json.dumps(self._event()).encode())
         self._assert_refused(self._post(signature=other_secret), 403, "signature")
 
+    def test_malformed_or_non_ascii_signature_is_refused_not_an_error(self):
+        body = json.dumps(self._event()).encode()
+        for signature in ('é' * 64, 'sha256=' + 'z' * 64, '\xff\xfe'):
+            with self.subTest(signature=signature), self.assertNoLogs('odoo', level='ERROR'):
+                # The header travels as latin-1 bytes, as a client that sends raw bytes does.
+                response = self._post(body=body, signature=signature.encode('latin-1'))
+                self._assert_refused(response, 403, "signature")
+
     def test_unknown_or_archived_gateway_is_refused(self):
         self._assert_refused(self._post(code='nobody'), 403, "signature")
         self.gateway.active = False
@@ -150,6 +159,25 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
     def test_oversized_body_is_refused(self):
         event = self._event(message='x' * (70 * 1024))
         self._assert_refused(self._post(event), 413, "exceeds")
+
+    def test_oversized_chunked_body_is_refused(self):
+        """A chunked request announces no length: the body is read through a bounded stream."""
+        body = json.dumps(self._event(message='x' * (70 * 1024))).encode()
+
+        def chunks():
+            for start in range(0, len(body), 4096):
+                yield body[start : start + 4096]
+
+        response = self._post(body=chunks(), signature=webhook.sign(SECRET, body))
+        self._assert_refused(response, 413, "exceeds")
+
+    def test_small_chunked_body_is_read_whole(self):
+        body = json.dumps(self._event()).encode()
+        response = self._post(
+            body=iter([body[:10], body[10:]]), signature=webhook.sign(SECRET, body)
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.first.state, 'paid')
 
     def test_event_of_another_gateway_is_an_unknown_reference(self):
         """Only the gateway that collects a plan settles it, even within its company."""
