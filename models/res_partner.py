@@ -322,10 +322,13 @@ class ResPartner(models.Model):
                     "customer a card registration link instead."
                 )
             )
-        request = self.env['payment.plan.card.request'].create(
-            {'partner_id': self.id, 'channel': 'moto', 'reason': 'other'}
+        # Links are read-only to users: created here, for the manager checked above.
+        request_sudo = (
+            self.env['payment.plan.card.request']
+            .sudo()
+            .create({'partner_id': self.id, 'channel': 'moto', 'reason': 'other'})
         )
-        return {'type': 'ir.actions.act_url', 'url': request._get_url(), 'target': 'new'}
+        return {'type': 'ir.actions.act_url', 'url': request_sudo._get_url(), 'target': 'new'}
 
     def action_payment_plan_new_plan(self):
         """Open a new payment plan for the customer."""
