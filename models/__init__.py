@@ -18,6 +18,7 @@ from . import (
     payment_token,
     payment_transaction,
     res_partner,
+    res_users,
     sale_order,
 )
 from . import res_config_settings
