@@ -4,7 +4,7 @@ from odoo import http
 from odoo.http import content_disposition, request
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import customer_import
+from odoo.addons.payment_plan.tools import customer_import, webhook
 
 _logger = logging.getLogger(__name__)
 
@@ -21,10 +21,11 @@ class PaymentPlanController(http.Controller):
         length = request.httprequest.content_length
         if length and length > const.WEBHOOK_MAX_BYTES:
             _logger.warning("Webhook %s: body of %s bytes refused unread.", gateway_code, length)
-            return request.make_json_response(
-                {'error': f"The body exceeds {const.WEBHOOK_MAX_BYTES} bytes."}, status=413
-            )
-        body = request.httprequest.get_data(cache=False)
+            return self._webhook_too_large()
+        body = self._read_webhook_body()
+        if len(body) > const.WEBHOOK_MAX_BYTES:
+            _logger.warning("Webhook %s: body over the limit refused.", gateway_code)
+            return self._webhook_too_large()
         status, answer = (
             request.env['payment.plan.event']
             .sudo()
@@ -35,6 +36,33 @@ class PaymentPlanController(http.Controller):
             )
         )
         return request.make_json_response(answer, status=status)
+
+    @staticmethod
+    def _read_webhook_body():
+        """Return the raw body, read through a bounded stream: at most WEBHOOK_MAX_BYTES + 1
+        bytes, also when a chunked request announces no length.
+
+        The body is kept on the request, so that a request Odoo retries after a serialization
+        failure checks the same bytes (the stream can be read only once).
+        """
+        environ = request.httprequest.environ
+        if 'payment_plan.webhook_body' not in environ:
+            httprequest = request.httprequest
+            # Odoo's request wrapper does not expose werkzeug's `stream` (the input bounded by
+            # Content-Length, or de-chunked); its `get_data` would read any length.
+            stream = getattr(httprequest, 'stream', None)
+            if stream is None:
+                stream = httprequest._HTTPRequest__wrapped.stream
+            environ['payment_plan.webhook_body'] = webhook.read_bounded(
+                stream, const.WEBHOOK_MAX_BYTES
+            )
+        return environ['payment_plan.webhook_body']
+
+    @staticmethod
+    def _webhook_too_large():
+        return request.make_json_response(
+            {'error': f"The body exceeds {const.WEBHOOK_MAX_BYTES} bytes."}, status=413
+        )
 
 
 class PaymentPlanImportTemplate(http.Controller):

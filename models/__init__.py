@@ -19,6 +19,7 @@ from . import (
     payment_transaction,
     res_company,
     res_partner,
+    res_users,
     sale_order,
 )
 from . import res_config_settings

@@ -138,6 +138,19 @@ class PaymentPlan(models.Model):
         "Gateway schedule: the gateway charges on its own schedule and reports by webhook.\n"
         "Manual: staff record the payments.",
     )
+    gateway_id = fields.Many2one(
+        comodel_name='payment.plan.gateway',
+        check_company=True,
+        compute='_compute_gateway_id',
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+        ondelete='restrict',
+        index='btree_not_null',
+        help="Gateway schedule: the gateway that collects the plan; only its events settle the "
+        "plan's installments.",
+    )
     invoice_id = fields.Many2one(
         comodel_name='account.move',
         readonly=True,
@@ -271,6 +284,18 @@ class PaymentPlan(models.Model):
                 else False
             )
 
+    @api.depends('collection_mode', 'company_id')
+    def _compute_gateway_id(self):
+        """Name the company's gateway when it has exactly one; no gateway outside that mode."""
+        for plan in self:
+            if plan.collection_mode != 'gateway':
+                plan.gateway_id = False
+            elif plan.gateway_id.company_id != plan.company_id:
+                gateways = self.env['payment.plan.gateway'].search(
+                    [('company_id', '=', plan.company_id.id)], limit=2
+                )
+                plan.gateway_id = gateways if len(gateways) == 1 else False
+
     @api.depends('collection_mode', 'token_id.active', 'state')
     def _compute_card_missing(self):
         for plan in self:
@@ -382,6 +407,17 @@ class PaymentPlan(models.Model):
                 )
             if plan.retry_interval_days < 1:
                 raise ValidationError(self.env._("Attempts must be at least one day apart."))
+
+    @api.constrains('collection_mode', 'gateway_id')
+    def _check_gateway(self):
+        for plan in self.filtered(lambda p: p.collection_mode == 'gateway' and not p.gateway_id):
+            raise ValidationError(
+                self.env._(
+                    "Plan %(plan)s is collected by a gateway: choose which one (only its events "
+                    "will settle the plan).",
+                    plan=plan.name,
+                )
+            )
 
     @api.constrains('token_id', 'partner_id', 'currency_id')
     def _check_token(self):

@@ -82,13 +82,14 @@ class PaymentPlanCardRequest(models.Model):
             return request_sudo, 'expired'
         return request_sudo, None
 
-    def _get_url(self):
-        """Return the link the customer opens."""
+    def _get_url(self, redacted=False):
+        """Return the link the customer opens.
+
+        :param bool redacted: Whether to hide the link's secret, for the copies that staff see.
+        """
         self.ensure_one()
-        return (
-            f'{self.company_id.get_base_url()}/payment_plan/card/{self.id}/'
-            f'{self.sudo().access_token}'
-        )
+        secret = '***' if redacted else self.sudo().access_token
+        return f'{self.company_id.get_base_url()}/payment_plan/card/{self.id}/{secret}'
 
     def _get_reason_label(self):
         self.ensure_one()
@@ -112,14 +113,30 @@ class PaymentPlanCardRequest(models.Model):
                     raise UserError(
                         self.env._("%(customer)s has no valid phone number.", customer=partner.name)
                     )
-                partner._message_sms(
-                    self.env._(
+                # The customer's chatter keeps a copy of the text, which any employee may read:
+                # it shows the link without its secret. Only the SMS itself carries the secret.
+                text_values = {
+                    'company': request.company_id.name,
+                    'reason': request._get_reason_label(),
+                }
+                copy_sudo = partner._message_log(
+                    body=self.env._(
                         "%(company)s asks you to add a card for %(reason)s: %(link)s",
-                        company=request.company_id.name,
-                        reason=request._get_reason_label(),
+                        **text_values,
+                        link=request._get_url(redacted=True),
+                    ),
+                    message_type='sms',
+                    partner_ids=partner.ids,
+                )
+                partner._notify_thread_by_sms(
+                    copy_sudo,
+                    [{'id': partner.id, 'notif': 'sms'}],
+                    sms_content=self.env._(
+                        "%(company)s asks you to add a card for %(reason)s: %(link)s",
+                        **text_values,
                         link=request._get_url(),
                     ),
-                    partner_ids=partner.ids,
+                    sms_pid_to_number={partner.id: partner.phone_sanitized},
                 )
                 sent.append(self.env._("SMS"))
             partner.message_post(

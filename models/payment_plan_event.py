@@ -1,7 +1,5 @@
 import logging
 
-from psycopg2 import IntegrityError
-
 from odoo import api, fields, models
 from odoo.tools import SQL, float_compare
 
@@ -89,6 +87,11 @@ class PaymentPlanEvent(models.Model):
         except webhook.EventError as error:
             _logger.warning("Webhook %s: malformed event refused: %s", gateway_code, error)
             return 400, {'error': str(error)}
+        if self._find_received(gateway_sudo, data['event_id']):
+            _logger.info("Webhook %s: event %s replayed.", gateway_code, data['event_id'])
+            return 200, {'status': 'replay', 'event_id': data['event_id']}
+        # Only the gateway that collects a plan settles its installments: for any other, the
+        # reference is unknown.
         installment_sudo = (
             self.env['payment.plan.installment']
             .sudo()
@@ -97,6 +100,7 @@ class PaymentPlanEvent(models.Model):
                     ('name', '=', data['reference']),
                     ('company_id', '=', gateway_sudo.company_id.id),
                     ('collection_mode', '=', 'gateway'),
+                    ('plan_id.gateway_id', '=', gateway_sudo.id),
                 ],
                 limit=1,
             )
@@ -128,15 +132,42 @@ class PaymentPlanEvent(models.Model):
             'payload': body.decode(),
         }
         # Gateways are system actors: the event and its effects are written as superuser.
-        try:
-            with self.env.cr.savepoint():
-                event_sudo = self.sudo().create(values)
-                event_sudo.flush_recordset()
-        except IntegrityError:
-            _logger.info("Webhook %s: event %s replayed.", gateway_code, data['event_id'])
-            return 200, {'status': 'replay', 'event_id': data['event_id']}
+        event_sudo = self.sudo().create(values)
         event_sudo._apply()
         return 200, {'status': event_sudo.state, 'event_id': data['event_id']}
+
+    @api.model
+    def _find_received(self, gateway, event_reference):
+        """Return the event `event_reference` of `gateway` if it was already received.
+
+        The look-up, not the unique key, stops a replay: a failed insert would log an error.
+        Receptions of one event are queued on a lock held until the transaction ends, and the
+        look-up reads through a cursor of its own, whose snapshot sees an event that another
+        request committed meanwhile (the request's own snapshot may predate it). The unique
+        key remains the last guard.
+
+        :rtype: bool
+        """
+        self.env.cr.execute(
+            SQL(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                gateway.id,
+                f'payment_plan.event:{event_reference}',
+            )
+        )
+        if self.sudo().search_count(
+            [('gateway_id', '=', gateway.id), ('event_reference', '=', event_reference)], limit=1
+        ):
+            return True
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    "SELECT 1 FROM payment_plan_event WHERE gateway_id = %s AND event_reference = %s",
+                    gateway.id,
+                    event_reference,
+                )
+            )
+            return bool(cr.rowcount)
 
     def _apply(self):
         """Apply the stored events to their installments, each installment locked meanwhile so

@@ -240,7 +240,8 @@ class ResPartner(models.Model):
     # === CRUD METHODS === #
 
     def write(self, vals):
-        """Override to cancel the running plans of the customers being archived."""
+        """Override to cancel the running plans of the customers being archived (when the
+        customers close their own portal account: only the plans they may cancel)."""
         archived = self.filtered('active') if vals.get('active') is False else self.browse()
         res = super().write(vals)
         if archived:
@@ -256,9 +257,12 @@ class ResPartner(models.Model):
                     ]
                 )
             )
-            plans_sudo._cancel_plans(
-                self.env._("The plan was cancelled because its customer was archived.")
-            )
+            if self.env.context.get('payment_plan_account_closed'):
+                self._payment_plan_close_account(plans_sudo)
+            else:
+                plans_sudo._cancel_plans(
+                    self.env._("The plan was cancelled because its customer was archived.")
+                )
         return res
 
     @api.ondelete(at_uninstall=False)
@@ -318,10 +322,13 @@ class ResPartner(models.Model):
                     "customer a card registration link instead."
                 )
             )
-        request = self.env['payment.plan.card.request'].create(
-            {'partner_id': self.id, 'channel': 'moto', 'reason': 'other'}
+        # Links are read-only to users: created here, for the manager checked above.
+        request_sudo = (
+            self.env['payment.plan.card.request']
+            .sudo()
+            .create({'partner_id': self.id, 'channel': 'moto', 'reason': 'other'})
         )
-        return {'type': 'ir.actions.act_url', 'url': request._get_url(), 'target': 'new'}
+        return {'type': 'ir.actions.act_url', 'url': request_sudo._get_url(), 'target': 'new'}
 
     def action_payment_plan_new_plan(self):
         """Open a new payment plan for the customer."""
@@ -361,6 +368,31 @@ class ResPartner(models.Model):
         }
 
     # === BUSINESS METHODS === #
+
+    def _payment_plan_close_account(self, plans_sudo):
+        """Settle the plans of customers who closed their own portal account: cancel those the
+        payer may cancel (as they could from the portal); the others keep running, and their
+        responsible is asked to act.
+
+        :param payment.plan plans_sudo: The customers' running plans.
+        """
+        cancellable = plans_sudo.filtered(lambda p: p._can_payer_cancel())
+        cancellable._cancel_plans(
+            self.env._("The plan was cancelled because its customer closed their portal account.")
+        )
+        admin = self.env.ref('base.user_admin', raise_if_not_found=False)
+        for plan in plans_sudo - cancellable:
+            responsible = plan.user_id if plan.user_id.active else admin
+            plan.activity_schedule(
+                'mail.mail_activity_data_todo',
+                user_id=(responsible or self.env.ref('base.user_root')).id,
+                summary=self.env._("The customer closed their account"),
+                note=self.env._(
+                    "%(customer)s closed their portal account. The plan keeps running (payers "
+                    "may not cancel it): decide whether to go on collecting.",
+                    customer=plan.partner_id.display_name,
+                ),
+            )
 
     def _get_default_card(self):
         """Return the card charged by default: the customer's own, or their company's."""

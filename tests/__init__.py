@@ -1,5 +1,6 @@
 # Odoo test modules. test_tools and test_i18n are plain pytest modules (no database):
 # pytest collects them by path, Odoo's own test runner does not need them.
+from . import test_activation_concurrency
 from . import test_collection
 from . import test_collection_concurrency
 from . import test_payment_plan

@@ -1,3 +1,5 @@
+import uuid
+
 from odoo.fields import Command
 from odoo.tests import new_test_user
 
@@ -111,7 +113,25 @@ class PaymentPlanCommon(BaseCommon):
         self.env.invalidate_all()
 
     @classmethod
+    def _create_gateway(cls, company=None, **values):
+        company = company or cls.env.company
+        return (
+            cls.env['payment.plan.gateway']
+            .with_company(company)
+            .create(
+                {
+                    'name': "Test Gateway",
+                    'code': f'test-{uuid.uuid4().hex[:12]}',
+                    'company_id': company.id,
+                    **values,
+                }
+            )
+        )
+
+    @classmethod
     def _create_plan(cls, **values):
+        if values.get('collection_mode') == 'gateway' and 'gateway_id' not in values:
+            values['gateway_id'] = cls._create_gateway().id
         return cls.env['payment.plan'].create(
             {
                 'partner_id': cls.customer.id,

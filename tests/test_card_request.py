@@ -70,6 +70,48 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertIn("sent by email and SMS", self.customer.message_ids[0].body)
         self.assertEqual(card_request.date_expiry.date(), fields.Date.today() + timedelta(days=7))
 
+    def test_chatter_copy_of_the_sms_shows_the_link_without_its_secret(self):
+        card_request = self._request(channel='sms')
+        secret = card_request.sudo().access_token
+        sms = self.env['sms.sms'].sudo().search([('partner_id', '=', self.customer.id)])
+        self.assertIn(card_request._get_url(), sms.body, "the customer's SMS holds the link")
+        copy = self.customer.message_ids.filtered(lambda m: m.message_type == 'sms')
+        self.assertEqual(len(copy), 1)
+        self.assertIn(f'/payment_plan/card/{card_request.id}/***', copy.body)
+        messages = self.env['mail.message'].search(
+            [('model', '=', 'res.partner'), ('res_id', '=', self.customer.id)]
+        )
+        self.assertNotIn(secret, ''.join(messages.mapped('body')), "no secret in the chatter")
+        self.assertFalse(
+            self.env['mail.message'].search([('body', 'ilike', secret)]), "nor anywhere else"
+        )
+
+    def test_links_are_read_only_to_plan_users(self):
+        card_request = self._request(channel='email').with_user(self.plan_user)
+        self.assertEqual(card_request.partner_id, self.customer, "they see the link")
+        for values in (
+            {'partner_id': self.other_customer.id},
+            {'state': 'used'},
+            {'date_expiry': fields.Datetime.add(fields.Datetime.now(), days=365)},
+            {'channel': 'moto'},
+        ):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                card_request.write(values)
+        with self.assertRaises(AccessError):
+            self.env['payment.plan.card.request'].with_user(self.plan_user).create(
+                {'partner_id': self.customer.id}
+            )
+        with self.assertRaises(AccessError):
+            card_request.unlink()
+        manager_request = card_request.with_user(self.plan_manager)
+        with self.assertRaises(AccessError):
+            manager_request.write({'state': 'sent'})
+
+    def test_link_form_is_read_only(self):
+        arch = self.env['payment.plan.card.request'].get_view(view_type='form')['arch']
+        self.assertIn('edit="0"', arch)
+        self.assertIn('create="0"', arch)
+
     def test_valid_link_saves_the_card_as_default_with_consent(self):
         card_request = self._request()
         page = self.url_open(card_request._get_url())

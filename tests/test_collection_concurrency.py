@@ -194,6 +194,7 @@ class TestCollectionConcurrency(TransactionCase):
                     'installment_count': 2,
                     'amount': 50.0,
                     'collection_mode': 'gateway',
+                    'gateway_id': gateway.id,
                 }
             )
             plan.action_activate()

@@ -221,29 +221,124 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         self.assertEqual(plan.token_id, tx.token_id, "the new card pays the plan from now on")
         self.assertEqual(tx.payment_id.reconciled_invoice_ids, plan.invoice_id)
 
+    # === Account activation === #
+
+    def _allow_signup(self, scope='b2c'):
+        self.env['ir.config_parameter'].sudo().set_param('auth_signup.invitation_scope', scope)
+
+    def _ask_activation(self, email):
+        """Post the activation form as a visitor; return the answer."""
+        self.url_open('/web/logout')
+        return self.url_open(
+            '/web/activate', data={'email': email, 'csrf_token': self._csrf_token()}
+        )
+
+    @staticmethod
+    def _page(response):
+        """Return the bytes of an answer, but for the session's CSRF token, which every page
+        of the session carries and which changes each second (whatever the email)."""
+        return re.sub(rb'\b[0-9a-f]{40}o[0-9]+\b', b'<csrf-token>', response.content)
+
+    def _process_activations(self):
+        """Run what the activation cron runs, after the answer."""
+        self.env['payment.plan.activation']._cron_process_requests()
+
     def test_activation_answers_the_same_and_creates_a_user_for_a_known_customer(self):
+        self._allow_signup()
         known = self.env['res.partner'].create(
-            {'name': "Newcomer", 'email': 'newcomer@example.com'}
+            {'name': "Newcomer", 'email': 'Newcomer@Example.com'}
         )
         answers = {}
         for email in ('newcomer@example.com', 'nobody@example.com', 'pam.payer@example.com'):
-            self.url_open('/web/logout')
-            response = self.url_open(
-                '/web/activate', data={'email': email, 'csrf_token': self._csrf_token()}
-            )
+            response = self._ask_activation(email)
             self.assertEqual(response.status_code, 200)
-            answers[email] = 'If we know this email' in response.text
-        self.assertEqual(set(answers.values()), {True}, "the same answer for every email")
+            self.assertIn('If we know this email', response.text)
+            answers[email] = self._page(response)
+        self.assertEqual(
+            len(set(answers.values())), 1, "the same bytes whether the email is known or not"
+        )
+        self.assertFalse(
+            known.with_context(active_test=False).user_ids, "nothing is done while answering"
+        )
+        self._process_activations()
         user = known.with_context(active_test=False).user_ids
         self.assertEqual(len(user), 1)
         self.assertTrue(user._is_portal())
+        self.assertEqual(user.login, 'newcomer@example.com')
         self.assertEqual(
             known.signup_type, 'signup', "the customer is mailed the link to set a password"
         )
+        mail = self.env['mail.mail'].sudo().search([('email_to', '=', user.email)])
+        self.assertEqual(mail.state, 'outgoing', "the mail leaves through the mail queue")
         self.assertEqual(
             len(self.payer.partner_id.user_ids), 1, "an existing account is left alone"
         )
         self.assertFalse(self.env['res.users'].search([('login', '=', 'nobody@example.com')]))
+        self.assertFalse(
+            self.env['payment.plan.activation'].sudo().search([('email', '!=', False)]),
+            "the emails are forgotten once processed",
+        )
+
+    def test_activation_does_the_same_work_whatever_the_email(self):
+        self._allow_signup()
+        self.env['res.partner'].create({'name': "Newcomer", 'email': 'newcomer@example.com'})
+        self._ask_activation('warm-up@example.com')
+        queries = {}
+        for email in ('newcomer@example.com', 'nobody@example.com'):
+            self.url_open('/web/logout')
+            csrf_token = self._csrf_token()
+            self.env.flush_all()
+            start = self.cr.sql_log_count
+            self.url_open('/web/activate', data={'email': email, 'csrf_token': csrf_token})
+            queries[email] = self.cr.sql_log_count - start
+        self.assertEqual(len(set(queries.values())), 1, f"queries per email: {queries}")
+
+    def test_activation_with_a_pattern_creates_no_user_for_someone_else(self):
+        self._allow_signup()
+        victim = self.env['res.partner'].create(
+            {'name': "Victim Clinic", 'email': 'reception@victim-clinic.com'}
+        )
+        for pattern in ('%@victim-clinic.com', 'reception@victim%', '_eception@victim-clinic.com'):
+            self._ask_activation(pattern)
+        self._process_activations()
+        self.assertFalse(victim.with_context(active_test=False).user_ids)
+        self.assertFalse(
+            self.env['res.users'].search([('login', 'like', 'victim')]), "no user for a pattern"
+        )
+
+    def test_activation_failure_is_not_visible_and_only_logged(self):
+        self._allow_signup()
+        known = self.env['res.partner'].create(
+            {'name': "Newcomer", 'email': 'newcomer@example.com'}
+        )
+        # The user cannot be created (no portal template user): the work fails after the answer.
+        self.env['ir.config_parameter'].sudo().set_param('base.template_portal_user_id', '0')
+        known_answer = self._ask_activation('newcomer@example.com')
+        unknown_answer = self._ask_activation('nobody@example.com')
+        self.assertEqual(known_answer.status_code, 200)
+        self.assertEqual(self._page(known_answer), self._page(unknown_answer))
+        with self.assertLogs(
+            'odoo.addons.payment_plan.models.payment_plan_activation', level='ERROR'
+        ) as logs:
+            self._process_activations()
+        self.assertIn("failed", logs.output[0])
+        self.assertFalse(known.with_context(active_test=False).user_ids)
+
+    def test_activation_follows_the_signup_setting(self):
+        self._allow_signup('b2b')
+        known = self.env['res.partner'].create(
+            {'name': "Newcomer", 'email': 'newcomer@example.com'}
+        )
+        self.assertNotIn('o_payment_plan_activate_link', self.url_open('/web/login').text)
+        answer = self._ask_activation('newcomer@example.com')
+        self.assertEqual(self._page(answer), self._page(self._ask_activation('nobody@example.com')))
+        self._process_activations()
+        self.assertFalse(
+            known.with_context(active_test=False).user_ids,
+            "no account where customers may not sign up",
+        )
+        self._allow_signup()
+        self.assertIn('o_payment_plan_activate_link', self.url_open('/web/login').text)
 
     def test_activation_requests_are_rate_limited(self):
         for _attempt in range(5):
@@ -299,10 +394,12 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         self.assertTrue(self.subscription.card_missing)
 
     def test_tour_activate_an_account(self):
+        self._allow_signup()
         known = self.env['res.partner'].create(
             {'name': "Newcomer", 'email': 'newcomer@example.com'}
         )
         self.start_tour('/web/login', 'payment_plan_activate_tour')
+        self._process_activations()
         self.assertTrue(known.with_context(active_test=False).user_ids)
 
     def test_schedule_prints_from_the_backend(self):

@@ -54,6 +54,7 @@ class TestReports(PaymentPlanCommon):
                     'installment_count': 1,
                     'date_start': '2026-03-02',
                     'collection_mode': 'gateway',
+                    'gateway_id': cls._create_gateway(cls.company_b).id,
                 }
             )
         )

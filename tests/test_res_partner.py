@@ -117,6 +117,53 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         self.assertEqual(set(running.installment_ids.mapped('state')), {'cancelled'})
         self.assertIn("customer was archived", running.message_ids[0].body)
 
+    def test_closing_ones_portal_account_cancels_only_the_plans_the_payer_may_cancel(self):
+        portal_user = new_test_user(
+            self.env, login='closing_payer', groups='base.group_portal', name="Carla Closing"
+        )
+        payer = portal_user.partner_id
+        cancellable, kept, kept_unassigned = (
+            self._create_plan(
+                partner_id=payer.id,
+                date_start='2027-01-01',
+                allow_payer_cancel=allow,
+                user_id=user.id,
+            )
+            for allow, user in (
+                (True, self.plan_user),
+                (False, self.plan_user),
+                (False, self.env['res.users']),
+            )
+        )
+        (cancellable | kept | kept_unassigned).action_activate()
+
+        # As /my/deactivate_account does, for the logged-in portal user.
+        portal_user.with_user(portal_user).sudo()._deactivate_portal_user()
+
+        self.assertFalse(payer.active, "the customer is archived with the account")
+        self.assertEqual(cancellable.state, 'cancelled')
+        self.assertIn("closed their portal account", cancellable.message_ids[0].body)
+        self.assertEqual((kept.state, kept_unassigned.state), ('active', 'active'))
+        self.assertEqual(
+            set(kept.installment_ids.mapped('state')), {'pending'}, "its schedule stands"
+        )
+        activity = kept.activity_ids
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.plan_user, "the plan's responsible is told")
+        self.assertIn("closed their account", activity.summary)
+        self.assertEqual(
+            kept_unassigned.activity_ids.user_id,
+            self.env.ref('base.user_admin'),
+            "without a responsible, the administrator is told",
+        )
+        self.assertFalse(cancellable.activity_ids)
+
+    def test_archiving_by_staff_still_cancels_every_running_plan(self):
+        plan = self._create_plan(date_start='2027-01-01', allow_payer_cancel=False)
+        plan.action_activate()
+        self.customer.action_archive()
+        self.assertEqual(plan.state, 'cancelled')
+
     def test_customer_with_plans_cannot_be_deleted(self):
         self._create_plan()
         with self.assertRaisesRegex(UserError, "has payment plans"):

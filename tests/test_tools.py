@@ -3,6 +3,7 @@ database)."""
 
 import hashlib
 import hmac
+import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,7 +23,13 @@ from odoo.addons.payment_plan.tools.schedule import (
     schedule_dates,
     split_amount,
 )
-from odoo.addons.payment_plan.tools.webhook import EventError, is_signature_valid, parse_event, sign
+from odoo.addons.payment_plan.tools.webhook import (
+    EventError,
+    is_signature_valid,
+    parse_event,
+    read_bounded,
+    sign,
+)
 
 
 def test_monthly_dates_keep_the_day_and_clamp_to_month_end():
@@ -208,6 +215,35 @@ def test_signature_is_the_hex_hmac_sha256_of_the_raw_body():
     assert not is_signature_valid('other', body, expected)
     assert not is_signature_valid('secret', body, None)
     assert not is_signature_valid('', body, sign('', body))
+
+
+@pytest.mark.parametrize('signature', ['é' * 64, 'not hex at all', '\x00', 'a' * 10_000, 42])
+def test_malformed_or_non_ascii_signatures_are_invalid_not_errors(signature):
+    assert not is_signature_valid('secret', b'{}', signature)
+
+
+class _Trickle:
+    """A stream that returns at most 7 bytes per read, as a chunked request body may."""
+
+    def __init__(self, data):
+        self._data = io.BytesIO(data)
+        self.read_sizes = []
+        self.read = self._read_some
+
+    def _read_some(self, size=-1):
+        self.read_sizes.append(size)
+        return self._data.read(min(size, 7) if size >= 0 else 7)
+
+
+def test_bounded_read_stops_one_byte_past_the_limit():
+    stream = _Trickle(b'x' * 1000)
+    assert read_bounded(stream, 100) == b'x' * 101
+    assert sum(min(s, 7) for s in stream.read_sizes) == 101, "nothing is read past the bound"
+
+
+def test_bounded_read_returns_a_short_body_whole():
+    assert read_bounded(_Trickle(b'{"a": 1}'), 100) == b'{"a": 1}'
+    assert read_bounded(io.BytesIO(b''), 100) == b''
 
 
 def test_event_is_normalized():

@@ -1,5 +1,6 @@
 import json
 
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -17,8 +18,15 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
         cls.gateway = cls.env['payment.plan.gateway'].create(
             {'name': "Acme Billing", 'code': 'acme', 'secret': SECRET}
         )
+        # Gateways committed by other tests must not stand in the way of "the company's only
+        # gateway".
+        cls.env['payment.plan.gateway'].search([('id', '!=', cls.gateway.id)]).active = False
         cls.plan = cls._create_plan(
-            collection_mode='gateway', amount=90.0, installment_count=3, date_start='2026-03-01'
+            collection_mode='gateway',
+            gateway_id=cls.gateway.id,
+            amount=90.0,
+            installment_count=3,
+            date_start='2026-03-01',
         )
         cls.plan.action_activate()
         cls.first = cls.plan.installment_ids.sorted('sequence')[0]
@@ -72,7 +80,8 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
 
     def test_replayed_event_changes_nothing(self):
         self._post()
-        response = self._post()
+        with self.assertNoLogs('odoo', level='ERROR'):
+            response = self._post()
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()['status'], 'replay')
         self.assertEqual(len(self.first.payment_ids), 1)
@@ -110,6 +119,14 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
         other_secret = webhook.sign('another-secret', json.dumps(self._event()).encode())
         self._assert_refused(self._post(signature=other_secret), 403, "signature")
 
+    def test_malformed_or_non_ascii_signature_is_refused_not_an_error(self):
+        body = json.dumps(self._event()).encode()
+        for signature in ('é' * 64, 'sha256=' + 'z' * 64, '\xff\xfe'):
+            with self.subTest(signature=signature), self.assertNoLogs('odoo', level='ERROR'):
+                # The header travels as latin-1 bytes, as a client that sends raw bytes does.
+                response = self._post(body=body, signature=signature.encode('latin-1'))
+                self._assert_refused(response, 403, "signature")
+
     def test_unknown_or_archived_gateway_is_refused(self):
         self._assert_refused(self._post(code='nobody'), 403, "signature")
         self.gateway.active = False
@@ -142,6 +159,63 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
     def test_oversized_body_is_refused(self):
         event = self._event(message='x' * (70 * 1024))
         self._assert_refused(self._post(event), 413, "exceeds")
+
+    def test_oversized_chunked_body_is_refused(self):
+        """A chunked request announces no length: the body is read through a bounded stream."""
+        body = json.dumps(self._event(message='x' * (70 * 1024))).encode()
+
+        def chunks():
+            for start in range(0, len(body), 4096):
+                yield body[start : start + 4096]
+
+        response = self._post(body=chunks(), signature=webhook.sign(SECRET, body))
+        self._assert_refused(response, 413, "exceeds")
+
+    def test_small_chunked_body_is_read_whole(self):
+        body = json.dumps(self._event()).encode()
+        response = self._post(
+            body=iter([body[:10], body[10:]]), signature=webhook.sign(SECRET, body)
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.first.state, 'paid')
+
+    def test_event_of_another_gateway_is_an_unknown_reference(self):
+        """Only the gateway that collects a plan settles it, even within its company."""
+        other = self._create_gateway(name="Other Billing", secret='other-secret')
+        body = json.dumps(self._event()).encode()
+        response = self._post(
+            body=body, signature=webhook.sign('other-secret', body), code=other.code
+        )
+        self.assertEqual(response.status_code, 404, response.text)
+        self.assertIn("Unknown", response.json()['error'])
+        self.assertFalse(other.event_ids, "nothing is stored")
+        self.assertEqual(self.first.state, 'pending', "nothing changed")
+        self.assertFalse(self.first.payment_ids)
+        # The plan's own gateway still settles it.
+        self.assertEqual(self._post().status_code, 200)
+        self.assertEqual(self.first.state, 'paid')
+
+    def test_gateway_plan_names_its_gateway(self):
+        with self.assertRaisesRegex(ValidationError, "collected by a gateway"):
+            self._create_plan(collection_mode='gateway', gateway_id=False)
+        self.assertFalse(
+            self._create_plan(collection_mode='manual').gateway_id, "no gateway outside that mode"
+        )
+        self.assertEqual(
+            self._create_plan(collection_mode='gateway', gateway_id=self.gateway.id).gateway_id,
+            self.gateway,
+        )
+
+    def test_gateway_plan_gets_the_companys_only_gateway(self):
+        plan = self.env['payment.plan'].create(
+            {
+                'partner_id': self.customer.id,
+                'plan_type': 'subscription',
+                'amount': 10.0,
+                'collection_mode': 'gateway',
+            }
+        )
+        self.assertEqual(plan.gateway_id, self.gateway)
 
     def test_first_confirmed_installment_closes_the_order(self):
         order = self._create_installments_order('gateway', price=90.0)

@@ -21,10 +21,32 @@ def sign(secret, body):
 
 def is_signature_valid(secret, body, signature):
     """Return whether `signature` (the header's value) signs `body` with `secret`, compared in
-    constant time. A missing secret or signature is never valid."""
-    if not secret or not signature:
+    constant time. A missing, malformed or non-ASCII secret or signature is never valid (and
+    never an error: the header is whatever a stranger sent)."""
+    if not secret or not signature or not isinstance(signature, str):
         return False
-    return hmac.compare_digest(sign(secret, body), signature.strip().lower())
+    try:
+        received = signature.strip().lower().encode('ascii')
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode('ascii'), received)
+
+
+def read_bounded(stream, limit):
+    """Return the bytes of `stream` up to its end or `limit` + 1 bytes, whichever comes first,
+    so that a caller tells an oversized body (longer than `limit`) without reading it all.
+
+    The stream may return fewer bytes than asked per read (a chunked request's body arrives
+    chunk by chunk): it is read until it ends or the bound is reached.
+    """
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b''.join(chunks)
 
 
 def parse_event(body):

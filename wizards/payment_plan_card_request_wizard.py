@@ -49,12 +49,19 @@ class PaymentPlanCardRequestWizard(models.TransientModel):
             raise UserError(
                 self.env._("None of the customers has an email address or phone number to use.")
             )
-        requests = self.env['payment.plan.card.request'].create(
-            [
-                {'partner_id': partner.id, 'reason': self.reason, 'channel': self.channel}
-                for partner in reachable
-            ]
+        # Links are read-only to users (nobody edits a link's customer, state, expiry or
+        # channel): the wizard creates them, for the customers the user selected.
+        requests_sudo = (
+            self.env['payment.plan.card.request']
+            .sudo()
+            .create(
+                [
+                    {'partner_id': partner.id, 'reason': self.reason, 'channel': self.channel}
+                    for partner in reachable
+                ]
+            )
         )
+        requests = requests_sudo.sudo(False)
         requests._send()
         message = self.env._("%(count)s link(s) sent.", count=len(requests))
         if unreachable:
