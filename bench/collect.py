@@ -89,7 +89,7 @@ def naive(env, installment_ids):
         )
         tx._charge_with_token()
         tx._post_process()
-        installment.write({'state': 'paid', 'invoice_id': invoice.id})
+        installment._set_paid({'invoice_id': invoice.id})
     env.cr.commit()
 
 

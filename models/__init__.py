@@ -23,6 +23,3 @@ from . import (
     sale_order,
 )
 from . import res_config_settings
-
-# Last: the reports are SQL views over the tables of the models above.
-from . import payment_plan_collection_report, payment_plan_recovery_report

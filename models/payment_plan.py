@@ -1,13 +1,11 @@
 import logging
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import reporting, schedule
+from odoo.addons.payment_plan.tools import schedule
 
 _logger = logging.getLogger(__name__)
 
@@ -643,181 +641,6 @@ class PaymentPlan(models.Model):
             'context': {'active_model': self._name, 'active_ids': self.ids},
         }
 
-    # === BUSINESS METHODS: REPORTS === #
-
-    def _get_operation_rows(self):
-        """Return the header and the rows of the plans' operations, for an accountant.
-
-        One row per charge attempt (transaction) and per recorded payment of each installment,
-        and one row for an installment with neither yet; plans and installments in order.
-
-        :return: (header, rows) where rows hold dates, numbers and text.
-        :rtype: tuple[list, list[list]]
-        """
-        header = [
-            self.env._("Plan"),
-            self.env._("Customer"),
-            self.env._("Tax ID"),
-            self.env._("Plan Kind"),
-            self.env._("Installment"),
-            self.env._("Due Date"),
-            self.env._("Installment Amount"),
-            self.env._("Currency"),
-            self.env._("Installment Status"),
-            self.env._("Operation"),
-            self.env._("Attempt"),
-            self.env._("Date"),
-            self.env._("Transaction Reference"),
-            self.env._("Provider"),
-            self.env._("Provider Reference"),
-            self.env._("Card"),
-            self.env._("Transaction Status"),
-            self.env._("Message"),
-            self.env._("Payment"),
-            self.env._("Payment Date"),
-            self.env._("Amount Paid"),
-            self.env._("Journal"),
-            self.env._("Invoice"),
-        ]
-        kinds = dict(self._fields['plan_type']._description_selection(self.env))
-        inst_states = dict(
-            self.env['payment.plan.installment']._fields['state']._description_selection(self.env)
-        )
-        tx_states = dict(
-            self.env['payment.transaction']._fields['state']._description_selection(self.env)
-        )
-        rows = []
-        for plan in self.sorted('name'):
-            partner = plan.partner_id
-            for inst in plan.installment_ids.sorted('sequence'):
-                base = [
-                    plan.name,
-                    partner.display_name,
-                    partner.vat or '',
-                    kinds.get(plan.plan_type),
-                    inst.name,
-                    inst.due_date,
-                    inst.amount,
-                    inst.currency_id.name,
-                    inst_states.get(inst.state),
-                ]
-                # Transactions are the payment administrators': the staff's right to the plan
-                # is the one that counts for its own history.
-                transactions = inst.sudo().transaction_ids.sorted('id')
-                for attempt, tx in enumerate(transactions, start=1):
-                    payment = tx.payment_id
-                    rows.append(
-                        [
-                            *base,
-                            self.env._("Card charge"),
-                            attempt,
-                            tx.create_date,
-                            tx.reference,
-                            tx.provider_id.name,
-                            tx.provider_reference or '',
-                            tx.token_id.display_name or '',
-                            tx_states.get(tx.state),
-                            tx.state_message or '',
-                            payment.name or '',
-                            payment.date or None,
-                            payment.amount if payment else None,
-                            payment.journal_id.name or '',
-                            ', '.join(tx.invoice_ids.mapped('name')),
-                        ]
-                    )
-                for payment in inst.sudo().payment_ids.sorted('id'):
-                    rows.append(
-                        [
-                            *base,
-                            self.env._("Recorded payment"),
-                            None,
-                            payment.create_date,
-                            '',
-                            '',
-                            '',
-                            '',
-                            '',
-                            payment.memo or '',
-                            payment.name,
-                            payment.date,
-                            payment.amount,
-                            payment.journal_id.name,
-                            inst.invoice_id.name or '',
-                        ]
-                    )
-                if not transactions and not inst.payment_ids:
-                    rows.append(
-                        [*base, self.env._("Scheduled"), None, None]
-                        + [''] * 6
-                        + ['', None, None, '', inst.invoice_id.name or '']
-                    )
-        return header, rows
-
-    @api.model
-    def get_overview_data(self):
-        """Return the figures of the Payment Plans overview, each with the domain of its list.
-
-        Public: the overview (a client action) reads it; every figure is searched with the
-        user's own rights, so each user sees their allowed companies only.
-
-        :rtype: dict
-        """
-        today = fields.Date.context_today(self)
-        week_end = today + relativedelta(days=6 - today.weekday())
-        month_start = today.replace(day=1)
-        month_end = month_start + relativedelta(months=1, days=-1)
-        since = today - relativedelta(days=30)
-        Installment = self.env['payment.plan.installment']
-        due_domain = [
-            ('state', 'in', ('pending', 'processing')),
-            ('plan_id.state', '=', 'active'),
-            ('due_date', '<=', week_end),
-        ]
-        denied_domain = [('state', '=', 'denied'), ('date_denied', '>=', since)]
-        running = self.search([('state', '=', 'active')])
-        by_kind = dict(self._read_group([('state', '=', 'active')], ['plan_type'], ['__count']))
-        company = self.env.company
-        mrr = 0.0
-        for plan in running.filtered(lambda p: p.plan_type == 'subscription'):
-            monthly = float(
-                reporting.monthly_amount(plan.amount, plan.interval_number, plan.interval_unit)
-            )
-            mrr += plan.currency_id._convert(monthly, company.currency_id, company, today)
-        # Cards are the payment administrators': counted, not disclosed.
-        expiring_domain = [
-            ('expiry_date', '>=', month_start),
-            ('expiry_date', '<=', month_end),
-            ('payment_plan_ids.state', 'in', ('active', 'paused')),
-        ]
-        return {
-            'currency_id': company.currency_id.id,
-            'due_this_week': {
-                'count': Installment.search_count(due_domain),
-                'amount': sum(Installment.search(due_domain).mapped('amount')),
-                'domain': due_domain,
-            },
-            'denied_recently': {
-                'count': Installment.search_count(denied_domain),
-                'amount': sum(Installment.search(denied_domain).mapped('amount')),
-                'domain': denied_domain,
-            },
-            'active_by_kind': {
-                kind: {
-                    'count': by_kind.get(kind, 0),
-                    'domain': [('state', '=', 'active'), ('plan_type', '=', kind)],
-                }
-                for kind, _label in const.PLAN_TYPES
-            },
-            'monthly_recurring': {
-                'amount': company.currency_id.round(mrr),
-                'domain': [('state', '=', 'active'), ('plan_type', '=', 'subscription')],
-            },
-            'cards_expiring': {
-                'count': self.env['payment.token'].search_count(expiring_domain),
-                'domain': expiring_domain,
-            },
-        }
-
     # === BUSINESS METHODS === #
 
     def _prepare_invoice_values(self, amount, invoice_date, period=None):
@@ -893,6 +716,70 @@ class PaymentPlan(models.Model):
         )._set_cancelled()
         for plan in self:
             plan.message_post(body=reason)
+
+    def _reschedule(self, amount, next_due_date, remaining_count=0, reason=None):
+        """Regenerate the plan's unpaid installments: the new amount (per period, or the rest
+        of the total split into `remaining_count` installments) from `next_due_date`.
+
+        Installments with a charge under way or done are kept (cancelled when unpaid), others
+        replaced; the change is told in the chatter.
+        """
+        self.ensure_one()
+        if self.state not in ('active', 'paused'):
+            raise UserError(self.env._("Only running or paused plans can be changed."))
+        unpaid = self._get_regenerable_installments()
+        kept = self.installment_ids - unpaid
+        first_sequence = max(kept.mapped('sequence'), default=0) + 1
+        before = self._describe_unpaid(unpaid)
+        unpaid.filtered(lambda i: not i.transaction_ids).unlink()
+        unpaid.exists()._set_cancelled()
+        if unpaid.exists():
+            first_sequence = max(self.installment_ids.mapped('sequence')) + 1
+        plan_values = {
+            'schedule_anchor_date': next_due_date,
+            'schedule_anchor_sequence': first_sequence,
+        }
+        if self.plan_type == 'installments':
+            self.env['payment.plan.installment'].create(
+                self._prepare_split_installments(
+                    amount, remaining_count, next_due_date, first_sequence
+                )
+            )
+            paid = sum(
+                kept.filtered(lambda i: i.state in ('paid', 'processing', 'denied')).mapped(
+                    'amount'
+                )
+            )
+            plan_values.update(
+                {
+                    'amount': self.currency_id.round(paid + amount),
+                    'installment_count': len(kept.filtered(lambda i: i.state != 'cancelled'))
+                    + remaining_count,
+                }
+            )
+        else:
+            plan_values['amount'] = amount
+        self.with_context(payment_plan_change=True).write(plan_values)
+        self._extend_subscription_schedule()
+        after = self._describe_unpaid(self._get_regenerable_installments())
+        self.message_post(
+            body=self.env._(
+                "Schedule changed%(reason)s. Before: %(before)s. After: %(after)s.",
+                reason=f" ({reason})" if reason else "",
+                before=before,
+                after=after,
+            )
+        )
+
+    def _describe_unpaid(self, installments):
+        """Return a line telling the unpaid `installments` of the plan (for the chatter)."""
+        self.ensure_one()
+        return self.env._(
+            "%(count)s unpaid installment(s) of %(total)s from %(date)s",
+            count=len(installments),
+            total=self.currency_id.format(sum(installments.mapped('amount'))),
+            date=min(installments.mapped('due_date'), default="-"),
+        )
 
     def _prepare_installment_values(self, sequence, due_date, amount):
         """Return the values of the installment number `sequence` of the plan."""
@@ -1013,133 +900,3 @@ class PaymentPlan(models.Model):
                     remaining=max(len(plan_ids) - start - batch_size, 0),
                 )
             self.env.invalidate_all()
-
-    # === DEMO DATA === #
-
-    @api.model
-    def _load_demo_data(self):
-        """Create demo customers with demo cards and plans in every state worth showing.
-
-        Cards need the Demo payment provider (`payment_demo`); without it the demo shows
-        manually collected plans only.
-        """
-        today = fields.Date.context_today(self)
-        demo_method = self.env.ref('payment_demo.payment_method_demo', raise_if_not_found=False)
-        provider = self.env.ref('payment.payment_provider_demo', raise_if_not_found=False)
-        partners = self.env['res.partner'].create(
-            [
-                {
-                    'name': "Ana García",
-                    'email': 'ana.garcia@example.com',
-                    'phone': '+34 600 000 001',
-                },
-                {
-                    'name': "Bruno Costa",
-                    'email': 'bruno.costa@example.com',
-                    'phone': '+55 11 90000 0002',
-                },
-                {
-                    'name': "Claire Martin",
-                    'email': 'claire.martin@example.com',
-                    'phone': '+33 6 00 00 00 03',
-                },
-                {'name': "Dev Patel", 'email': 'dev.patel@example.com'},
-            ]
-        )
-        for partner, xmlid in zip(partners, ('ana', 'bruno', 'claire', 'dev'), strict=True):
-            self.env['ir.model.data'].create(
-                {
-                    'module': 'payment_plan',
-                    'name': f'demo_partner_{xmlid}',
-                    'model': 'res.partner',
-                    'res_id': partner.id,
-                    'noupdate': True,
-                }
-            )
-        ana, bruno, claire, dev = partners
-        Consent = self.env['payment.plan.consent']
-        for partner, channel in ((ana, 'link'), (bruno, 'portal'), (claire, 'moto')):
-            Consent._record(partner, channel, user_id=self.env.uid)
-        mode = 'token' if demo_method and provider else 'manual'
-        if mode == 'token':
-            provider = provider.with_company(provider.company_id)
-            self.env['payment.token'].create(
-                [
-                    {
-                        'provider_id': provider.id,
-                        'payment_method_id': demo_method.id,
-                        'partner_id': partner.id,
-                        'payment_details': details,
-                        'provider_ref': f'demo-{details}',
-                        'demo_simulated_state': state,
-                        'expiry_month': 12,
-                        'expiry_year': today.year + 2,
-                    }
-                    for partner, details, state in (
-                        (ana, '4242', 'done'),
-                        (bruno, '1881', 'done'),
-                        (bruno, '0005', 'pending'),
-                        (claire, '0002', 'error'),
-                    )
-                ]
-            )
-        installments_plan, subscription, denied_plan, donation = self.create(
-            [
-                {
-                    'partner_id': ana.id,
-                    'description': "Dental treatment in 6 installments",
-                    'plan_type': 'installments',
-                    'amount': 1200.0,
-                    'installment_count': 6,
-                    'date_start': today - relativedelta(months=2),
-                    'collection_mode': mode,
-                },
-                {
-                    'partner_id': bruno.id,
-                    'description': "Gym membership",
-                    'plan_type': 'subscription',
-                    'amount': 49.9,
-                    'date_start': today,
-                    'collection_mode': mode,
-                },
-                {
-                    'partner_id': claire.id,
-                    'description': "Magazine subscription",
-                    'plan_type': 'subscription',
-                    'amount': 30.0,
-                    'date_start': today - relativedelta(months=1),
-                    'collection_mode': mode,
-                },
-                {
-                    'partner_id': dev.id,
-                    'description': "Monthly donation",
-                    'plan_type': 'subscription',
-                    'amount': 25.0,
-                    'date_start': today,
-                    'collection_mode': 'manual',
-                },
-            ]
-        )
-        (installments_plan | subscription | denied_plan | donation).action_activate()
-        for installment in installments_plan.installment_ids.sorted('sequence')[:2]:
-            installment._set_paid({'attempt_count': 1, 'date_paid': installment.due_date})
-        denied_plan.installment_ids.sorted('sequence')[:1]._set_denied(
-            {
-                'attempt_count': denied_plan.max_attempts,
-                'last_error': self.env._("The card was declined (demo)."),
-            }
-        )
-        for plan, name in zip(
-            (installments_plan, subscription, denied_plan, donation),
-            ('installments', 'subscription', 'denied', 'donation'),
-            strict=True,
-        ):
-            self.env['ir.model.data'].create(
-                {
-                    'module': 'payment_plan',
-                    'name': f'demo_plan_{name}',
-                    'model': 'payment.plan',
-                    'res_id': plan.id,
-                    'noupdate': True,
-                }
-            )

@@ -288,7 +288,11 @@ class PaymentToken(models.Model):
         """Tell customers (a mail) and plan responsibles (an activity) that a card paying running
         plans expires within the configured number of days. Each card is warned once."""
         today = fields.Date.context_today(self)
-        longest = max(self.env['res.company'].search([]).mapped('payment_plan_expiry_warning_days'))
+        [(longest,)] = (
+            self.env['res.company']
+            .sudo()
+            ._read_group([], [], ['payment_plan_expiry_warning_days:max'])
+        )
         cards = self.search(
             [
                 ('expiry_date', '!=', False),

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 
 
 class PaymentPlanChange(models.TransientModel):
@@ -56,59 +56,7 @@ class PaymentPlanChange(models.TransientModel):
     def action_apply(self):
         """Regenerate the unpaid installments of the plan with the new values."""
         self.ensure_one()
-        plan = self.plan_id
-        if plan.state not in ('active', 'paused'):
-            raise UserError(self.env._("Only running or paused plans can be changed."))
-        unpaid = plan._get_regenerable_installments()
-        kept = plan.installment_ids - unpaid
-        first_sequence = max(kept.mapped('sequence'), default=0) + 1
-        before = self._describe(plan, unpaid)
-        unpaid.filtered(lambda i: not i.transaction_ids).unlink()
-        unpaid.exists()._set_cancelled()
-        if unpaid.exists():
-            first_sequence = max(plan.installment_ids.mapped('sequence')) + 1
-        plan_values = {
-            'schedule_anchor_date': self.next_due_date,
-            'schedule_anchor_sequence': first_sequence,
-        }
-        if plan.plan_type == 'installments':
-            self.env['payment.plan.installment'].create(
-                plan._prepare_split_installments(
-                    self.amount, self.remaining_count, self.next_due_date, first_sequence
-                )
-            )
-            paid = sum(
-                kept.filtered(lambda i: i.state in ('paid', 'processing', 'denied')).mapped(
-                    'amount'
-                )
-            )
-            plan_values.update(
-                {
-                    'amount': plan.currency_id.round(paid + self.amount),
-                    'installment_count': len(kept.filtered(lambda i: i.state != 'cancelled'))
-                    + self.remaining_count,
-                }
-            )
-        else:
-            plan_values['amount'] = self.amount
-        plan.with_context(payment_plan_change=True).write(plan_values)
-        plan._extend_subscription_schedule()
-        after = self._describe(plan, plan._get_regenerable_installments())
-        plan.message_post(
-            body=self.env._(
-                "Schedule changed%(reason)s. Before: %(before)s. After: %(after)s.",
-                reason=f" ({self.reason})" if self.reason else "",
-                before=before,
-                after=after,
-            )
+        self.plan_id._reschedule(
+            self.amount, self.next_due_date, self.remaining_count, reason=self.reason
         )
         return {'type': 'ir.actions.act_window_close'}
-
-    @api.model
-    def _describe(self, plan, installments):
-        return self.env._(
-            "%(count)s unpaid installment(s) of %(total)s from %(date)s",
-            count=len(installments),
-            total=plan.currency_id.format(sum(installments.mapped('amount'))),
-            date=min(installments.mapped('due_date'), default="-"),
-        )
