@@ -132,6 +132,8 @@ class PaymentPlanConsent(models.Model):
         holders = partner | partner.commercial_partner_id
         domain = Domain('partner_id', 'in', holders.ids) & Domain('revoked_date', '=', False)
         if token:
+            # A consent given to one company does not let another charge the card.
+            domain &= Domain('company_id', '=', token.sudo().company_id.id)
             domain &= Domain('token_id', '=', False) | Domain('token_id', '=', token.id)
         return domain
 

@@ -128,14 +128,15 @@ class PaymentTransaction(models.Model):
         """Leave the charge pending with its outcome unknown: looked up, never sent again."""
         self.ensure_one()
         self.payment_plan_outcome_unknown = True
-        self._set_pending(
-            state_message=self.env._(
-                "The provider's answer did not come back (%(error)s): the outcome is unknown "
-                "until it is looked up. Check the payment with the provider before charging again.",
-                error=message,
-            ),
-            extra_allowed_states=('pending',),
+        review = self.env._(
+            "The provider's answer did not come back (%(error)s): the outcome is unknown until it "
+            "is looked up. Check the payment with the provider before charging again.",
+            error=message,
         )
+        self._set_pending(state_message=review, extra_allowed_states=('pending',))
+        # Flagged for review where staff look: the installment or the batch line it charges.
+        self.installment_id.last_error = review
+        self.payment_plan_charge_line_id.message = review
 
     def _payment_plan_covers(self, amount, currency):
         """Return whether the transaction pays `amount` in `currency`: the one rule of "paid".

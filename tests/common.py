@@ -6,13 +6,14 @@ from odoo.tests import new_test_user
 from odoo.addons.base.tests.common import BaseCommon
 
 
-def record_consents(env, partners, channel='link'):
-    """Record each partner's consent to charge their cards on file (as the card link does)."""
+def record_consents(env, partners, channel='link', company=None):
+    """Record each partner's consent to charge their cards on file in `company` (default: the
+    partner's or the current one), as the card registration link does."""
     return env['payment.plan.consent'].create(
         [
             {
                 'partner_id': partner.id,
-                'company_id': partner.company_id.id or env.company.id,
+                'company_id': (company or partner.company_id or env.company).id,
                 'channel': channel,
             }
             for partner in partners
@@ -27,7 +28,7 @@ def create_demo_cards(env, partners, states='done', provider=None, consent=True)
     provider = provider or env.ref('payment.payment_provider_demo')
     method = env.ref('payment_demo.payment_method_demo')
     if consent:
-        record_consents(env, partners)
+        record_consents(env, partners, company=provider.company_id)
     return env['payment.token'].create(
         [
             {

@@ -430,6 +430,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
             self.assertEqual(tx.state, 'pending')
             self.assertTrue(tx.payment_plan_outcome_unknown)
             self.assertEqual(installment.state, 'processing')
+            self.assertIn("outcome is unknown", installment.last_error)
         with freeze_time('2026-06-01'):
             self._run_cron()
         self.assertEqual(len((first | second).transaction_ids), 2, "never sent again")

@@ -19,19 +19,31 @@ def migrate(cr, version):
     )
     rows = cr.fetchall()
     env = api.Environment(cr, SUPERUSER_ID, {})
-    partners = env['res.partner'].browse(row[0] for row in rows).exists()
-    env['payment.plan.consent'].create(
-        [
+    partners = env['res.partner'].with_context(active_test=False).browse(row[0] for row in rows)
+    partners = partners.exists()
+    values_list = []
+    for partner_id, date, channel, user_id, ip_address in rows:
+        partner = partners.browse(partner_id)
+        if partner not in partners:
+            continue
+        # The consent was the customer's, for every company: it stays so for each company
+        # that holds one of their cards (a consent now belongs to one company).
+        tokens = (
+            env['payment.token']
+            .with_context(active_test=False)
+            .search([('partner_id', 'child_of', partner.commercial_partner_id.id)])
+        )
+        companies = tokens.company_id | (partner.company_id or env.company)
+        values_list += [
             {
-                'partner_id': partner_id,
-                'company_id': env['res.partner'].browse(partner_id).company_id.id or env.company.id,
+                'partner_id': partner.id,
+                'company_id': company.id,
                 'date': date,
                 'channel': channel or 'other',
                 'user_id': user_id,
                 'ip_address': ip_address,
             }
-            for partner_id, date, channel, user_id, ip_address in rows
-            if partner_id in partners.ids
+            for company in companies
         ]
-    )
+    env['payment.plan.consent'].create(values_list)
     cr.execute(SQL("DROP TABLE payment_plan_legacy_consent"))
