@@ -1,1 +1,2 @@
-from . import controllers, demo, models, report, wizards
+from . import controllers, models, report, wizards
+from . import demo  # last: it extends the models above

@@ -406,17 +406,6 @@ class PaymentPlan(models.Model):
             if plan.retry_interval_days < 1:
                 raise ValidationError(self.env._("Attempts must be at least one day apart."))
 
-    @api.constrains('collection_mode', 'gateway_id')
-    def _check_gateway(self):
-        for plan in self.filtered(lambda p: p.collection_mode == 'gateway' and not p.gateway_id):
-            raise ValidationError(
-                self.env._(
-                    "Plan %(plan)s is collected by a gateway: choose which one (only its events "
-                    "will settle the plan).",
-                    plan=plan.name,
-                )
-            )
-
     @api.constrains('token_id', 'partner_id', 'currency_id')
     def _check_token(self):
         for plan in self.filtered('token_id'):
@@ -498,7 +487,10 @@ class PaymentPlan(models.Model):
                         plans=", ".join(changed.mapped('name')),
                     )
                 )
-        return super().write(vals)
+        result = super().write(vals)
+        if {'collection_mode', 'gateway_id'} & set(vals):
+            self.filtered(lambda p: p.state != 'draft')._check_gateway()
+        return result
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_started(self):
@@ -683,8 +675,32 @@ class PaymentPlan(models.Model):
         self.ensure_one()
         return self.allow_payer_cancel and self.state in ('active', 'paused')
 
+    def _check_gateway(self):
+        """Refuse to run a plan collected by a gateway that does not name it: only that
+        gateway's events settle the plan.
+
+        Checked when a plan starts or is moved to that mode, not as a constraint: a database
+        upgraded from a version without the field keeps its plans (the migration names the
+        company's only gateway, and logs the plans it cannot) until staff choose.
+        """
+        for plan in self.filtered(
+            lambda p: (
+                p.collection_mode == 'gateway'
+                and not p.gateway_id
+                and p.state in ('draft', 'active', 'paused')
+            )
+        ):
+            raise ValidationError(
+                self.env._(
+                    "Plan %(plan)s is collected by a gateway: choose which one (only its events "
+                    "will settle the plan).",
+                    plan=plan.name,
+                )
+            )
+
     def _start(self):
         """Run the draft plans: generate their schedule of installments."""
+        self._check_gateway()
         self.write({'state': 'active'})
         self._generate_installments()
         self._check_done()

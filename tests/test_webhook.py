@@ -196,8 +196,13 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
         self.assertEqual(self.first.state, 'paid')
 
     def test_gateway_plan_names_its_gateway(self):
+        unnamed = self._create_plan(collection_mode='gateway', gateway_id=False)
         with self.assertRaisesRegex(ValidationError, "collected by a gateway"):
-            self._create_plan(collection_mode='gateway', gateway_id=False)
+            unnamed.action_activate()
+        running = self._create_plan(collection_mode='manual')
+        running.action_activate()
+        with self.assertRaisesRegex(ValidationError, "collected by a gateway"):
+            running.write({'collection_mode': 'gateway', 'gateway_id': False})
         self.assertFalse(
             self._create_plan(collection_mode='manual').gateway_id, "no gateway outside that mode"
         )
