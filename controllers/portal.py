@@ -6,6 +6,7 @@ from odoo.http import request
 from odoo.addons.payment.controllers import portal as payment_portal
 from odoo.addons.payment_plan import const
 from odoo.addons.portal.controllers.portal import pager as portal_pager
+from odoo.addons.sale.controllers import portal as sale_portal
 
 
 class PaymentPlanPortal(payment_portal.PaymentPortal):
@@ -367,6 +368,31 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         values = self._prepare_portal_layout_values()
         values.update({'tx': tx_sudo, 'page_name': 'payment_transaction'})
         return request.render('payment_plan.portal_my_transaction', values)
+
+
+class PaymentPlanOrderPortal(sale_portal.PaymentPortal):
+    """The order's payment page, while its first payment is charged to the card on file."""
+
+    @http.route()
+    def portal_order_transaction(self, order_id, access_token, **kwargs):
+        """Override of `sale` to refuse a second payment of an order's first installment while
+        the card on file is being charged for it (its outcome may still be a payment)."""
+        try:
+            order_sudo = self._document_check_access('sale.order', order_id, access_token)
+        except (AccessError, MissingError):
+            order_sudo = None  # `sale` answers the access error.
+        if (
+            order_sudo
+            and order_sudo.payment_plan_id
+            and order_sudo._payment_plan_first_charge_under_way()
+        ):
+            raise ValidationError(
+                request.env._(
+                    "The first payment of this order is being charged to the card on file: wait "
+                    "for its outcome."
+                )
+            )
+        return super().portal_order_transaction(order_id, access_token, **kwargs)
 
 
 class PaymentPlanActivation(http.Controller):

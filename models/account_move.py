@@ -52,34 +52,49 @@ class AccountMove(models.Model):
             SQL("UPDATE account_move SET write_date = write_date WHERE id = ANY(%s)", self.ids)
         )
 
-    def _payment_plan_charge_under_way(self, installment=None):
-        """Return whether a charge of the invoice is under way on another path than
-        `installment`'s own: a charge batch line, or a payment sent and not settled (or started
-        online a moment ago)."""
-        self.ensure_one()
-        return bool(self.payment_plan_charge_line_id) or self._payment_plan_transaction_under_way(
-            installment
-        )
+    def _payment_plan_get_charges_under_way(self):
+        """Return, for each of the invoices with a payment sent and not settled, claimed by the
+        collection service, or started online a moment ago, the installments those payments are
+        for (`False` for a payment of no installment): {invoice id: set of installment ids}.
 
-    def _payment_plan_transaction_under_way(self, installment=None):
-        """Return whether a payment of the invoice was sent and not settled, or started online a
-        moment ago, other than `installment`'s own."""
-        self.ensure_one()
+        :rtype: dict
+        """
+        if not self:
+            return {}
         hold_since = fields.Datetime.subtract(
             fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
         )
         # Transactions are the payment administrators' records: only their state is read.
-        return bool(
-            self.sudo().transaction_ids.filtered(
-                lambda tx: (
-                    (installment is None or tx.installment_id != installment)
-                    and (
-                        tx.state in ('pending', 'authorized')
-                        or (tx.state == 'draft' and tx.create_date >= hold_since)
-                    )
-                )
+        transactions_sudo = (
+            self.env['payment.transaction']
+            .sudo()
+            .search(
+                [
+                    ('invoice_ids', 'in', self.ids),
+                    '|',
+                    ('state', 'in', ('pending', 'authorized')),
+                    '&',
+                    ('state', '=', 'draft'),
+                    '|',
+                    '|',
+                    ('create_date', '>=', hold_since),
+                    # A claimed attempt, interrupted or not: it may have reached the provider.
+                    ('installment_id.state', '=', 'processing'),
+                    ('payment_plan_charge_line_id.state', 'in', ('processing', 'pending')),
+                ]
             )
         )
+        charging = {}
+        for tx in transactions_sudo:
+            for invoice in tx.invoice_ids & self:
+                charging.setdefault(invoice.id, set()).add(tx.installment_id.id)
+        return charging
+
+    def _payment_plan_transaction_under_way(self):
+        """Return whether a payment of the invoice was sent and not settled, or started online a
+        moment ago."""
+        self.ensure_one()
+        return bool(self._payment_plan_get_charges_under_way())
 
     def _payment_plan_settle_installments(self):
         """Mark paid the open installments that the payments of these invoices now cover,

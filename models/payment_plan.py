@@ -706,9 +706,15 @@ class PaymentPlan(models.Model):
         self._check_done()
 
     def _get_card_holders(self):
-        """Return the partners whose cards may pay for this plan: the customer and its company."""
+        """Return the partners whose cards may pay for this plan: the customer's commercial
+        entity and its contacts (as `payment.token._payment_plan_get_charge_refusal` accepts)."""
         self.ensure_one()
-        return self.partner_id | self.partner_id.commercial_partner_id
+        commercial = self.partner_id.commercial_partner_id
+        return (
+            self.partner_id
+            | commercial
+            | self.env['res.partner'].search([('id', 'child_of', commercial.ids)])
+        )
 
     def _get_regenerable_installments(self):
         """Return the unpaid installments that a schedule change may replace: pending ones

@@ -69,14 +69,26 @@ class PaymentPlanChargeBatchLine(models.Model):
 
     # === CRUD METHODS === #
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """A line starts queued, or skipped with the reason: its outcome is the service's."""
+        if any(vals.get('state', 'queued') not in ('queued', 'skipped') for vals in vals_list):
+            raise UserError(self.env._("A charge batch line starts queued or skipped."))
+        return super().create(vals_list)
+
     def write(self, vals):
         """The state of a line has one owner: its `_set_*` methods."""
-        if 'state' in vals and not self.env.context.get('payment_plan_line_state'):
+        if 'state' in vals:
             raise UserError(
                 self.env._(
                     "The status of a charge batch line changes by charging it, not by editing it."
                 )
             )
+        return super().write(vals)
+
+    def _write_internal(self, vals):  # pylint: disable=super-method-mismatch
+        """Write the state: only the line's `_set_*` methods do (an RPC call controls its
+        context, so no context key could tell them from a caller)."""
         return super().write(vals)
 
     # === BUSINESS METHODS: ELIGIBILITY === #
@@ -187,7 +199,15 @@ class PaymentPlanChargeBatchLine(models.Model):
         """
         to_charge = self.browse()
         for line in self:
-            invoices = self._get_payable_invoices(line.invoice_ids, exclude_lines=line)
+            # Only the customer's own invoices, whatever the line was given.
+            invoices = self._get_payable_invoices(
+                line.invoice_ids.filtered(
+                    lambda inv, line=line: (
+                        inv.commercial_partner_id == line.partner_id.commercial_partner_id
+                    )
+                ),
+                exclude_lines=line,
+            )
             if line.batch_id.charge_mode == 'open':
                 amount = self._compute_charge_amount(invoices, 'open', 0)
             else:
@@ -356,9 +376,7 @@ class PaymentPlanChargeBatchLine(models.Model):
                     target_state,
                 )
         if allowed:
-            allowed.with_context(payment_plan_line_state=True).write(
-                {'state': target_state, **(values or {})}
-            )
+            allowed._write_internal({'state': target_state, **(values or {})})
         return allowed
 
     def _set_queued(self, values=None):

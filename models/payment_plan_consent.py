@@ -144,6 +144,31 @@ class PaymentPlanConsent(models.Model):
         return bool(self.sudo().search_count(self._get_in_force_domain(partner, token), limit=1))
 
     @api.model
+    def _get_consented_token_ids(self, tokens):
+        """Return the ids of the cards among `tokens` that a consent in force covers, in one
+        query (the collection service checks a whole batch of cards at once).
+
+        :rtype: set
+        """
+        tokens_sudo = tokens.sudo()
+        holders = tokens_sudo.partner_id | tokens_sudo.partner_id.commercial_partner_id
+        # Consents are read for the collection service, whoever runs it: only coverage is told.
+        consents = self.sudo().search(
+            [('partner_id', 'in', holders.ids), ('revoked_date', '=', False)]
+        )
+        covered = set()
+        for token in tokens_sudo:
+            token_holders = token.partner_id | token.partner_id.commercial_partner_id
+            if any(
+                consent.partner_id in token_holders
+                and consent.company_id == token.company_id
+                and consent.token_id in (token, self.env['payment.token'])
+                for consent in consents
+            ):
+                covered.add(token.id)
+        return covered
+
+    @api.model
     def _record(self, partner, channel, token=None, **values):
         """Record a consent of `partner` given through `channel` (for `token` if given).
 

@@ -221,7 +221,7 @@ class PaymentPlanEvent(models.Model):
             installment.plan_id._check_done()
             return self.env._("Installment cancelled."), 'applied'
         message = self.message or self.env._("The gateway refused the payment.")
-        installment.attempt_count += 1
+        installment._write_internal({'attempt_count': installment.attempt_count + 1})
         if installment.state == 'denied':
             installment.last_error = message
         else:

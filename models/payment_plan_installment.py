@@ -11,6 +11,20 @@ from odoo.addons.payment_plan.tools import collection
 
 _logger = logging.getLogger(__name__)
 
+# Written by the add-on's own code only (`_write_internal`), never through `write`: an RPC call
+# controls its context, so no context key can tell the add-on from a caller.
+PROTECTED_FIELDS = {
+    'state',
+    'invoice_id',
+    'attempt_count',
+    'fallback_token_id',
+    'plan_id',
+    'sequence',
+    'name',
+    'date_paid',
+    'date_denied',
+}
+
 
 class PaymentPlanInstallment(models.Model):
     _name = 'payment.plan.installment'
@@ -110,17 +124,60 @@ class PaymentPlanInstallment(models.Model):
                     )
                 )
 
+    @api.constrains('invoice_id')
+    def _check_invoice(self):
+        """An installment is paid on an invoice of its customer, company and currency only."""
+        for installment in self.filtered('invoice_id'):
+            invoice = installment.invoice_id
+            plan = installment.plan_id
+            if (
+                invoice.commercial_partner_id != plan.partner_id.commercial_partner_id
+                or invoice.company_id != plan.company_id
+                or invoice.currency_id != plan.currency_id
+                or invoice.move_type != 'out_invoice'
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Installment %(name)s can only be paid on an invoice of %(customer)s in "
+                        "%(currency)s.",
+                        name=installment.name,
+                        customer=plan.partner_id.commercial_partner_id.display_name,
+                        currency=plan.currency_id.name,
+                    )
+                )
+
     # === CRUD METHODS === #
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Installments are created pending, by their plan: what they owe and how they were
+        charged is the collection service's to write."""
+        for vals in vals_list:
+            if vals.get('state', 'pending') != 'pending' or PROTECTED_FIELDS.intersection(vals) - {
+                'plan_id',
+                'sequence',
+                'name',
+            }:
+                raise UserError(
+                    self.env._("An installment is created pending, by its plan's schedule.")
+                )
+        return super().create(vals_list)
+
     def write(self, vals):
-        """The state of an installment has one owner: its `_set_*` methods."""
-        if 'state' in vals and not self.env.context.get('payment_plan_installment_state'):
+        """The state of an installment has one owner, its `_set_*` methods, and how it is
+        charged (its invoice, attempts, card) is the collection service's: neither is written
+        from outside (`_write_internal`)."""
+        if PROTECTED_FIELDS.intersection(vals):
             raise UserError(
                 self.env._(
-                    "The status of an installment changes through its actions (charge, register a "
-                    "payment, cancel), not by editing it."
+                    "The status, invoice and attempts of an installment change through its actions "
+                    "(charge, register a payment, cancel), not by editing them."
                 )
             )
+        return super().write(vals)
+
+    def _write_internal(self, vals):  # pylint: disable=super-method-mismatch
+        """Write the fields that only the add-on's own code writes (`PROTECTED_FIELDS`)."""
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
@@ -237,7 +294,7 @@ class PaymentPlanInstallment(models.Model):
 
     def _register_claim_failure(self, message):
         """Record a failed attempt of the installment that could not be claimed."""
-        self.attempt_count += 1
+        self._write_internal({'attempt_count': self.attempt_count + 1})
         self._register_failure(message, hard=False)
 
     def _claim_attempts_batch(self):
@@ -250,15 +307,31 @@ class PaymentPlanInstallment(models.Model):
         others get their attempt's transaction, of the open amount at this moment.
         """
         today = fields.Date.context_today(self)
-        refusals = {installment.id: installment._get_card_refusal(today) for installment in self}
+        consented_ids = self.env['payment.plan.consent']._get_consented_token_ids(
+            self.fallback_token_id | self.plan_id.token_id
+        )
+        refusals = {
+            installment.id: installment._get_card_refusal(today, consented_ids=consented_ids)
+            for installment in self
+        }
         no_card = self.filtered(lambda i: refusals[i.id])
         with_card = self - no_card
         # The first payment of an order is invoiced by the order once it is paid.
         with_card.filtered(lambda i: not i._awaits_order_payment())._ensure_invoices()
+        # A cancelled invoice is owed by nobody: staff decide what the installment becomes.
+        void = with_card.filtered(lambda i: i.invoice_id.state == 'cancel')
+        with_card -= void
         # A row-level claim of the invoices: any other path charging them conflicts with it.
         with_card.invoice_id._payment_plan_claim()
+        charging = with_card.invoice_id._payment_plan_get_charges_under_way()
         busy = with_card.filtered(
-            lambda i: i.invoice_id and i.invoice_id._payment_plan_charge_under_way(i)
+            lambda i: (
+                i.invoice_id
+                and (
+                    i.invoice_id.payment_plan_charge_line_id
+                    or charging.get(i.invoice_id.id, set()) - {i.id}
+                )
+            )
         )
         open_amounts = (with_card - busy)._get_open_amounts()
         settled = (with_card - busy).filtered(
@@ -303,6 +376,9 @@ class PaymentPlanInstallment(models.Model):
             )
         for installment in no_card:
             installment._register_failure(refusals[installment.id], hard=True)
+        void._register_failure(
+            self.env._("Its invoice was cancelled: nothing is charged."), hard=True
+        )
         return transactions
 
     def _get_card(self):
@@ -322,15 +398,22 @@ class PaymentPlanInstallment(models.Model):
         reference = collection.attempt_reference(self.name, max(self._get_next_attempt(), 1))
         return collection.fallback_reference(reference) if self.fallback_token_id else reference
 
-    def _get_card_refusal(self, on_date):
-        """Return why the card of the next attempt may not be charged, or None."""
+    def _get_card_refusal(self, on_date, consented_ids=None):
+        """Return why the card of the next attempt may not be charged, or None.
+
+        :param set consented_ids: The cards a consent covers, read for the batch.
+        """
         self.ensure_one()
         plan = self.plan_id
         card = self._get_card()
         if not card:
             return self.env._("The customer has no valid card on file.")
         return card._payment_plan_get_charge_refusal(
-            plan.partner_id, plan.company_id, plan.currency_id, on_date=on_date
+            plan.partner_id,
+            plan.company_id,
+            plan.currency_id,
+            on_date=on_date,
+            consented_ids=consented_ids,
         )
 
     def _check_no_payment_under_way(self):
@@ -348,6 +431,19 @@ class PaymentPlanInstallment(models.Model):
                 lambda tx: (
                     tx.state in ('pending', 'authorized')
                     or (tx.state == 'draft' and tx.create_date >= hold_since)
+                )
+            )
+        )
+        # Another path charging the invoice (a mass charge, Pay on Behalf, another installment).
+        invoices = self.invoice_id
+        invoices._payment_plan_claim()
+        charging = invoices._payment_plan_get_charges_under_way()
+        busy |= self.filtered(
+            lambda i: (
+                i.invoice_id
+                and (
+                    i.invoice_id.payment_plan_charge_line_id
+                    or charging.get(i.invoice_id.id, set()) - {i.id}
                 )
             )
         )
@@ -451,9 +547,7 @@ class PaymentPlanInstallment(models.Model):
                     target_state,
                 )
         if allowed:
-            allowed.with_context(payment_plan_installment_state=True).write(
-                {'state': target_state, **(values or {})}
-            )
+            allowed._write_internal({'state': target_state, **(values or {})})
         return allowed
 
     def _set_processing(self, values=None):
@@ -513,7 +607,7 @@ class PaymentPlanInstallment(models.Model):
         """
         for installment in self.filtered(lambda i: not i.invoice_id and i._awaits_order_payment()):
             if invoice := installment.plan_id.sale_order_id._payment_plan_invoice():
-                installment.invoice_id = invoice
+                installment._write_internal({'invoice_id': invoice.id})
                 if installment.plan_type == 'installments':
                     installment.plan_id.invoice_id = invoice
         missing = self.filtered(lambda i: not i.invoice_id)
@@ -535,14 +629,17 @@ class PaymentPlanInstallment(models.Model):
             )
             moves.action_post()
             for (record, _vals), move in zip(company_items, moves, strict=True):
-                record.invoice_id = move
+                if record._name == self._name:
+                    record._write_internal({'invoice_id': move.id})
+                else:
+                    record.invoice_id = move
         for installment in shared:
-            installment.invoice_id = installment.plan_id.invoice_id
+            installment._write_internal({'invoice_id': installment.plan_id.invoice_id.id})
         # Every installment of a plan backs the plan's one invoice: the ledger reads them all.
         for plan in self.plan_id.filtered(lambda p: p.plan_type == 'installments' and p.invoice_id):
             plan.installment_ids.filtered(
                 lambda i: not i.invoice_id and i.state != 'cancelled'
-            ).invoice_id = plan.invoice_id
+            )._write_internal({'invoice_id': plan.invoice_id.id})
 
     def _prepare_invoice_values(self):
         """Return the values of the invoice of one subscription period."""

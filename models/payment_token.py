@@ -197,7 +197,9 @@ class PaymentToken(models.Model):
 
     # === BUSINESS METHODS === #
 
-    def _payment_plan_get_charge_refusal(self, partner, company, currency, on_date=None):
+    def _payment_plan_get_charge_refusal(
+        self, partner, company, currency, on_date=None, consented_ids=None
+    ):
         """Return why this card may not be charged without the customer, or None when it may.
 
         The one rule of "a card this customer may be charged on, for this company and currency",
@@ -210,6 +212,8 @@ class PaymentToken(models.Model):
         :param res.company company: The company that charges.
         :param res.currency currency: The currency of the charge.
         :param date on_date: The day of the charge (default: today).
+        :param set consented_ids: The cards a consent covers, when the caller read them for a
+                                  batch (`payment.plan.consent._get_consented_token_ids`).
         :rtype: str | None
         """
         self.ensure_one()
@@ -251,7 +255,11 @@ class PaymentToken(models.Model):
                 card=card_sudo.display_name,
                 currency=currency.name,
             )
-        if not self.env['payment.plan.consent']._has_consent(partner, card_sudo):
+        if consented_ids is not None:
+            consented = card_sudo.id in consented_ids
+        else:
+            consented = self.env['payment.plan.consent']._has_consent(partner, card_sudo)
+        if not consented:
             return self.env._("No consent to charge a card on file was recorded.")
         return None
 

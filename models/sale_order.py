@@ -68,6 +68,20 @@ class SaleOrder(models.Model):
     payment_plan_paid_date = fields.Datetime(string="First Payment On", readonly=True, copy=False)
     payment_plan_link = fields.Char(string="Payment Link", compute='_compute_payment_plan_link')
 
+    # === CRUD METHODS === #
+
+    def write(self, vals):
+        """The order's plan and its first payment are the add-on's to write
+        (`_payment_plan_write_internal`): an order cannot be pointed at another plan."""
+        if {'payment_plan_id', 'payment_plan_paid_date'} & set(vals):
+            raise UserError(
+                self.env._("The plan of an order is set up by confirming it, not by editing it.")
+            )
+        return super().write(vals)
+
+    def _payment_plan_write_internal(self, vals):  # pylint: disable=super-method-mismatch
+        return super().write(vals)
+
     # === COMPUTE METHODS === #
 
     @api.depends('partner_id', 'company_id')
@@ -122,7 +136,9 @@ class SaleOrder(models.Model):
     def _compute_payment_plan_link(self):
         for order in self:
             order.payment_plan_link = (
-                order.payment_plan_status in ('pending', 'error') and order._get_payment_plan_link()
+                order.payment_plan_status in ('pending', 'error')
+                and not order._payment_plan_first_charge_under_way()
+                and order._get_payment_plan_link()
             )
 
     # === ACTION METHODS === #
@@ -146,6 +162,7 @@ class SaleOrder(models.Model):
     def action_payment_plan_send_link(self):
         """Send (again) the payment link of the first installment by email and SMS."""
         self._check_payment_plan_awaiting()
+        self._check_no_first_charge_under_way()
         self._payment_plan_send_link()
         return True
 
@@ -162,8 +179,12 @@ class SaleOrder(models.Model):
         return True
 
     def action_payment_plan_cancel_attempt(self):
-        """Cancel the pending payment and the plan set-up; the order stays a quotation."""
+        """Cancel the pending payment and the plan set-up; the order stays a quotation.
+
+        Refused while the first payment is being charged: its outcome may still be a payment.
+        """
         self._check_payment_plan_awaiting()
+        self._check_no_first_charge_under_way()
         for order in self:
             # Transactions and plans are the payment and plan managers' records: the salesperson
             # acts on their own order here.
@@ -178,7 +199,7 @@ class SaleOrder(models.Model):
             plan_sudo.installment_ids.filtered(
                 lambda i: i.state in ('pending', 'denied')
             )._set_cancelled()
-            order.payment_plan_id = False
+            order._payment_plan_write_internal({'payment_plan_id': False})
             order.message_post(
                 body=self.env._(
                     "Payment attempt cancelled: plan %(plan)s stopped, the order stays a quotation.",
@@ -203,6 +224,37 @@ class SaleOrder(models.Model):
             raise UserError(
                 self.env._("Only orders whose plan awaits its first payment can do this.")
             )
+        # Plans are the plan users' records: the order's own plan is checked, nothing else read.
+        if self.filtered(lambda o: o.sudo().payment_plan_id.sale_order_id != o):
+            raise UserError(self.env._("The plan of this order is not the order's own."))
+
+    def _payment_plan_first_charge_under_way(self):
+        """Return whether the first payment of the order is being charged (sent and not
+        settled, claimed, or with an outcome still unknown): no other payment may start."""
+        self.ensure_one()
+        # Transactions and installments are the payment and plan users' records: only their
+        # states are read.
+        order_sudo = self.sudo()
+        first = order_sudo.payment_plan_id.installment_ids.sorted('sequence')[:1]
+        return first.state == 'processing' or bool(
+            (order_sudo.transaction_ids | first.transaction_ids).filtered(
+                lambda tx: (
+                    tx.state in ('pending', 'authorized')
+                    or (tx.state == 'draft' and tx.operation == 'offline')
+                )
+            )
+        )
+
+    def _check_no_first_charge_under_way(self):
+        for order in self:
+            if order._payment_plan_first_charge_under_way():
+                raise UserError(
+                    self.env._(
+                        "The first payment of %(order)s is being charged: wait for its outcome "
+                        "(Refresh Payment Status) before another payment.",
+                        order=order.name,
+                    )
+                )
 
     def _prepare_payment_plan_values(self):
         """Return the values of the plan that pays the order."""
@@ -258,7 +310,7 @@ class SaleOrder(models.Model):
                 raise UserError(self.env._("An order paid by plan must have a positive total."))
             # The salesperson sells with a plan; plans are the plan users' records.
             plan_sudo = self.env['payment.plan'].sudo().create(order._prepare_payment_plan_values())
-            order.write(
+            order._payment_plan_write_internal(
                 {
                     'payment_plan_id': plan_sudo.id,
                     'state': 'sent' if order.state == 'draft' else order.state,
@@ -358,7 +410,7 @@ class SaleOrder(models.Model):
         """Close the orders whose first payment arrived: confirmed, invoiced, paid, locked."""
         for order in self.filtered(lambda o: not o.payment_plan_paid_date):
             order._payment_plan_invoice()
-            order.payment_plan_paid_date = fields.Datetime.now()
+            order._payment_plan_write_internal({'payment_plan_paid_date': fields.Datetime.now()})
             if order.state == 'sale' and not order.locked:
                 order.action_lock()
             order.message_post(

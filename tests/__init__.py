@@ -13,6 +13,7 @@ from . import test_manual_payment
 from . import test_webhook
 from . import test_portal
 from . import test_money_safety
+from . import test_attacks
 from . import test_mass_charge
 from . import test_reports
 from . import test_card_request

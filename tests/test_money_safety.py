@@ -484,3 +484,43 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
             ),
             "the following installments may be charged to it",
         )
+
+    # === DIRECT WRITES BY STAFF === #
+
+    def test_staff_cannot_point_an_installment_or_a_batch_line_at_anothers_invoice(self):
+        plan = self._card_plan(date_start='2026-03-01')
+        installment = plan.installment_ids.sorted('sequence')[0]
+        theirs = self.env['account.move'].create(
+            {
+                'move_type': 'out_invoice',
+                'partner_id': self.other_customer.id,
+                'invoice_line_ids': [Command.create({'name': "Theirs", 'price_unit': 70.0})],
+            }
+        )
+        theirs.action_post()
+        with self.assertRaisesRegex(UserError, "not by editing them"):
+            installment.with_user(self.plan_user).invoice_id = theirs
+        with self.assertRaisesRegex(UserError, "not by editing them"):
+            installment.with_user(self.plan_user).state = 'paid'
+        with self.assertRaisesRegex(ValidationError, "only be paid on an invoice of"):
+            installment._write_internal({'invoice_id': theirs.id})
+        batch = self.env['payment.plan.charge.batch'].create(
+            {
+                'company_id': self.company.id,
+                'charge_mode': 'open',
+                'line_ids': [
+                    Command.create(
+                        {
+                            'partner_id': self.customer.id,
+                            'currency_id': self.currency.id,
+                            'invoice_ids': [Command.set(theirs.ids)],
+                            'amount': 70.0,
+                        }
+                    )
+                ],
+            }
+        )
+        batch.line_ids._collect()
+        self.assertEqual(batch.line_ids.state, 'skipped')
+        self.assertFalse(batch.line_ids.transaction_ids, "the customer's card paid nobody else's")
+        self.assertEqual(theirs.amount_residual, 70.0)

@@ -94,8 +94,14 @@ class PaymentPlanPayBehalf(models.TransientModel):
     def action_confirm(self):
         """Charge the card now (total or part), or set up an installment plan for the balance."""
         self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        # Only the customer's own invoices of the company, whatever the form sent.
         invoices = self.env['payment.plan.charge.batch.line']._get_payable_invoices(
-            self.invoice_ids
+            self.invoice_ids.filtered(
+                lambda inv: (
+                    inv.commercial_partner_id == partner and inv.company_id == self.company_id
+                )
+            )
         )
         if not invoices:
             raise UserError(
@@ -118,7 +124,6 @@ class PaymentPlanPayBehalf(models.TransientModel):
                     )
                 )
             amount = self.amount
-        partner = self.partner_id.commercial_partner_id
         Line = self.env['payment.plan.charge.batch.line']
         card = Line._get_card(partner, self.company_id)
         reason = Line._get_skip_reason(partner, card, invoices, amount, invoices.currency_id[:1])

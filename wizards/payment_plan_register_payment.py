@@ -62,6 +62,7 @@ class PaymentPlanRegisterPayment(models.TransientModel):
                 )
             )
         installment._lock_for_charge()
+        installment._check_no_payment_under_way()
         open_amount = installment._get_open_amounts()[installment.id]
         if self.currency_id.compare_amounts(self.amount, open_amount) != 0:
             raise UserError(
