@@ -1,4 +1,3 @@
-
 """Attacks of the hostile review of the money-safety redesign (issue 13), as a payer, a
 salesperson without the group, a careless operator, a killed request and tampered ids.
 
