@@ -436,17 +436,21 @@ class PaymentPlanInstallment(models.Model):
             )
         )
         # Another path charging the invoice (a mass charge, Pay on Behalf, another installment).
-        invoices = self.invoice_id
-        invoices._payment_plan_claim()
-        charging = invoices._payment_plan_get_charges_under_way()
-        busy |= self.filtered(
-            lambda i: (
-                i.invoice_id
-                and (
-                    i.invoice_id.payment_plan_charge_line_id
-                    or charging.get(i.invoice_id.id, set()) - {i.id}
+        # Invoices are the accountants' records: plan users only learn whether one is charged.
+        installments_sudo = self.sudo()
+        invoices_sudo = installments_sudo.invoice_id
+        invoices_sudo._payment_plan_claim()
+        charging = invoices_sudo._payment_plan_get_charges_under_way()
+        busy |= self.browse(
+            installments_sudo.filtered(
+                lambda i: (
+                    i.invoice_id
+                    and (
+                        i.invoice_id.payment_plan_charge_line_id
+                        or charging.get(i.invoice_id.id, set()) - {i.id}
+                    )
                 )
-            )
+            ).ids
         )
         if busy:
             raise UserError(

@@ -250,7 +250,7 @@ class TestCollection(PaymentPlanCommon):
         recent = self._card_plan(state='error', max_attempts=1)
         old = self._card_plan(state='error', max_attempts=1)
         (recent | old).installment_ids._collect()
-        self._installment(old).date_denied = date(2026, 1, 1)
+        self._installment(old)._write_internal({'date_denied': date(2026, 1, 1)})
         action = self.env['payment.plan'].action_open_recently_denied()
         found = self.env['payment.plan'].search(action['domain'])
         self.assertIn(recent, found)
