@@ -1,6 +1,5 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.fields import Domain
 
 from odoo.addons.payment_plan import const
 
@@ -123,30 +122,23 @@ class PaymentPlanConsent(models.Model):
     # === BUSINESS METHODS === #
 
     @api.model
-    def _get_in_force_domain(self, partner, token=None):
-        """Return the domain of the consents in force that cover charging `token` of `partner`
-        (any card of theirs when `token` is not given).
-
-        A consent of the customer's company (commercial entity) covers its contacts' cards.
-        """
+    def _has_consent(self, partner):
+        """Return whether `partner` (or their company) gave a consent in force (for a card,
+        `_get_consented_token_ids` tells which ones it covers)."""
         holders = partner | partner.commercial_partner_id
-        domain = Domain('partner_id', 'in', holders.ids) & Domain('revoked_date', '=', False)
-        if token:
-            # A consent given to one company does not let another charge the card.
-            domain &= Domain('company_id', '=', token.sudo().company_id.id)
-            domain &= Domain('token_id', '=', False) | Domain('token_id', '=', token.id)
-        return domain
-
-    @api.model
-    def _has_consent(self, partner, token=None):
-        """Return whether a consent in force lets `token` of `partner` be charged."""
         # Consents are read by the collection service for any caller: only existence is told.
-        return bool(self.sudo().search_count(self._get_in_force_domain(partner, token), limit=1))
+        return bool(
+            self.sudo().search_count(
+                [('partner_id', 'in', holders.ids), ('revoked_date', '=', False)], limit=1
+            )
+        )
 
     @api.model
     def _get_consented_token_ids(self, tokens):
         """Return the ids of the cards among `tokens` that a consent in force covers, in one
-        query (the collection service checks a whole batch of cards at once).
+        query (the collection service checks a whole batch of cards at once): a consent of the
+        card's holder or of its company (commercial entity), given to the card's company, for
+        that card or for all the holder's cards.
 
         :rtype: set
         """

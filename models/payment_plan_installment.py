@@ -322,18 +322,7 @@ class PaymentPlanInstallment(models.Model):
         # A cancelled invoice is owed by nobody: staff decide what the installment becomes.
         void = with_card.filtered(lambda i: i.invoice_id.state == 'cancel')
         with_card -= void
-        # A row-level claim of the invoices: any other path charging them conflicts with it.
-        with_card.invoice_id._payment_plan_claim()
-        charging = with_card.invoice_id._payment_plan_get_charges_under_way()
-        busy = with_card.filtered(
-            lambda i: (
-                i.invoice_id
-                and (
-                    i.invoice_id.payment_plan_charge_line_id
-                    or charging.get(i.invoice_id.id, set()) - {i.id}
-                )
-            )
-        )
+        busy = with_card._claim_invoices()
         open_amounts = (with_card - busy)._get_open_amounts()
         settled = (with_card - busy).filtered(
             lambda i: i.currency_id.compare_amounts(open_amounts[i.id], 0) <= 0
@@ -417,6 +406,23 @@ class PaymentPlanInstallment(models.Model):
             consented_ids=consented_ids,
         )
 
+    def _claim_invoices(self):
+        """Claim the rows of the installments' invoices (any other path charging them then
+        conflicts with this transaction) and return the installments whose invoice another path
+        is charging: a charge batch line, or another installment's or payment's charge."""
+        invoices = self.invoice_id
+        invoices._payment_plan_claim()
+        charging = invoices._payment_plan_get_charges_under_way()
+        return self.filtered(
+            lambda i: (
+                i.invoice_id
+                and (
+                    i.invoice_id.payment_plan_charge_line_id
+                    or charging.get(i.invoice_id.id, set()) - {i.id}
+                )
+            )
+        )
+
     def _check_no_payment_under_way(self):
         """Refuse a new charge while a payment of the installments is under way: a transaction
         sent and not settled, or a payment the customer started online a moment ago.
@@ -435,23 +441,8 @@ class PaymentPlanInstallment(models.Model):
                 )
             )
         )
-        # Another path charging the invoice (a mass charge, Pay on Behalf, another installment).
         # Invoices are the accountants' records: plan users only learn whether one is charged.
-        installments_sudo = self.sudo()
-        invoices_sudo = installments_sudo.invoice_id
-        invoices_sudo._payment_plan_claim()
-        charging = invoices_sudo._payment_plan_get_charges_under_way()
-        busy |= self.browse(
-            installments_sudo.filtered(
-                lambda i: (
-                    i.invoice_id
-                    and (
-                        i.invoice_id.payment_plan_charge_line_id
-                        or charging.get(i.invoice_id.id, set()) - {i.id}
-                    )
-                )
-            ).ids
-        )
+        busy |= self.browse(self.sudo()._claim_invoices().ids)
         if busy:
             raise UserError(
                 self.env._("A payment of %(names)s is already under way.", names=busy._get_names())

@@ -255,11 +255,9 @@ class PaymentToken(models.Model):
                 card=card_sudo.display_name,
                 currency=currency.name,
             )
-        if consented_ids is not None:
-            consented = card_sudo.id in consented_ids
-        else:
-            consented = self.env['payment.plan.consent']._has_consent(partner, card_sudo)
-        if not consented:
+        if consented_ids is None:
+            consented_ids = self.env['payment.plan.consent']._get_consented_token_ids(card_sudo)
+        if card_sudo.id not in consented_ids:
             return self.env._("No consent to charge a card on file was recorded.")
         return None
 
