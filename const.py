@@ -37,6 +37,18 @@ INSTALLMENT_STATES = [
     ('cancelled', "Cancelled"),
 ]
 
+# How a refused charge is handled: a soft decline is retried, a hard one is not, and one that
+# needs the customer's authentication (PSD2/SCA) waits for them to pay on-session.
+DECLINE_KINDS = [
+    ('soft', "Soft decline"),
+    ('hard', "Hard decline"),
+    ('authentication', "Authentication required"),
+]
+# The signed link of mails to pay or update a card without a login is valid this long.
+PAY_LINK_VALIDITY_DAYS = 30
+# An unknown outcome is only concluded "never charged" by a look-up this long after the charge.
+LOOKUP_SETTLE_MINUTES = 10
+
 # Installments in these states are still owed by the customer.
 OPEN_INSTALLMENT_STATES = ('pending', 'processing', 'denied')
 
@@ -157,9 +169,6 @@ CARD_REQUEST_STATES = [
     ('cancelled', "Cancelled"),
 ]
 CARD_REQUEST_VALIDITY_DAYS = 7
-# Providers whose own form staff may fill with a card given by phone (mail order/telephone
-# order); others add theirs by overriding `payment.provider._payment_plan_supports_moto`.
-MOTO_PROVIDER_CODES = ('demo',)
 
 # Bulk customer import.
 IMPORT_JOB_STATES = [

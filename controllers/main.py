@@ -78,3 +78,46 @@ class PaymentPlanImportTemplate(http.Controller):
                 ('Content-Disposition', content_disposition('customers_template.csv')),
             ],
         )
+
+
+class PaymentPlanProviderWebhooks(http.Controller):
+    """Provider webhooks that Odoo's own routes miss for the collection's charges."""
+
+    @http.route(
+        '/payment/mercado_pago/webhook/<path:reference>',
+        type='http',
+        auth='public',
+        methods=['POST'],
+        csrf=False,
+    )
+    def payment_plan_mercado_pago_webhook(self, reference, **_kwargs):
+        """Receive Mercado Pago's notifications of references with a slash.
+
+        Mercado Pago notifies `/payment/mercado_pago/webhook/<reference>`; Odoo's route takes
+        one path segment, and an installment's charge reference has slashes
+        (`PLAN/2026/00001-01-A1`), so its notifications would be lost. As Odoo's route does, the
+        notification is only a signal: the payment is read back from Mercado Pago's API.
+        """
+        try:
+            data = request.get_json_data()
+        except ValueError:
+            return request.make_response('', status=400)
+        if not isinstance(data, dict) or data.get('action') not in (
+            'payment.created',
+            'payment.updated',
+        ):
+            return ''
+        tx_sudo = (
+            request.env['payment.transaction']
+            .sudo()
+            .search(
+                [
+                    ('reference', '=', reference),
+                    ('provider_code', '=', 'mercado_pago'),
+                    ('state', 'in', ('draft', 'pending')),
+                ],
+                limit=1,
+            )
+        )
+        tx_sudo._payment_plan_fetch_outcome()
+        return ''

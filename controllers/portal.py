@@ -1,3 +1,5 @@
+from werkzeug.urls import url_encode
+
 from odoo import fields, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.fields import Command
@@ -110,13 +112,12 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         return request.render('payment_plan.portal_my_plan', values)
 
     def _prepare_plan_values(self, plan_sudo, message=None, **_kwargs):
-        denied = plan_sudo.installment_ids.filtered(lambda i: i.state == 'denied')
         return {
             'plan': plan_sudo,
             'page_name': 'payment_plan',
             'installments': plan_sudo.installment_ids.sorted('sequence'),
             'transactions': plan_sudo.installment_ids.transaction_ids.sorted('id', reverse=True),
-            'denied_installment': denied.sorted('due_date')[:1],
+            'denied_installment': plan_sudo._get_installment_to_pay_now(),
             'can_cancel': plan_sudo._can_payer_cancel(),
             'message': message,
         }
@@ -139,38 +140,68 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         )
         return request.redirect(plan_sudo.get_portal_url(query_string='&message=cancelled'))
 
-    @http.route('/my/plans/<int:plan_id>/pay', type='http', auth='user', website=True)
-    def portal_my_plan_pay(self, plan_id, access_token=None, **_kwargs):
-        """Let the payer pay a denied installment with a new card, which the plan then uses."""
+    def _get_plan_to_pay(self, plan_id, access_token=None):
+        """Return the plan (sudoed) whose pay page the visitor may open: the logged-in payer's
+        own, or any plan with its portal access token or the signed, unexpired link of a mail.
+
+        :raise MissingError: If the plan does not exist.
+        :raise AccessError: If the visitor may not pay it.
+        """
+        plan_sudo = request.env['payment.plan'].sudo().browse(plan_id).exists()
+        if plan_sudo and access_token and plan_sudo._check_pay_token(access_token):
+            return plan_sudo
+        return self._document_check_access('payment.plan', plan_id, access_token)
+
+    @http.route(
+        '/my/plans/<int:plan_id>/pay', type='http', auth='public', website=True, sitemap=False
+    )
+    def portal_my_plan_pay(self, plan_id, access_token=None, pay_token=None, **_kwargs):
+        """Let the payer pay an overdue installment (denied, or refused by their bank until they
+        authenticate) with a card, which then pays the plan; with nothing overdue, replace the
+        plan's card. Mails link here with a signed token that needs no login."""
+        token = pay_token or access_token
         try:
-            plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
+            plan_sudo = self._get_plan_to_pay(plan_id, token)
         except (AccessError, MissingError):
-            raise request.not_found() from None
-        installment_sudo = plan_sudo.installment_ids.filtered(lambda i: i.state == 'denied').sorted(
-            'due_date'
-        )[:1]
-        if not installment_sudo:
+            return request.render(
+                'payment_plan.portal_plan_link_refused',
+                {'company': request.env.company},
+                status=403,
+            )
+        installment_sudo = plan_sudo._get_installment_to_pay_now()
+        if not installment_sudo and (
+            plan_sudo.collection_mode != 'token' or plan_sudo.state not in ('active', 'paused')
+        ):
             return request.redirect(plan_sudo.get_portal_url())
-        partner_sudo = request.env.user.partner_id
-        installment_sudo._ensure_invoices()
-        amount = installment_sudo._get_open_amounts()[installment_sudo.id]
-        currency = installment_sudo.currency_id
+        partner_sudo = plan_sudo.partner_id
+        company = plan_sudo.company_id
+        if installment_sudo:
+            installment_sudo._ensure_invoices()
+            amount = installment_sudo._get_open_amounts()[installment_sudo.id]
+        else:
+            amount = 0.0
+        currency = plan_sudo.currency_id
         providers_sudo = (
             request.env['payment.provider']
             .sudo()
             ._get_compatible_providers(
-                plan_sudo.company_id.id,
+                company.id,
                 partner_sudo.id,
                 amount,
                 currency_id=currency.id,
                 payment_plan_id=plan_sudo.id,
+                force_tokenization=True,
+                is_validation=not installment_sudo,
             )
         )
         payment_methods_sudo = (
             request.env['payment.method']
             .sudo()
             ._get_compatible_payment_methods(
-                providers_sudo.ids, partner_sudo.id, currency_id=currency.id
+                providers_sudo.ids,
+                partner_sudo.id,
+                currency_id=currency.id,
+                force_tokenization=True,
             )
         )
         values = self._prepare_portal_layout_values()
@@ -179,6 +210,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 'plan': plan_sudo,
                 'installment': installment_sudo,
                 'page_name': 'payment_plan',
+                'mode': 'payment' if installment_sudo else 'validation',
                 'amount': amount,
                 'currency': currency,
                 'partner_id': partner_sudo.id,
@@ -187,31 +219,62 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 'tokens_sudo': request.env['payment.token'],  # A new card: the old one failed.
                 'show_tokenize_input_mapping': dict.fromkeys(providers_sudo.ids, False),
                 'transaction_route': f'/my/plans/{plan_sudo.id}/transaction',
-                'landing_route': plan_sudo.get_portal_url(),
-                'access_token': plan_sudo._portal_ensure_token(),
+                'landing_route': f'/my/plans/{plan_sudo.id}/pay/done?'
+                + url_encode({'access_token': plan_sudo._portal_ensure_token()}),
+                'access_token': token or plan_sudo._portal_ensure_token(),
             }
         )
         return request.render('payment_plan.portal_my_plan_pay', values)
 
-    @http.route('/my/plans/<int:plan_id>/transaction', type='jsonrpc', auth='user')
-    def portal_my_plan_transaction(self, plan_id, access_token, **kwargs):
-        """Create the transaction that pays the plan's oldest denied installment.
-
-        The amount, currency and operation are the server's: what is open of the installment
-        on its invoice, paid (never a zero-amount card validation). The installment is locked
-        first, and a payment already under way (another tab, a retry by staff) is refused.
-        """
+    @http.route(
+        '/my/plans/<int:plan_id>/pay/done', type='http', auth='public', website=True, sitemap=False
+    )
+    def portal_my_plan_pay_done(self, plan_id, access_token=None, **_kwargs):
+        """Where the payer lands after paying or saving a card: the plan's page, thanked."""
         try:
             plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
         except (AccessError, MissingError):
+            raise request.not_found() from None
+        return request.redirect(plan_sudo.get_portal_url(query_string='&message=paid'))
+
+    @http.route('/my/plans/<int:plan_id>/transaction', type='jsonrpc', auth='public')
+    def portal_my_plan_transaction(self, plan_id, access_token, **kwargs):
+        """Create the transaction that pays the plan's oldest overdue installment, or, with
+        nothing overdue, the validation that saves the plan's new card.
+
+        The amount, currency, customer and operation are the server's: what is open of the
+        installment on its invoice, paid (never a zero-amount card validation) by the plan's
+        customer. The installment is locked first, and a payment already under way (another
+        tab, a retry by staff) is refused.
+        """
+        try:
+            plan_sudo = self._get_plan_to_pay(plan_id, access_token)
+        except (AccessError, MissingError):
             raise ValidationError(request.env._("The access token is invalid.")) from None
-        installment_sudo = plan_sudo.installment_ids.filtered(lambda i: i.state == 'denied').sorted(
-            'due_date'
-        )[:1]
-        if not installment_sudo:
-            raise UserError(request.env._("Nothing is overdue on this plan."))
         self._validate_transaction_kwargs(kwargs)
-        if kwargs.pop('is_validation', False):
+        is_validation = kwargs.pop('is_validation', False)
+        installment_sudo = plan_sudo._get_installment_to_pay_now()
+        custom_values = {'payment_plan_card_plan_id': plan_sudo.id}
+        if not installment_sudo:
+            if (
+                not is_validation
+                or plan_sudo.collection_mode != 'token'
+                or plan_sudo.state not in ('active', 'paused')
+            ):
+                raise UserError(request.env._("Nothing is overdue on this plan."))
+            kwargs.update(
+                {
+                    'amount': None,
+                    'currency_id': None,
+                    'partner_id': plan_sudo.partner_id.id,
+                    'is_validation': True,
+                    'tokenization_requested': True,
+                    'payment_plan_id': plan_sudo.id,
+                }
+            )
+            tx_sudo = self._create_transaction(custom_create_values=custom_values, **kwargs)
+            return tx_sudo._get_processing_values()
+        if is_validation:
             raise ValidationError(request.env._("An overdue installment is paid, not validated."))
         installment_sudo._lock_for_charge()
         installment_sudo._check_no_payment_under_way()
@@ -226,7 +289,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         kwargs.update(
             {
                 'amount': amount,
-                'partner_id': request.env.user.partner_id.id,
+                'partner_id': plan_sudo.partner_id.id,
                 'currency_id': installment_sudo.currency_id.id,
                 'payment_plan_id': plan_sudo.id,
                 'reference_prefix': installment_sudo.name,
@@ -235,6 +298,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         )
         tx_sudo = self._create_transaction(
             custom_create_values={
+                **custom_values,
                 'installment_id': installment_sudo.id,
                 'invoice_ids': [Command.set(installment_sudo.invoice_id.ids)],
             },

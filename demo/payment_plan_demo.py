@@ -115,14 +115,11 @@ class PaymentPlan(models.Model):
             ]
         )
         (installments_plan | subscription | denied_plan | donation).action_activate()
-        for installment in installments_plan.installment_ids.sorted('sequence')[:2]:
-            installment._set_paid({'attempt_count': 1, 'date_paid': installment.due_date})
-        denied_plan.installment_ids.sorted('sequence')[:1]._set_denied(
-            {
-                'attempt_count': denied_plan.max_attempts,
-                'last_error': self.env._("The card was declined (demo)."),
-            }
-        )
+        if mode == 'token' and provider.state != 'disabled':
+            # Real runs of the collection service: the paid and denied installments come with
+            # their transactions, invoices and payments, as in a merchant's database.
+            denied_plan.max_attempts = 1
+            (installments_plan | denied_plan).installment_ids._collect()
         for plan, name in zip(
             (installments_plan, subscription, denied_plan, donation),
             ('installments', 'subscription', 'denied', 'donation'),

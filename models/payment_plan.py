@@ -1,13 +1,21 @@
+import binascii
 import logging
+from datetime import timedelta
+
+from werkzeug.urls import url_encode
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
+from odoo.tools import hash_sign, verify_hash_signed
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import schedule
 
 _logger = logging.getLogger(__name__)
+
+# The scope of the signed links of mails that open a plan's pay page without a login.
+PAY_LINK_SCOPE = 'payment_plan.pay'
 
 # Fields that shape the schedule: frozen once the plan runs (changed through the change wizard).
 SCHEDULE_FIELDS = {
@@ -669,6 +677,48 @@ class PaymentPlan(models.Model):
                 )
             ],
         }
+
+    def _get_pay_url(self, redacted=False):
+        """Return the link of mails that opens the plan's "update your card and pay now" page
+        without a login: signed, valid for `const.PAY_LINK_VALIDITY_DAYS` days, for this plan
+        only. Logging in opens the full portal as ever.
+
+        :param bool redacted: Whether to hide the link's secret, for the copies that staff see.
+        """
+        self.ensure_one()
+        if redacted:
+            token = '***'
+        else:
+            token = hash_sign(
+                self.sudo().env,
+                PAY_LINK_SCOPE,
+                {'plan': self.id, 'partner': self.partner_id.id},
+                expiration=timedelta(days=const.PAY_LINK_VALIDITY_DAYS),
+            )
+        return f'{self.get_base_url()}/my/plans/{self.id}/pay?{url_encode({"pay_token": token})}'
+
+    def _check_pay_token(self, token):
+        """Return whether `token` is a valid, unexpired pay link of this plan and customer."""
+        self.ensure_one()
+        if not token or not isinstance(token, str):
+            return False
+        try:
+            values = verify_hash_signed(self.sudo().env, PAY_LINK_SCOPE, token)
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            return False
+        return bool(
+            isinstance(values, dict)
+            and values.get('plan') == self.id
+            and values.get('partner') == self.partner_id.id
+        )
+
+    def _get_installment_to_pay_now(self):
+        """Return the installment the customer pays from the portal: the oldest one denied, or
+        waiting for their authentication."""
+        self.ensure_one()
+        return self.installment_ids.filtered(
+            lambda i: i.state == 'denied' or (i.state == 'pending' and i.authentication_required)
+        ).sorted(lambda i: (i.due_date, i.sequence))[:1]
 
     def _can_payer_cancel(self):
         """Return whether the customer may cancel the plan from the portal."""

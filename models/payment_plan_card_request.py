@@ -113,30 +113,21 @@ class PaymentPlanCardRequest(models.Model):
                     raise UserError(
                         self.env._("%(customer)s has no valid phone number.", customer=partner.name)
                     )
-                # The customer's chatter keeps a copy of the text, which any employee may read:
-                # it shows the link without its secret. Only the SMS itself carries the secret.
                 text_values = {
                     'company': request.company_id.name,
                     'reason': request._get_reason_label(),
                 }
-                copy_sudo = partner._message_log(
-                    body=self.env._(
-                        "%(company)s asks you to add a card for %(reason)s: %(link)s",
-                        **text_values,
-                        link=request._get_url(redacted=True),
-                    ),
-                    message_type='sms',
-                    partner_ids=partner.ids,
-                )
-                partner._notify_thread_by_sms(
-                    copy_sudo,
-                    [{'id': partner.id, 'notif': 'sms'}],
-                    sms_content=self.env._(
+                partner._payment_plan_send_sms(
+                    self.env._(
                         "%(company)s asks you to add a card for %(reason)s: %(link)s",
                         **text_values,
                         link=request._get_url(),
                     ),
-                    sms_pid_to_number={partner.id: partner.phone_sanitized},
+                    self.env._(
+                        "%(company)s asks you to add a card for %(reason)s: %(link)s",
+                        **text_values,
+                        link=request._get_url(redacted=True),
+                    ),
                 )
                 sent.append(self.env._("SMS"))
             partner.message_post(

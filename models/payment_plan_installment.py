@@ -7,7 +7,7 @@ from odoo.fields import Command
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import collection
+from odoo.addons.payment_plan.tools import collection, providers
 
 _logger = logging.getLogger(__name__)
 
@@ -15,6 +15,7 @@ _logger = logging.getLogger(__name__)
 # controls its context, so no context key can tell the add-on from a caller.
 PROTECTED_FIELDS = {
     'state',
+    'authentication_required',
     'invoice_id',
     'attempt_count',
     'fallback_token_id',
@@ -67,6 +68,13 @@ class PaymentPlanInstallment(models.Model):
         help="When a denied charge is tried again; empty for the first attempt (the due date).",
     )
     last_error = fields.Text(readonly=True, copy=False)
+    authentication_required = fields.Boolean(
+        string="Waiting for the Customer",
+        readonly=True,
+        copy=False,
+        help="The bank asked for the customer's authentication (PSD2/SCA): the card is not charged "
+        "again without them. They were sent a link to pay on-session.",
+    )
     fallback_token_id = fields.Many2one(
         string="Retry On Card",
         comodel_name='payment.token',
@@ -103,6 +111,11 @@ class PaymentPlanInstallment(models.Model):
         help="Payments recorded without a card charge: reported by a gateway or registered by "
         "staff.",
     )
+    amount_refunded = fields.Monetary(
+        string="Refunded",
+        compute='_compute_amount_refunded',
+        help="What was refunded to the customer of the installment's card payments.",
+    )
 
     _name_uniq = models.Constraint('unique(name)', "An installment reference must be unique.")
     _plan_sequence_uniq = models.Constraint(
@@ -110,6 +123,16 @@ class PaymentPlanInstallment(models.Model):
         "A plan cannot have two installments with the same number.",
     )
     _due_idx = models.Index("(due_date, id) WHERE state = 'pending'")
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('transaction_ids.child_transaction_ids.state')
+    def _compute_amount_refunded(self):
+        for installment in self:
+            refunds = installment.sudo().transaction_ids.child_transaction_ids.filtered(
+                lambda tx: tx.operation == 'refund' and tx.state == 'done'
+            )
+            installment.amount_refunded = -sum(refunds.mapped('amount'))
 
     # === CONSTRAINT METHODS === #
 
@@ -242,6 +265,15 @@ class PaymentPlanInstallment(models.Model):
         retriable._collect_after_commit()
         return True
 
+    def action_check_payment_status(self):
+        """Ask the provider for the outcome of the installments' payments under way, and apply
+        it (an unknown outcome, an interrupted charge, a charge the provider still processes)."""
+        self._check_charge_rights()
+        self.sudo().transaction_ids.filtered(
+            lambda tx: tx.state in ('draft', 'pending')
+        )._payment_plan_refresh()
+        return True
+
     def action_register_payment(self):
         """Open the wizard that records a payment received for the installment."""
         self.ensure_one()
@@ -269,7 +301,9 @@ class PaymentPlanInstallment(models.Model):
         :return: The locked installments, in order of due date.
         """
         id_filter = SQL("AND inst.id = ANY(%s)", list(ids)) if ids is not None else SQL()
-        self.flush_model(['state', 'next_attempt_date', 'due_date', 'plan_id'])
+        self.flush_model(
+            ['state', 'authentication_required', 'next_attempt_date', 'due_date', 'plan_id']
+        )
         self.env['payment.plan'].flush_model(['state', 'collection_mode'])
         self.env.cr.execute(
             SQL(
@@ -280,6 +314,7 @@ class PaymentPlanInstallment(models.Model):
                  WHERE inst.state = 'pending'
                    AND plan.state = 'active'
                    AND plan.collection_mode = 'token'
+                   AND inst.authentication_required IS NOT TRUE
                    AND COALESCE(inst.next_attempt_date, inst.due_date) <= %(today)s
                    %(id_filter)s
               ORDER BY COALESCE(inst.next_attempt_date, inst.due_date), inst.id
@@ -534,6 +569,8 @@ class PaymentPlanInstallment(models.Model):
         :return: The installments moved.
         """
         allowed = self.filtered(lambda i: i.state in allowed_states)
+        # Waiting for the customer's authentication ends with any change of state.
+        values = {'authentication_required': False, **(values or {})}
         for installment in self - allowed:
             if installment.state != target_state:
                 _logger.warning(
@@ -543,7 +580,7 @@ class PaymentPlanInstallment(models.Model):
                     target_state,
                 )
         if allowed:
-            allowed._write_internal({'state': target_state, **(values or {})})
+            allowed._write_internal({'state': target_state, **values})
         return allowed
 
     def _set_processing(self, values=None):
@@ -657,7 +694,10 @@ class PaymentPlanInstallment(models.Model):
         """
         self.ensure_one()
         plan = self.plan_id
-        if not plan.allow_card_fallback or collection.is_hard_decline(refused_tx.state_message):
+        kind = refused_tx.payment_plan_decline_kind or providers.classify_message(
+            refused_tx.state_message
+        )
+        if not plan.allow_card_fallback or kind != providers.SOFT:
             return False
         other_card = plan.partner_id._payment_plan_get_chargeable_card(
             plan.company_id, plan.currency_id, exclude=refused_tx.token_id
@@ -701,23 +741,35 @@ class PaymentPlanInstallment(models.Model):
         else:
             self.last_error = message
 
-    def _register_failure(self, message, hard=None):
-        """Record a failed attempt: retry it later per the plan's policy, or deny the installment.
+    def _register_failure(self, message, hard=None, kind=None):
+        """Record a failed attempt: retry it later per the plan's policy, deny the installment,
+        or, when the bank asked for the customer's authentication, wait for them.
 
         :param str message: The provider's message, shown to staff and kept on the installment.
-        :param bool hard: Whether the decline must not be retried; guessed from the message when
-                          not given.
+        :param bool hard: Whether the decline must not be retried.
+        :param str kind: The decline's kind (`const.DECLINE_KINDS`); guessed from the message
+                         when neither it nor `hard` is given.
         """
+        if not kind:
+            kind = providers.classify_message(message) if hard is None else None
+        if hard is not None:
+            kind = providers.HARD if hard else providers.SOFT
+        if kind == providers.AUTHENTICATION:
+            waiting = self.filtered(lambda i: i.state in ('pending', 'processing'))
+            waiting._set_pending(
+                {'authentication_required': True, 'next_attempt_date': False, 'last_error': message}
+            )
+            waiting._notify_authentication_required()
+            return
         today = fields.Date.context_today(self)
         for installment in self:
             plan = installment.plan_id
-            is_hard = collection.is_hard_decline(message) if hard is None else hard
             retry_on = collection.next_attempt_date(
                 today,
                 installment.attempt_count,
                 plan.max_attempts,
                 plan.retry_interval_days,
-                hard=is_hard,
+                hard=kind == providers.HARD,
             )
             if retry_on:
                 installment._set_pending({'next_attempt_date': retry_on, 'last_error': message})
@@ -836,16 +888,55 @@ class PaymentPlanInstallment(models.Model):
             )
             template.send_mail(installment.id)
 
-    def _get_payment_url(self):
-        """Return the customer's link to update their card and pay this installment."""
+    def _notify_authentication_required(self):
+        """Ask the customers to pay on-session the installments their bank refused to charge
+        without them (PSD2/SCA), by email and, where the company texts customers, by SMS."""
+        template = self.env.ref('payment_plan.mail_template_installment_authentication')
+        for installment in self:
+            plan = installment.plan_id
+            plan.message_post(
+                body=self.env._(
+                    "The bank asks %(customer)s to authenticate the payment of %(name)s: it is not "
+                    "charged again without them, and they were sent a link to pay it.",
+                    customer=installment.partner_id.display_name,
+                    name=installment.name,
+                )
+            )
+            template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')
+            partner = installment.partner_id
+            if plan.company_id.payment_plan_notify_sms and partner.phone_sanitized:
+                text_values = {
+                    'company': plan.company_id.name,
+                    'amount': installment.currency_id.format(installment.amount),
+                }
+                partner._payment_plan_send_sms(
+                    self.env._(
+                        "%(company)s: your bank asks you to confirm the payment of %(amount)s. "
+                        "Pay it here: %(link)s",
+                        **text_values,
+                        link=installment._get_payment_url(),
+                    ),
+                    self.env._(
+                        "%(company)s: your bank asks you to confirm the payment of %(amount)s. "
+                        "Pay it here: %(link)s",
+                        **text_values,
+                        link=installment._get_payment_url(redacted=True),
+                    ),
+                )
+
+    def _get_payment_url(self, redacted=False):
+        """Return the customer's link to update their card and pay this installment: signed and
+        valid for `const.PAY_LINK_VALIDITY_DAYS` days, it opens without a login."""
         self.ensure_one()
-        return self.plan_id.get_base_url() + self.plan_id.get_portal_url()
+        return self.plan_id._get_pay_url(redacted=redacted)
 
     @api.model
     def _cron_collect_due(self):
         """Charge every due installment of the running plans charged to a card, then the queued
         lines of charge batches."""
         self._flag_interrupted_attempts()
+        self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+        self.env['ir.cron']._commit_progress()
         self._collect(commit=True)
         # The lines of mass charges too large to run at once (charge batches).
         self.env['payment.plan.charge.batch.line']._collect(commit=True)

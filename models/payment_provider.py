@@ -1,6 +1,9 @@
-from odoo import api, models
+from json import JSONDecodeError
 
-from odoo.addons.payment_plan import const
+from odoo import api, models
+from odoo.exceptions import ValidationError
+
+from odoo.addons.payment_plan.tools import providers
 
 
 class PaymentProvider(models.Model):
@@ -20,21 +23,42 @@ class PaymentProvider(models.Model):
                 return True
         return super()._is_tokenization_required(sale_order_id=sale_order_id, **kwargs)
 
+    def _send_api_request(self, method, endpoint, **kwargs):
+        """Override of `payment` to tell a collection charge that its request failed without an
+        answer of the provider (a timeout, a connection error) or with a provider error (5xx):
+        its outcome is unknown, whatever the provider's module makes of the error."""
+        answers = self.env.context.get('payment_plan_http_answers')
+        if answers is None:
+            return super()._send_api_request(method, endpoint, **kwargs)
+        try:
+            return super()._send_api_request(method, endpoint, **kwargs)
+        except ValidationError:
+            if not answers or answers[-1]['status'] >= 500:
+                answers.append({'status': None, 'body': None})
+            raise
+
     def _log_response(self, response, *, reference=None):
-        """Override of `payment` to tell a collection charge that an answer came back, and with
-        which status: without one, or with a provider error (5xx), its outcome is unknown."""
+        """Override of `payment` to tell a collection charge that an answer came back, with its
+        status and, for a refusal, its body (the provider's decline codes)."""
         super()._log_response(response, reference=reference)
         answers = self.env.context.get('payment_plan_http_answers')
         if answers is not None:
-            answers.append(response.status_code)
+            body = None
+            if 400 <= response.status_code < 500:
+                try:
+                    body = response.json()
+                except (JSONDecodeError, ValueError):
+                    body = None
+            answers.append({'status': response.status_code, 'body': body})
 
     def _payment_plan_supports_moto(self):
         """Return whether staff may enter a card given by phone in the provider's own form.
 
-        Providers whose API accepts mail order/telephone order card entries say so here.
+        Providers whose API accepts mail order/telephone order card entries say so in their
+        profile (`tools.providers`), or here.
         """
         self.ensure_one()
-        return self.code in const.MOTO_PROVIDER_CODES
+        return providers.get_profile(self.code).moto
 
     @api.model
     def _payment_plan_get_moto_providers(self, company):

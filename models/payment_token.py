@@ -290,6 +290,15 @@ class PaymentToken(models.Model):
         return res
 
     @api.model
+    def _payment_plan_get_update_url(self):
+        """Return the customer's link to replace the card: the pay page (signed, no login needed)
+        of the first running plan it pays, else their cards in the portal."""
+        self.ensure_one()
+        plan = self.payment_plan_ids.filtered(lambda p: p.state in ('active', 'paused'))[:1]
+        if plan:
+            return plan._get_pay_url()
+        return f'{self.get_base_url()}/my/cards'
+
     def _cron_warn_expiring_cards(self):
         """Tell customers (a mail) and plan responsibles (an activity) that a card paying running
         plans expires within the configured number of days. Each card is warned once."""

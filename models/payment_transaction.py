@@ -4,7 +4,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import ValidationError
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import collection
+from odoo.addons.payment_plan.tools import collection, providers
 
 _logger = logging.getLogger(__name__)
 
@@ -40,6 +40,21 @@ class PaymentTransaction(models.Model):
         copy=False,
         help="The charge may have reached the provider but no answer came back (a timeout, a "
         "connection error, a provider error): it is looked up, never sent again.",
+    )
+    payment_plan_decline_kind = fields.Selection(
+        string="Decline Kind",
+        selection=const.DECLINE_KINDS,
+        readonly=True,
+        copy=False,
+        help="How the provider's refusal is handled: a soft decline is retried, a hard one is not, "
+        "and one that needs the customer's authentication waits for them to pay on-session.",
+    )
+    payment_plan_card_plan_id = fields.Many2one(
+        string="Card For Plan",
+        comodel_name='payment.plan',
+        index='btree_not_null',
+        readonly=True,
+        help="The plan whose card on file the card of this payment or validation replaces.",
     )
 
     # === CONSTRAINT METHODS === #
@@ -103,12 +118,13 @@ class PaymentTransaction(models.Model):
 
     def _charge_with_token(self):
         """Override of `payment` to keep the outcome of a collection charge unknown, not
-        refused, when the provider's answer never came back.
+        refused, when the provider's answer never came back, and to classify a refusal.
 
         Odoo records any error of the request as a refusal. For a merchant-initiated charge that
         would be retried under a new reference or sent to another card: a timeout, a connection
         error or a provider error (5xx) after the request left leaves the transaction pending
-        and flagged, to be looked up; only a refusal the provider answered (4xx) is one.
+        and flagged, to be looked up; only a refusal the provider answered is one. Its kind (soft,
+        hard, authentication required) is read from the provider's own codes (`tools.providers`).
         """
         if not self._is_payment_plan_charge():
             return super()._charge_with_token()
@@ -119,10 +135,52 @@ class PaymentTransaction(models.Model):
         try:
             self.with_context(payment_plan_http_answers=answers)._send_payment_request()
         except ValidationError as error:
-            if answers and all(400 <= status < 500 for status in answers):
+            if answers and all(a['status'] and 400 <= a['status'] < 500 for a in answers):
                 self._set_error(str(error))
             else:
                 self._payment_plan_set_outcome_unknown(str(error))
+        if self.state in ('error', 'cancel') and not self.payment_plan_decline_kind:
+            refusals = [a['body'] for a in answers if a['body']]
+            if refusals:
+                self._payment_plan_classify_decline(refusals[-1])
+
+    def _set_error(self, state_message, extra_allowed_states=()):
+        """Override of `payment` to leave a collection charge whose request got no answer, or a
+        provider error, pending with its outcome unknown: the provider's module may record any
+        failed request as a refusal (Stripe does)."""
+        answers = self.env.context.get('payment_plan_http_answers')
+        if answers is None or not any(a['status'] is None for a in answers):
+            return super()._set_error(state_message, extra_allowed_states=extra_allowed_states)
+        unknown = self.filtered(lambda tx: tx._is_payment_plan_charge() and tx.state == 'draft')
+        for tx in unknown:
+            tx._payment_plan_set_outcome_unknown(state_message)
+        return super(PaymentTransaction, self - unknown)._set_error(
+            state_message, extra_allowed_states=extra_allowed_states
+        )
+
+    def _process(self, provider_code, payment_data):
+        """Override of `payment` to classify the refusal of a collection charge from the
+        provider's own codes, whichever way it arrives (the charge's answer, a webhook, a
+        look-up)."""
+        tx = super()._process(provider_code, payment_data)
+        if tx and tx.state in ('error', 'cancel') and tx._is_payment_plan_charge():
+            tx._payment_plan_classify_decline(payment_data)
+        elif tx and tx.state in ('done', 'authorized', 'error', 'cancel'):
+            tx.payment_plan_outcome_unknown = False
+        return tx
+
+    def _payment_plan_classify_decline(self, payment_data):
+        """Record how the refusal is handled, from the provider's data when its profile reads
+        codes, else from the refusal's message."""
+        self.ensure_one()
+        profile = providers.get_profile(self.provider_code)
+        kind = profile.classify(payment_data) if profile.classify else None
+        self.write(
+            {
+                'payment_plan_decline_kind': kind or providers.classify_message(self.state_message),
+                'payment_plan_outcome_unknown': False,
+            }
+        )
 
     def _payment_plan_set_outcome_unknown(self, message):
         """Leave the charge pending with its outcome unknown: looked up, never sent again."""
@@ -153,10 +211,16 @@ class PaymentTransaction(models.Model):
         )
 
     def _tokenize(self, payment_data):
-        """Override of `payment` to record the customer's consent to charge the card they
-        saved at checkout or in their portal (a card registration link records its own)."""
+        """Override of `payment` to record the card's expiry, where the provider tells it, and
+        the customer's consent to charge the card they saved at checkout or in their portal (a
+        card registration link records its own)."""
         super()._tokenize(payment_data)
-        if self.token_id and not self.payment_plan_card_request_id:
+        if not self.token_id:
+            return
+        expiry = providers.get_profile(self.provider_code).card_expiry(payment_data)
+        if expiry:
+            self.token_id.write({'expiry_month': expiry[0], 'expiry_year': expiry[1]})
+        if not self.payment_plan_card_request_id:
             self.env['payment.plan.consent']._record(
                 self.partner_id,
                 'portal' if self.operation == 'validation' else 'checkout',
@@ -170,6 +234,7 @@ class PaymentTransaction(models.Model):
         Runs whichever way the outcome arrives: the charge itself, the provider's webhook, the
         customer returning from the payment page, or the post-processing cron.
         """
+        refunds = self.filtered(lambda t: t.operation == 'refund' and not t.is_post_processed)
         self._prepare_order_first_payments()
         self._create_collection_payments()
         super()._post_process()
@@ -183,12 +248,65 @@ class PaymentTransaction(models.Model):
             )
         ):
             tx.payment_plan_card_request_id._register_card(tx.token_id)
+        self._payment_plan_update_plan_cards()
+        refunds._payment_plan_log_refunds()
         charged_by_batch = self.filtered('payment_plan_charge_line_id')
         charged_by_batch.payment_plan_charge_line_id._apply_outcome(charged_by_batch)
         # Invoices are the ledger: a payment of any path settles the installments it covers.
         self.filtered(
             lambda tx: tx.state == 'done' and tx.operation != 'validation'
         ).invoice_ids._payment_plan_settle_installments()
+
+    def _payment_plan_log_refunds(self):
+        """Tell the plans that a charge of one of their installments was refunded."""
+        for tx in self.filtered(
+            lambda t: (
+                t.operation == 'refund'
+                and t.state == 'done'
+                and t.source_transaction_id.installment_id
+            )
+        ):
+            installment = tx.source_transaction_id.installment_id
+            installment.plan_id.message_post(
+                body=self.env._(
+                    "%(amount)s of %(name)s was refunded to the customer (%(reference)s).",
+                    amount=tx.currency_id.format(-tx.amount),
+                    name=installment.name,
+                    reference=tx.reference,
+                )
+            )
+
+    def _payment_plan_update_plan_cards(self):
+        """Make the card the customer saved on their plan's pay page the plan's card.
+
+        The card of a payment of an overdue installment, or of a validation made to replace
+        the plan's card, pays the plan from now on, once the provider confirmed it.
+        """
+        for tx in self.filtered(
+            lambda t: (
+                t.payment_plan_card_plan_id
+                and t.state in ('done', 'authorized')
+                and t.token_id
+                and (t.operation == 'validation' or t.installment_id.state == 'paid')
+            )
+        ):
+            plan = tx.payment_plan_card_plan_id
+            if (
+                plan.collection_mode != 'token'
+                or plan.state not in const.RUNNING_PLAN_STATES
+                or plan.token_id == tx.token_id
+                or tx.token_id.partner_id.commercial_partner_id
+                != plan.partner_id.commercial_partner_id
+            ):
+                continue
+            plan.token_id = tx.token_id
+            plan.message_post(
+                body=self.env._(
+                    "The customer saved %(card)s on their payment page: it pays the plan from now "
+                    "on.",
+                    card=tx.token_id.display_name,
+                )
+            )
 
     def _prepare_order_first_payments(self):
         """Link the confirmed first payments of orders paid by plan to their installment and
@@ -254,12 +372,134 @@ class PaymentTransaction(models.Model):
         return bool(self.installment_id or self.payment_plan_charge_line_id)
 
     def _payment_plan_fetch_outcome(self):
-        """Ask the providers for the outcome of the transactions still under way.
+        """Ask the providers for the outcome of the transactions still under way, and apply it.
 
-        Providers whose API can report a transaction override this; by default the transactions
-        are read again (the provider's webhook may have updated them meanwhile).
+        Providers whose API reports a transaction (their profile's `outcome_lookup`) have a
+        `_payment_plan_lookup_<code>` method; the others' transactions are read again (their
+        webhook may have updated them meanwhile). A look-up that fails changes nothing.
         """
+        for tx in self.filtered(lambda t: t.state in ('draft', 'pending')):
+            lookup = getattr(tx, f'_payment_plan_lookup_{tx.provider_code}', None)
+            if not providers.get_profile(tx.provider_code).outcome_lookup or not lookup:
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    lookup()
+            except ValidationError as error:
+                _logger.warning("Looking up %s with the provider failed: %s", tx.reference, error)
         self.invalidate_recordset(['state', 'state_message'])
+
+    def _payment_plan_conclude_not_charged(self):
+        """Record that the provider has no trace of the charge: it never reached them.
+
+        Only concluded `const.LOOKUP_SETTLE_MINUTES` after the charge was claimed (a request
+        still in flight could land meanwhile); the attempt then counts as a soft refusal.
+        """
+        self.ensure_one()
+        settled = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.LOOKUP_SETTLE_MINUTES
+        )
+        if self.create_date > settled:
+            return
+        self._set_error(
+            self.env._(
+                "The provider has no trace of this charge: it never reached them, and the card "
+                "was not charged."
+            ),
+            extra_allowed_states=('pending',),
+        )
+        self.write({'payment_plan_decline_kind': 'soft', 'payment_plan_outcome_unknown': False})
+
+    def _payment_plan_lookup_stripe(self):
+        """Retrieve the PaymentIntent of the charge, found by its id or, when the answer never
+        came back, among the customer's intents by the charge's reference."""
+        if self.provider_reference:
+            intent = self._send_api_request(
+                'GET',
+                f'payment_intents/{self.provider_reference}',
+                params={'expand[]': 'payment_method'},
+            )
+        else:
+            since = int(self.create_date.timestamp()) - 3600
+            listing = self._send_api_request(
+                'GET',
+                'payment_intents',
+                params={
+                    'customer': self.token_id.provider_ref,
+                    'created[gte]': since,
+                    'limit': 100,
+                    'expand[]': 'data.payment_method',
+                },
+            )
+            intent = next(
+                (i for i in listing.get('data', []) if i.get('description') == self.reference),
+                None,
+            )
+            if not intent:
+                self._payment_plan_conclude_not_charged()
+                return
+        self._process(
+            'stripe',
+            {
+                'reference': self.reference,
+                'payment_intent': intent,
+                'payment_method': intent.get('payment_method'),
+            },
+        )
+
+    def _payment_plan_lookup_mercado_pago(self):
+        """Retrieve the payment of the charge, by its id or by the charge's reference."""
+        if self.provider_reference:
+            payment = self._send_api_request('GET', f'/v1/payments/{self.provider_reference}')
+        else:
+            found = self._send_api_request(
+                'GET',
+                '/v1/payments/search',
+                params={'external_reference': self.reference, 'sort': 'date_created'},
+            )
+            results = found.get('results') or []
+            if not results:
+                self._payment_plan_conclude_not_charged()
+                return
+            payment = results[-1]
+        self._process('mercado_pago', payment)
+
+    @api.model
+    def _payment_plan_lookup_unknown_outcomes(self, limit=100):
+        """Ask the providers about the collection charges whose outcome is unknown (no answer
+        came back) or that were interrupted (claimed, never answered), and settle them."""
+        threshold = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.INTERRUPTED_AFTER_MINUTES
+        )
+        codes = [code for code, profile in providers.PROFILES.items() if profile.outcome_lookup]
+        transactions = self.search(
+            [
+                ('provider_code', 'in', codes),
+                '|',
+                ('installment_id', '!=', False),
+                ('payment_plan_charge_line_id', '!=', False),
+                '|',
+                '&',
+                ('state', '=', 'pending'),
+                ('payment_plan_outcome_unknown', '=', True),
+                '&',
+                ('state', '=', 'draft'),
+                ('create_date', '<', threshold),
+            ],
+            limit=limit,
+            order='id',
+        )
+        transactions._payment_plan_refresh()
+        return transactions
+
+    def _payment_plan_refresh(self):
+        """Ask the providers for the outcome of the transactions and apply what is final."""
+        self._payment_plan_fetch_outcome()
+        self.filtered(
+            lambda tx: (
+                tx.state in ('authorized', 'done', 'error', 'cancel') and not tx.is_post_processed
+            )
+        )._post_process()
 
     def _log_message_on_linked_documents(self, message):
         """Override of `account_payment` to log the messages of a collection batch at once.
@@ -401,26 +641,6 @@ class PaymentTransaction(models.Model):
             else:
                 installment._register_short_payment(tx, open_amounts[installment.id])
         paid._register_payment()
-        # A card the customer paid with online (the portal's "pay now") pays the plan from now on.
-        for tx in confirmed.filtered(
-            lambda t: (
-                t.installment_id in paid
-                and t.token_id
-                and t.operation.startswith('online')
-                and t.installment_id.plan_id.collection_mode == 'token'
-                and t.installment_id.plan_id.token_id != t.token_id
-                and not t.sale_order_ids
-            )
-        ):
-            plan = tx.installment_id.plan_id
-            plan.token_id = tx.token_id
-            plan.message_post(
-                body=self.env._(
-                    "The customer paid %(name)s with %(card)s, which now pays the plan.",
-                    name=tx.installment_id.name,
-                    card=tx.token_id.display_name,
-                )
-            )
         for tx in self - confirmed:
             installment = tx.installment_id
             if installment.state in ('paid', 'cancelled') or tx.state == 'done':
@@ -438,4 +658,4 @@ class PaymentTransaction(models.Model):
             message = tx.state_message or self.env._("The payment was refused.")
             if tx.reference == current_reference and installment._schedule_fallback_card(tx):
                 continue
-            installment._register_failure(message)
+            installment._register_failure(message, kind=tx.payment_plan_decline_kind)

@@ -22,6 +22,10 @@ class ResCompany(models.Model):
     payment_plan_recently_denied_days = fields.Integer(
         string="Recently Denied (Days)", default=const.DEFAULT_RECENTLY_DENIED_DAYS
     )
+    payment_plan_notify_sms = fields.Boolean(
+        string="Text Customers Asked to Act",
+        help="Customers whose bank asks them to authenticate a payment also get the link by SMS.",
+    )
 
     # === CONSTRAINT METHODS === #
 

@@ -26,6 +26,9 @@ class ResConfigSettings(models.TransientModel):
     payment_plan_recently_denied_days = fields.Integer(
         related='company_id.payment_plan_recently_denied_days', readonly=False
     )
+    payment_plan_notify_sms = fields.Boolean(
+        related='company_id.payment_plan_notify_sms', readonly=False
+    )
 
     def set_values(self):
         """Refuse a batch size that would never charge."""

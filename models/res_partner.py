@@ -394,6 +394,21 @@ class ResPartner(models.Model):
                 ),
             )
 
+    def _payment_plan_send_sms(self, text, redacted_text):
+        """Text the customer, keeping in their chatter a copy without the link's secret.
+
+        The chatter, which any employee may read, shows `redacted_text`; only the SMS itself
+        carries `text`.
+        """
+        self.ensure_one()
+        copy_sudo = self._message_log(body=redacted_text, message_type='sms', partner_ids=self.ids)
+        self._notify_thread_by_sms(
+            copy_sudo,
+            [{'id': self.id, 'notif': 'sms'}],
+            sms_content=text,
+            sms_pid_to_number={self.id: self.phone_sanitized},
+        )
+
     def _get_default_card(self):
         """Return the card charged by default: the customer's own, or their company's."""
         self.ensure_one()

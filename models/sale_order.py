@@ -170,13 +170,7 @@ class SaleOrder(models.Model):
     def action_payment_plan_refresh(self):
         """Ask the provider for the outcome of the pending payments and apply it."""
         self._check_payment_plan_awaiting()
-        transactions_sudo = self.sudo().transaction_ids
-        transactions_sudo._payment_plan_fetch_outcome()
-        transactions_sudo.filtered(
-            lambda tx: (
-                tx.state in ('authorized', 'done', 'error', 'cancel') and not tx.is_post_processed
-            )
-        )._post_process()
+        self.sudo().transaction_ids._payment_plan_refresh()
         return True
 
     def action_payment_plan_cancel_attempt(self):

@@ -19,3 +19,7 @@ from . import test_reports
 from . import test_card_request
 from . import test_import_job
 from . import test_backend_tours
+from . import test_provider_stripe
+from . import test_provider_adyen
+from . import test_provider_mercado_pago
+from . import test_pay_link

@@ -113,6 +113,32 @@ class PaymentPlanCommon(BaseCommon):
         self.env.cr.postcommit.run()
         self.env.invalidate_all()
 
+    def _post_process_outcomes(self):
+        """Post-process the outcomes that arrived, as Odoo's post-processing cron does."""
+        self.env['payment.transaction'].search(
+            [
+                ('state', 'in', ('authorized', 'done', 'error', 'cancel')),
+                ('is_post_processed', '=', False),
+            ]
+        )._post_process()
+
+    def _provider_card_plan(self, card_values, **values):
+        """Return a running plan of the customer charged to a card saved with a real provider
+        (`card_values`), consent recorded, 3 installments of 30 from 2026-03-01."""
+        card = self.env['payment.token'].create({'partner_id': self.customer.id, **card_values})
+        self.env['payment.plan.consent']._record(self.customer, 'link', token=card)
+        plan = self._create_plan(
+            **{
+                'collection_mode': 'token',
+                'token_id': card.id,
+                'amount': 90.0,
+                'date_start': '2026-03-01',
+                **values,
+            }
+        )
+        plan.action_activate()
+        return plan
+
     @classmethod
     def _create_gateway(cls, company=None, **values):
         company = company or cls.env.company

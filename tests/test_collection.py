@@ -113,7 +113,7 @@ class TestCollection(PaymentPlanCommon):
         self.assertEqual(len(mail), 1)
         self.assertEqual(mail.recipient_ids, self.customer)
         self.assertIn(installment.name, mail.subject)
-        self.assertIn(plan.get_portal_url(), mail.body_html)
+        self.assertIn(f'/my/plans/{plan.id}/pay?pay_token=', mail.body_html)
         self.assertIn('Update my card and pay', mail.body_html)
         self.assertIn('20.00', mail.body_html)
 
@@ -200,7 +200,9 @@ class TestCollection(PaymentPlanCommon):
         mail = self.env['mail.mail'].search([]) - mails_before
         self.assertEqual(mail.recipient_ids, self.customer)
         self.assertIn('expires', mail.subject)
-        self.assertIn('/my/cards', mail.body_html)
+        self.assertIn(
+            f'/my/plans/{plan.id}/pay?pay_token=', mail.body_html, "opens without a login"
+        )
         self.assertEqual(plan.activity_ids.date_deadline, date(2026, 3, 31))
         self.assertFalse(self.env['payment.token']._cron_warn_expiring_cards())
 
@@ -243,7 +245,7 @@ class TestCollection(PaymentPlanCommon):
         plan.action_send_card_update_link()
         mail = self.env['mail.mail'].search([]) - mails_before
         self.assertEqual(len(mail), 1)
-        self.assertIn(plan.get_portal_url(), mail.body_html)
+        self.assertIn(f'/my/plans/{plan.id}/pay?pay_token=', mail.body_html)
 
     @freeze_time('2026-03-10')
     def test_recently_denied_lists_plans_denied_in_the_last_days(self):

@@ -1,24 +1,8 @@
 """Pure rules of the collection engine: attempt references, retry spacing, decline kinds."""
 
-import re
 from datetime import timedelta
 
-# Declines that no retry can fix: the card is gone, invalid or refused for good.
-HARD_DECLINE_PATTERNS = (
-    r'\blost\b',
-    r'\bstolen\b',
-    r'\bexpired\b',
-    r'invalid (card|account|number)',
-    r'incorrect (card|account) number',
-    r'\bno (such )?card\b',
-    r'pick ?up card',
-    r'account (is )?closed',
-    r'closed account',
-    r'do not (retry|try again)',
-    r'revoked',
-    r'card (is )?(blocked|restricted)',
-)
-_HARD_DECLINE_RE = re.compile('|'.join(HARD_DECLINE_PATTERNS), re.IGNORECASE)
+from . import providers
 
 
 def attempt_reference(installment_name, attempt):
@@ -40,7 +24,7 @@ def fallback_reference(attempt_ref):
 
 def is_hard_decline(message):
     """Tell whether a provider's refusal message means that retrying is pointless."""
-    return bool(message and _HARD_DECLINE_RE.search(message))
+    return providers.classify_message(message) == providers.HARD
 
 
 def next_attempt_date(today, attempt_count, max_attempts, spacing_days, hard=False):
