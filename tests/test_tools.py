@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from odoo.addons.payment_plan.tools import reporting
+from odoo.addons.payment_plan.tools import providers, reporting
 from odoo.addons.payment_plan.tools.collection import (
     attempt_reference,
     fallback_reference,
@@ -303,3 +303,97 @@ def test_csv_export_is_excel_friendly_and_formula_safe():
     assert data.startswith(b'\xef\xbb\xbf')
     text = data.decode('utf-8-sig')
     assert text.splitlines() == ['Customer,Amount', '"\'=HYPERLINK(""x"")",10.5', 'Zoë,']
+
+
+# === PROVIDER PROFILES === #
+
+
+@pytest.mark.parametrize(
+    ('payment_data', 'kind'),
+    [
+        ({'error': {'code': 'card_declined', 'decline_code': 'insufficient_funds'}}, 'soft'),
+        ({'error': {'code': 'card_declined', 'decline_code': 'stolen_card'}}, 'hard'),
+        ({'error': {'code': 'expired_card'}}, 'hard'),
+        ({'error': {'code': 'authentication_required'}}, 'authentication'),
+        (
+            {'payment_intent': {'last_payment_error': {'decline_code': 'do_not_try_again'}}},
+            'hard',
+        ),
+        ({'payment_intent': {'status': 'requires_action'}}, 'authentication'),
+        ({'error': {'code': 'card_declined', 'message': "Your card was declined."}}, 'soft'),
+        ({'error': {'code': 'unheard_of', 'message': "Card reported lost"}}, 'hard'),
+    ],
+)
+def test_stripe_refusals_are_classified_by_their_codes(payment_data, kind):
+    assert providers.classify_stripe(payment_data) == kind
+
+
+@pytest.mark.parametrize(
+    ('payment_data', 'kind'),
+    [
+        (
+            {
+                'resultCode': 'Refused',
+                'refusalReason': 'Not enough balance',
+                'refusalReasonCode': '12',
+            },
+            'soft',
+        ),
+        (
+            {'resultCode': 'Refused', 'refusalReason': 'Blocked Card', 'refusalReasonCode': '5'},
+            'hard',
+        ),
+        ({'resultCode': 'Refused', 'refusalReason': 'Expired Card'}, 'hard'),
+        ({'resultCode': 'Refused', 'refusalReasonCode': 38}, 'authentication'),
+        ({'resultCode': 'RedirectShopper'}, 'authentication'),
+        ({'reason': '3D Not Authenticated', 'success': 'false'}, 'authentication'),
+        ({'resultCode': 'Refused', 'refusalReason': 'Refused'}, 'soft'),
+    ],
+)
+def test_adyen_refusals_are_classified_by_their_reasons(payment_data, kind):
+    assert providers.classify_adyen(payment_data) == kind
+
+
+@pytest.mark.parametrize(
+    ('detail', 'kind'),
+    [
+        ('cc_rejected_insufficient_amount', 'soft'),
+        ('cc_rejected_other_reason', 'soft'),
+        ('cc_rejected_card_disabled', 'hard'),
+        ('cc_rejected_blacklist', 'hard'),
+        ('cc_rejected_3ds_mandatory', 'authentication'),
+        ('cc_rejected_call_for_authorize', 'authentication'),
+    ],
+)
+def test_mercado_pago_refusals_are_classified_by_their_status_detail(detail, kind):
+    assert providers.classify_mercado_pago({'status': 'rejected', 'status_detail': detail}) == kind
+
+
+@pytest.mark.parametrize(
+    ('profile', 'payment_data', 'expiry'),
+    [
+        ('stripe', {'payment_method': {'card': {'exp_month': 8, 'exp_year': 2031}}}, (8, 2031)),
+        ('stripe', {'payment_method': 'pm_123'}, None),
+        ('adyen', {'additionalData': {'expiryDate': '3/2030'}}, (3, 2030)),
+        ('adyen', {'additionalData': {'expiryDate': '03/30'}}, (3, 2030)),
+        ('adyen', {'additionalData': {'expiryDate': '13/2030'}}, None),
+        ('adyen', {'additionalData': {}}, None),
+        ('mercado_pago', {'card': {'expiration_month': 11, 'expiration_year': 2030}}, (11, 2030)),
+        ('mercado_pago', {'card': {'expiration_month': None}}, None),
+        ('demo', {'payment_details': '4242'}, None),
+        ('razorpay', {'anything': 1}, None),
+    ],
+)
+def test_card_expiry_is_read_from_the_saving_answer(profile, payment_data, expiry):
+    assert providers.get_profile(profile).card_expiry(payment_data) == expiry
+
+
+def test_providers_without_a_profile_classify_by_message_and_have_no_moto():
+    profile = providers.get_profile('razorpay')
+    assert profile.classify is None
+    assert not profile.moto
+    assert not profile.outcome_lookup
+    assert providers.get_profile('demo').moto
+    assert (
+        providers.classify_message("This transaction requires authentication") == 'authentication'
+    )
