@@ -165,7 +165,12 @@ class PaymentTransaction(models.Model):
         tx = super()._process(provider_code, payment_data)
         if tx and tx.state in ('error', 'cancel') and tx._is_payment_plan_charge():
             tx._payment_plan_classify_decline(payment_data)
-        elif tx and tx.state in ('done', 'authorized', 'error', 'cancel'):
+        elif tx.payment_plan_outcome_unknown and tx.state in (
+            'done',
+            'authorized',
+            'error',
+            'cancel',
+        ):
             tx.payment_plan_outcome_unknown = False
         return tx
 

@@ -21,6 +21,10 @@ from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
 WEBHOOK_SECRET = 'whsec_test_payment_plan'
 
 
+class WorkerKilled(BaseException):
+    """The worker dies right after Stripe answered (time limit, crash): no handler runs."""
+
+
 class StripeCase(PaymentPlanCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
@@ -356,6 +360,40 @@ class TestStripeCardsOnFile(StripeCase):
         self.assertEqual(tx.state, 'error')
         self.assertEqual(second.state, 'pending', "retried per the plan's policy")
         self.assertEqual(len(self.api.requests_to('POST', r'/v1/payment_intents$')), 2)
+
+    @freeze_time('2026-03-01 10:00:00')
+    def test_an_interrupted_charge_is_looked_up_by_the_cron_never_sent_again(self):
+        plan = self._stripe_plan()
+        first = plan.installment_ids.sorted('sequence')[0]
+
+        def killed_after_stripe_answered(_url, kwargs):
+            self.charged = kwargs['data']['description']
+            raise WorkerKilled()
+
+        self.api.answer('POST', r'/v1/payment_intents$', killed_after_stripe_answered)
+        try:
+            with self.api.serving():
+                first._collect()
+        except WorkerKilled:
+            pass
+        tx = first.transaction_ids
+        self.assertEqual((tx.state, first.state), ('draft', 'processing'), "claimed, no outcome")
+        # An hour later the collection cron finds it, asks Stripe, and settles it.
+        self.env.cr.execute(
+            "UPDATE payment_transaction SET create_date = %s WHERE id = %s",
+            [fields.Datetime.subtract(fields.Datetime.now(), minutes=90), tx.id],
+        )
+        tx.invalidate_recordset(['create_date'])
+        self.api.answer(
+            'GET',
+            r'/v1/payment_intents$',
+            {'object': 'list', 'data': [self._intent(tx)], 'has_more': False},
+        )
+        with self.api.serving():
+            self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+            self.env['payment.plan.installment']._collect()
+        self.assertEqual(first.state, 'paid')
+        self.assertEqual(len(self.api.requests_to('POST', r'/v1/payment_intents$')), 1)
 
     # === REFUNDS === #
 
