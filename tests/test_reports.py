@@ -257,9 +257,11 @@ class TestReports(PaymentPlanCommon):
     def test_overview_figures(self):
         self.card.write({'expiry_month': 3, 'expiry_year': 2026})
         # Only this test's customers in the company (the database may hold others).
-        self.env['payment.plan'].search(
+        others = self.env['payment.plan'].search(
             [('partner_id', 'not in', (self.customer | self.customer_b).ids)]
-        ).write({'state': 'cancelled'})
+        )
+        others.write({'state': 'cancelled'})
+        others.installment_ids._set_cancelled()
         self.env['payment.token'].search([('id', '!=', self.card.id)]).write(
             {'expiry_month': 0, 'expiry_year': 0}
         )
