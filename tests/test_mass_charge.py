@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import lxml.html
 from freezegun import freeze_time
 
 from odoo import fields
@@ -171,6 +172,61 @@ class TestMassCharge(MassChargeCommon):
             self.assertFalse(invoice.payment_plan_charge_line_id, "the charge is over")
         self.assertEqual(line.transaction_id.payment_id.amount, 100.0)
         self.assertEqual((batch.done_count, batch.amount_done), (1, 100.0))
+
+    def test_the_preview_lists_each_customer_and_the_batch_does_what_it_said(self):
+        payer = self._create_payer("Paz Payer")
+        self._create_invoice(payer, 40.0)
+        no_card = self._create_payer("Nina Nocard", card_state=None)
+        self._create_invoice(no_card, 50.0)
+        household = self._create_payer("Rossi household", is_company=True)
+        self._create_invoice(household, 70.0)
+        parent_a, parent_b = self.env['res.partner'].create(
+            [
+                {'name': "Marco Rossi", 'parent_id': household.id},
+                {'name': "Giulia Rossi", 'parent_id': household.id},
+            ]
+        )
+        nothing_due = self._create_payer("Otto Owesnothing")
+        selection = payer | no_card | parent_a | parent_b | nothing_due
+        wizard = self.env['payment.plan.mass.charge'].create(
+            {'partner_ids': [Command.set(selection.ids)]}
+        )
+        # One line per customer charged: the household pays for both its contacts.
+        self.assertEqual((wizard.charge_count, wizard.skip_count), (2, 2))
+        preview = lxml.html.fromstring(wizard.preview_html)
+        rows = {
+            row.xpath('string(.//*[hasclass("o_payment_plan_preview_customer")])'): (
+                'skipped'
+                if row.xpath('.//*[hasclass("o_payment_plan_preview_skipped")]')
+                else 'charged'
+            )
+            for row in preview.xpath('//tbody/tr')
+        }
+        self.assertEqual(
+            rows,
+            {
+                payer.name: 'charged',
+                household.name: 'charged',
+                no_card.name: 'skipped',
+                nothing_due.name: 'skipped',
+            },
+        )
+        self.assertIn("Marco Rossi, Giulia Rossi", wizard.preview_html)
+        self.assertIn("No valid card on file", wizard.preview_html)
+        batch = self.env['payment.plan.charge.batch'].browse(wizard.action_charge()['res_id'])
+        self._run_after_commit()
+        self.assertEqual(
+            {
+                line.partner_id.name: 'skipped' if line.state == 'skipped' else 'charged'
+                for line in batch.line_ids
+            },
+            rows,
+            "the batch does exactly what the preview said",
+        )
+        self.assertEqual(
+            sorted(batch.line_ids.filtered(lambda line: line.state != 'skipped').mapped('amount')),
+            [40.0, 70.0],
+        )
 
     def test_customers_that_cannot_be_charged_are_skipped_with_the_reason(self):
         no_card = self._create_payer("Nina Nocard", card_state=None)

@@ -37,6 +37,14 @@ class PaymentPlanMassCharge(models.TransientModel):
     skip_count = fields.Integer(string="Customers Skipped", compute='_compute_summary')
     amount_total = fields.Monetary(string="Total to Charge", compute='_compute_summary')
     summary = fields.Text(compute='_compute_summary')
+    preview_html = fields.Html(
+        string="Preview",
+        compute='_compute_summary',
+        sanitize=False,
+        help="One line per customer charged (a company or household pays for its contacts): "
+        "what is charged, with which card, or why the customer is skipped. The charge does "
+        "exactly this.",
+    )
 
     # === COMPUTE METHODS === #
 
@@ -53,6 +61,33 @@ class PaymentPlanMassCharge(models.TransientModel):
                 self.env._("%(count)s skipped: %(reason)s", count=count, reason=reason)
                 for reason, count in reasons.most_common()
             )
+            wizard.preview_html = wizard._render_preview(lines)
+
+    def _render_preview(self, lines):
+        """Return the table of what the charge will do, one row per line of the batch."""
+        self.ensure_one()
+        if not lines:
+            return False
+        rows = []
+        for vals in lines:
+            partner = self.env['res.partner'].browse(vals['partner_id'])
+            contacts = self.partner_ids.filtered(
+                lambda p, entity=partner: p.commercial_partner_id == entity and p != entity
+            )
+            rows.append(
+                {
+                    'partner': partner,
+                    'contacts': contacts,
+                    'invoices': self.env['account.move'].browse(vals['invoice_ids'][0][2]),
+                    'amount': self.env['res.currency']
+                    .browse(vals['currency_id'])
+                    .format(vals['amount']),
+                    'card': self.env['payment.token'].sudo().browse(vals['token_id'] or []),
+                    'skipped': vals['state'] == 'skipped',
+                    'reason': vals['message'],
+                }
+            )
+        return self.env['ir.qweb']._render('payment_plan.mass_charge_preview', {'rows': rows})
 
     # === CRUD METHODS === #
 
