@@ -53,12 +53,12 @@ class PaymentPlan(models.Model):
             'currency_id': company.currency_id.id,
             'due_this_week': {
                 'count': Installment.search_count(due_domain),
-                'amount': sum(Installment.search(due_domain).mapped('amount')),
+                'amount': self._sum_in_company_currency(Installment, due_domain),
                 'domain': due_domain,
             },
             'denied_recently': {
                 'count': Installment.search_count(denied_domain),
-                'amount': sum(Installment.search(denied_domain).mapped('amount')),
+                'amount': self._sum_in_company_currency(Installment, denied_domain),
                 'domain': denied_domain,
             },
             'active_by_kind': {
@@ -77,3 +77,15 @@ class PaymentPlan(models.Model):
                 'domain': expiring_domain,
             },
         }
+
+    @api.model
+    def _sum_in_company_currency(self, model, domain, field='amount'):
+        """Return the total of `field` over `domain`, each currency converted to the company's
+        at today's rate: a figure never adds amounts of several currencies as if they were one.
+        """
+        company = self.env.company
+        today = fields.Date.context_today(self)
+        total = 0.0
+        for currency, amount in model._read_group(domain, ['currency_id'], [f'{field}:sum']):
+            total += currency._convert(amount, company.currency_id, company, today)
+        return company.currency_id.round(total)

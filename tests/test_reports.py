@@ -277,3 +277,22 @@ class TestReports(PaymentPlanCommon):
         self.assertEqual(data['cards_expiring']['count'], 1)
         due = self.env['payment.plan.installment'].search(data['due_this_week']['domain'])
         self.assertEqual(len(due), 2, "the figure opens its own list")
+
+    def test_overview_amounts_are_in_the_company_currency(self):
+        eur = self.env.ref('base.EUR')
+        eur.active = True
+        self.env['res.currency.rate'].create(
+            {
+                'currency_id': eur.id,
+                'rate': 2.0,
+                'name': '2026-01-01',
+                'company_id': self.company.id,
+            }
+        )
+        before = self.env['payment.plan'].get_overview_data()['due_this_week']['amount']
+        plan = self._create_plan(
+            currency_id=eur.id, amount=100.0, installment_count=1, date_start='2026-03-18'
+        )
+        plan.action_activate()
+        after = self.env['payment.plan'].get_overview_data()['due_this_week']['amount']
+        self.assertEqual(after - before, 50.0, "100 EUR at 2 EUR per dollar, not 100 dollars")
