@@ -7,7 +7,7 @@ from werkzeug.urls import url_encode
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
-from odoo.tools import hash_sign, verify_hash_signed
+from odoo.tools import format_date, hash_sign, verify_hash_signed
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import schedule
@@ -243,6 +243,16 @@ class PaymentPlan(models.Model):
     schedule_anchor_sequence = fields.Integer(copy=False, default=1)
     amount_paid = fields.Monetary(string="Paid", compute='_compute_amounts')
     amount_due = fields.Monetary(string="Still Due", compute='_compute_amounts')
+    amount_overdue = fields.Monetary(
+        string="Overdue",
+        compute='_compute_amounts',
+        help="What fell due and is still unpaid (denied, or waiting for a charge).",
+    )
+    schedule_display = fields.Char(
+        string="Schedule",
+        compute='_compute_schedule_display',
+        help="How often the plan charges, and until when.",
+    )
     installment_paid_count = fields.Integer(string="Paid Installments", compute='_compute_amounts')
 
     _name_company_uniq = models.Constraint(
@@ -350,6 +360,48 @@ class PaymentPlan(models.Model):
             plan.amount_paid = paid
             plan.amount_due = plan.currency_id.round(due)
             plan.installment_paid_count = paid_count
+        today = fields.Date.context_today(self)
+        for plan in self:
+            plan.amount_overdue = plan.currency_id.round(
+                sum(
+                    plan.installment_ids.filtered(
+                        lambda i: i.state in const.OPEN_INSTALLMENT_STATES and i.due_date < today
+                    ).mapped('amount')
+                )
+            )
+
+    @api.depends('plan_type', 'interval_number', 'interval_unit', 'installment_count', 'date_end')
+    def _compute_schedule_display(self):
+        for plan in self:
+            every = plan._get_interval_label()
+            if plan.plan_type == 'installments':
+                plan.schedule_display = self.env._(
+                    "%(count)s installments, %(every)s", count=plan.installment_count, every=every
+                )
+            elif plan.installment_count:
+                plan.schedule_display = self.env._(
+                    "%(every)s, %(count)s periods", every=every, count=plan.installment_count
+                )
+            elif plan.date_end:
+                plan.schedule_display = self.env._(
+                    "%(every)s, until %(date)s",
+                    every=every,
+                    date=format_date(self.env, plan.date_end),
+                )
+            else:
+                plan.schedule_display = self.env._("%(every)s, no end", every=every)
+
+    def _get_interval_label(self):
+        """Return "Every 1 month", "Every 2 weeks"...: the plan's interval, in words."""
+        self.ensure_one()
+        number = self.interval_number or 1
+        if self.interval_unit == 'week':
+            return self.env._("Every %(number)s week(s)", number=number)
+        if self.interval_unit == 'month':
+            return self.env._("Every %(number)s month(s)", number=number)
+        if self.interval_unit == 'year':
+            return self.env._("Every %(number)s year(s)", number=number)
+        return self.env._("Every %(number)s day(s)", number=number)
 
     # === CONSTRAINT METHODS === #
 

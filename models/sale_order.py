@@ -27,6 +27,12 @@ class SaleOrder(models.Model):
         help="Installments: how many the total is split into. Subscription: how many periods are "
         "charged (0 for no end).",
     )
+    payment_plan_preview = fields.Char(
+        string="Schedule",
+        compute='_compute_payment_plan_preview',
+        help="What the customer pays: the installments and their amounts, or the subscription's "
+        "amount per period.",
+    )
     payment_plan_interval_number = fields.Integer(string="Every", default=1)
     payment_plan_interval_unit = fields.Selection(
         selection=const.INTERVAL_UNITS, string="Period", default='month'
@@ -84,6 +90,56 @@ class SaleOrder(models.Model):
         return super().write(vals)  # pylint: disable=super-method-mismatch
 
     # === COMPUTE METHODS === #
+
+    @api.depends(
+        'payment_plan_kind',
+        'payment_plan_installment_count',
+        'payment_plan_interval_number',
+        'payment_plan_interval_unit',
+        'amount_total',
+        'currency_id',
+    )
+    def _compute_payment_plan_preview(self):
+        Plan = self.env['payment.plan']
+        for order in self:
+            if order.payment_plan_kind == 'none' or not order.currency_id:
+                order.payment_plan_preview = False
+                continue
+            every = Plan.new(
+                {
+                    'interval_number': order.payment_plan_interval_number,
+                    'interval_unit': order.payment_plan_interval_unit,
+                }
+            )._get_interval_label()
+            currency = order.currency_id
+            count = order.payment_plan_installment_count
+            if order.payment_plan_kind == 'subscription':
+                amount = currency.format(order.amount_total)
+                if count:
+                    order.payment_plan_preview = self.env._(
+                        "%(count)s × %(amount)s, %(every)s", count=count, amount=amount, every=every
+                    )
+                else:
+                    order.payment_plan_preview = self.env._(
+                        "%(amount)s %(every)s, no end", amount=amount, every=every.lower()
+                    )
+                continue
+            if count < 1:
+                order.payment_plan_preview = False
+                continue
+            amounts = schedule.split_amount(order.amount_total, count, currency.rounding)
+            parts = []
+            for amount in dict.fromkeys(amounts):
+                parts.append(
+                    self.env._(
+                        "%(count)s × %(amount)s",
+                        count=amounts.count(amount),
+                        amount=currency.format(float(amount)),
+                    )
+                )
+            order.payment_plan_preview = self.env._(
+                "%(parts)s, %(every)s", parts=" + ".join(parts), every=every.lower()
+            )
 
     @api.depends('partner_id', 'company_id')
     def _compute_payment_plan_token_id(self):

@@ -234,3 +234,31 @@ class TestPaymentPlan(PaymentPlanCommon):
             self._create_plan(sale_order_id=order.id, currency_id=other.id)
         plan = self._create_plan(sale_order_id=order.id)
         self.assertEqual(plan.currency_id, order.currency_id)
+
+    # === WORDING OF SUBSCRIPTIONS === #
+
+    def test_a_subscription_reads_as_one(self):
+        open_ended = self._create_plan(
+            plan_type='subscription', amount=30.0, installment_count=0, date_start='2026-03-01'
+        )
+        self.assertEqual(open_ended.schedule_display, "Every 1 month(s), no end")
+        twelve = self._create_plan(
+            plan_type='subscription',
+            amount=30.0,
+            installment_count=12,
+            interval_number=2,
+            interval_unit='week',
+        )
+        self.assertEqual(twelve.schedule_display, "Every 2 week(s), 12 periods")
+        installments = self._create_plan(amount=300.0, installment_count=3)
+        self.assertEqual(installments.schedule_display, "3 installments, Every 1 month(s)")
+
+    @freeze_time('2026-03-01')
+    def test_overdue_is_what_fell_due_unpaid_not_the_scheduled_periods(self):
+        plan = self._create_plan(
+            plan_type='subscription', amount=30.0, installment_count=0, date_start='2026-01-31'
+        )
+        plan.action_activate()
+        # Today (2026-03-01) the January and February periods fell due, unpaid.
+        self.assertEqual(plan.amount_overdue, 60.0)
+        self.assertGreater(plan.amount_due, 60.0, "the scheduled horizon is not what is owed")

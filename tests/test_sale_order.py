@@ -231,3 +231,15 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertEqual((plan.plan_type, plan.installment_count), ('installments', 3))
         self.assertEqual(order.payment_plan_status, 'pending')
         self.assertTrue(self.env['sms.sms'].search([('partner_id', '=', self.customer.id)]))
+
+    def test_the_quotation_previews_what_the_customer_pays(self):
+        order = self._create_installments_order(price=100.0)
+        fmt = order.currency_id.format
+        self.assertEqual(
+            order.payment_plan_preview, f"2 × {fmt(33.33)} + 1 × {fmt(33.34)}, every 1 month(s)"
+        )
+        order.write({'payment_plan_kind': 'subscription', 'payment_plan_installment_count': 0})
+        self.assertIn("no end", order.payment_plan_preview)
+        self.assertIn(order.currency_id.format(100.0), order.payment_plan_preview)
+        order.payment_plan_installment_count = 12
+        self.assertTrue(order.payment_plan_preview.startswith("12 × "))
