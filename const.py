@@ -43,6 +43,7 @@ DECLINE_KINDS = [
     ('soft', "Soft decline"),
     ('hard', "Hard decline"),
     ('authentication', "Authentication required"),
+    ('provider', "Provider error (not the card)"),
 ]
 # The signed link of mails to pay or update a card without a login is valid this long.
 PAY_LINK_VALIDITY_DAYS = 30
@@ -71,8 +72,9 @@ DEFAULT_BATCH_SIZE = 100
 # A claimed attempt whose transaction is still a draft after this delay was interrupted.
 INTERRUPTED_AFTER_MINUTES = 60
 # A payment the customer started online (a draft transaction) blocks other charges of the same
-# installment for this long: they may still be on the provider's page.
-ONLINE_PAYMENT_HOLD_MINUTES = 30
+# installment or invoice for this long: they may still be on the provider's page (a second tab,
+# a bank's 3-D Secure page left open), and a second payment would charge them twice.
+ONLINE_PAYMENT_HOLD_MINUTES = 24 * 60
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 DEFAULT_RECENTLY_DENIED_DAYS = 30
 

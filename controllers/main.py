@@ -1,6 +1,7 @@
 import logging
 
 from odoo import http
+from odoo.exceptions import ValidationError
 from odoo.http import content_disposition, request
 
 from odoo.addons.payment_plan import const
@@ -94,9 +95,10 @@ class PaymentPlanProviderWebhooks(http.Controller):
         """Receive Mercado Pago's notifications of references with a slash.
 
         Mercado Pago notifies `/payment/mercado_pago/webhook/<reference>`; Odoo's route takes
-        one path segment, and an installment's charge reference has slashes
-        (`PLAN/2026/00001-01-A1`), so its notifications would be lost. As Odoo's route does, the
-        notification is only a signal: the payment is read back from Mercado Pago's API.
+        one path segment, and references with slashes (an installment's charge,
+        `PLAN/2026/00001-01-A1`, an invoice's) would be lost. As Odoo's route does, the
+        notification is only a signal: the payment it names is read back from Mercado Pago's API
+        and must be this transaction's.
         """
         try:
             data = request.get_json_data()
@@ -107,17 +109,26 @@ class PaymentPlanProviderWebhooks(http.Controller):
             'payment.updated',
         ):
             return ''
+        payment_id = (data.get('data') or {}).get('id')
         tx_sudo = (
             request.env['payment.transaction']
             .sudo()
             .search(
-                [
-                    ('reference', '=', reference),
-                    ('provider_code', '=', 'mercado_pago'),
-                    ('state', 'in', ('draft', 'pending')),
-                ],
-                limit=1,
+                [('reference', '=', reference), ('provider_code', '=', 'mercado_pago')], limit=1
             )
         )
-        tx_sudo._payment_plan_fetch_outcome()
+        if not tx_sudo or not payment_id or not str(payment_id).isdigit():
+            return ''
+        try:
+            payment = tx_sudo._send_api_request('GET', f'/v1/payments/{payment_id}')
+        except ValidationError:
+            _logger.warning("Could not read the Mercado Pago payment %s back.", payment_id)
+            return ''
+        # The payment read back must be this transaction's: a notification is only a signal.
+        if payment.get('external_reference') != tx_sudo.reference:
+            _logger.warning(
+                "Mercado Pago payment %s is not %s's: ignored.", payment_id, tx_sudo.reference
+            )
+            return ''
+        tx_sudo._process('mercado_pago', payment)
         return ''

@@ -204,6 +204,14 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 force_tokenization=True,
             )
         )
+        # The visitor's own key, never more: a signed link's visitor never gets the plan's
+        # permanent portal token.
+        landing_key = {'pay_token': pay_token} if pay_token else {}
+        if access_token and not pay_token:
+            landing_key = {'access_token': access_token}
+        landing_route = f'/my/plans/{plan_sudo.id}/pay/done'
+        if landing_key:
+            landing_route += f'?{url_encode(landing_key)}'
         values = self._prepare_portal_layout_values()
         values.update(
             {
@@ -219,9 +227,8 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 'tokens_sudo': request.env['payment.token'],  # A new card: the old one failed.
                 'show_tokenize_input_mapping': dict.fromkeys(providers_sudo.ids, False),
                 'transaction_route': f'/my/plans/{plan_sudo.id}/transaction',
-                'landing_route': f'/my/plans/{plan_sudo.id}/pay/done?'
-                + url_encode({'access_token': plan_sudo._portal_ensure_token()}),
-                'access_token': token or plan_sudo._portal_ensure_token(),
+                'landing_route': landing_route,
+                'access_token': token,
             }
         )
         return request.render('payment_plan.portal_my_plan_pay', values)
@@ -229,12 +236,18 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
     @http.route(
         '/my/plans/<int:plan_id>/pay/done', type='http', auth='public', website=True, sitemap=False
     )
-    def portal_my_plan_pay_done(self, plan_id, access_token=None, **_kwargs):
-        """Where the payer lands after paying or saving a card: the plan's page, thanked."""
+    def portal_my_plan_pay_done(self, plan_id, access_token=None, pay_token=None, **_kwargs):
+        """Where the payer lands after paying or saving a card: thanked, on the plan's page for
+        those who may see it, on a page of its own for a signed link's visitor."""
         try:
-            plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
+            plan_sudo = self._get_plan_to_pay(plan_id, pay_token or access_token)
         except (AccessError, MissingError):
             raise request.not_found() from None
+        if pay_token:
+            return request.render(
+                'payment_plan.portal_plan_pay_done',
+                {'plan': plan_sudo, 'company': plan_sudo.company_id},
+            )
         return request.redirect(plan_sudo.get_portal_url(query_string='&message=paid'))
 
     @http.route('/my/plans/<int:plan_id>/transaction', type='jsonrpc', auth='public')

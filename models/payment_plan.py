@@ -41,11 +41,11 @@ class PaymentPlan(models.Model):
 
     name = fields.Char(
         string="Reference",
-        required=True,
         readonly=True,
         copy=False,
         index='trigram',
-        default=lambda self: self.env._("New"),
+        help="Taken from the sequence when the plan is activated: a draft has none, so a draft "
+        "that is never activated (or fails to save) uses no number.",
     )
     description = fields.Char(
         string="Purpose",
@@ -269,6 +269,13 @@ class PaymentPlan(models.Model):
                 plan.sale_order_id.currency_id or plan.currency_id or plan.company_id.currency_id
             )
 
+    @api.depends('name', 'description')
+    def _compute_display_name(self):
+        for plan in self:
+            plan.display_name = plan.name or self.env._(
+                "Draft: %(description)s", description=plan.description or self.env._("new plan")
+            )
+
     def _compute_access_url(self):
         super()._compute_access_url()
         for plan in self:
@@ -412,7 +419,7 @@ class PaymentPlan(models.Model):
                 raise ValidationError(
                     self.env._(
                         "The amount of plan %(plan)s must be positive.",
-                        plan=plan.name,
+                        plan=plan.display_name,
                     )
                 )
 
@@ -450,7 +457,7 @@ class PaymentPlan(models.Model):
                 raise ValidationError(
                     self.env._(
                         "The end date of plan %(plan)s (%(end)s) is before its first due date (%(start)s).",
-                        plan=plan.name,
+                        plan=plan.display_name,
                         end=plan.date_end,
                         start=plan.date_start,
                     )
@@ -476,7 +483,7 @@ class PaymentPlan(models.Model):
                         "The card %(card)s belongs to %(owner)s, not to the customer of plan %(plan)s.",
                         card=token_sudo.display_name,
                         owner=token_sudo.partner_id.display_name,
-                        plan=plan.name,
+                        plan=plan.display_name,
                     )
                 )
             currencies = token_sudo.provider_id.available_currency_ids
@@ -498,7 +505,7 @@ class PaymentPlan(models.Model):
                     self.env._(
                         "Plan %(plan)s is in %(plan_currency)s but its order %(order)s is in "
                         "%(order_currency)s.",
-                        plan=plan.name,
+                        plan=plan.display_name,
                         plan_currency=plan.currency_id.name,
                         order=order.name,
                         order_currency=order.currency_id.name,
@@ -508,7 +515,7 @@ class PaymentPlan(models.Model):
                 raise ValidationError(
                     self.env._(
                         "Plan %(plan)s and its order %(order)s are for different customers.",
-                        plan=plan.name,
+                        plan=plan.display_name,
                         order=order.name,
                     )
                 )
@@ -517,14 +524,9 @@ class PaymentPlan(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get('name', self.env._("New")) == self.env._("New"):
-                company = self.env['res.company'].browse(vals.get('company_id')) or self.env.company
-                vals['name'] = self.env['ir.sequence'].with_company(company).next_by_code(
-                    'payment.plan',
-                    sequence_date=vals.get('date_start'),
-                ) or self.env._("New")
-        return super().create(vals_list)
+        plans = super().create(vals_list)
+        plans.filtered(lambda p: p.state != 'draft')._assign_reference()
+        return plans
 
     def write(self, vals):
         frozen = SCHEDULE_FIELDS.intersection(vals)
@@ -575,7 +577,7 @@ class PaymentPlan(models.Model):
                 raise UserError(
                     self.env._(
                         "Plan %(plan)s is not a draft: it cannot be activated.",
-                        plan=plan.name,
+                        plan=plan.display_name,
                     )
                 )
             if plan.collection_mode == 'token' and not plan.token_id:
@@ -583,7 +585,7 @@ class PaymentPlan(models.Model):
                     self.env._(
                         "Plan %(plan)s is collected from a card on file, but %(customer)s has no card "
                         "for it. Ask the customer to register a card, or choose another collection mode.",
-                        plan=plan.name,
+                        plan=plan.display_name,
                         customer=plan.partner_id.display_name,
                     )
                 )
@@ -596,7 +598,7 @@ class PaymentPlan(models.Model):
                     raise UserError(
                         self.env._(
                             "Plan %(plan)s cannot charge %(card)s: %(reason)s",
-                            plan=plan.name,
+                            plan=plan.display_name,
                             card=plan.token_id.display_name,
                             reason=refusal,
                         )
@@ -709,7 +711,7 @@ class PaymentPlan(models.Model):
                 "%(label)s (%(reference)s, due %(date)s)",
                 label=label,
                 reference=period.name,
-                date=period.due_date,
+                date=format_date(self.env, period.due_date),
             )
         return {
             'move_type': 'out_invoice',
@@ -796,13 +798,23 @@ class PaymentPlan(models.Model):
                 self.env._(
                     "Plan %(plan)s is collected by a gateway: choose which one (only its events "
                     "will settle the plan).",
-                    plan=plan.name,
+                    plan=plan.display_name,
                 )
             )
 
+    def _assign_reference(self):
+        """Give the plans without one their reference, from the company's sequence."""
+        for plan in self.filtered(lambda p: not p.name):
+            plan.name = (
+                self.env['ir.sequence']
+                .with_company(plan.company_id)
+                .next_by_code('payment.plan', sequence_date=plan.date_start)
+            )
+
     def _start(self):
-        """Run the draft plans: generate their schedule of installments."""
+        """Run the draft plans: take their reference, generate their schedule of installments."""
         self._check_gateway()
+        self._assign_reference()
         self.write({'state': 'active'})
         self._generate_installments()
         self._check_done()
@@ -902,7 +914,7 @@ class PaymentPlan(models.Model):
             "%(count)s unpaid installment(s) of %(total)s from %(date)s",
             count=len(installments),
             total=self.currency_id.format(sum(installments.mapped('amount'))),
-            date=min(installments.mapped('due_date'), default="-"),
+            date=format_date(self.env, min(installments.mapped('due_date'), default=False)) or "-",
         )
 
     def _prepare_installment_values(self, sequence, due_date, amount):

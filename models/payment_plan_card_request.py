@@ -3,6 +3,7 @@ import secrets
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_datetime
 
 from odoo.addons.payment_plan import const
 
@@ -136,7 +137,7 @@ class PaymentPlanCardRequest(models.Model):
                     "%(date)s.",
                     channels=self.env._(" and ").join(sent),
                     reason=request._get_reason_label(),
-                    date=fields.Datetime.to_string(request.date_expiry),
+                    date=format_datetime(self.env, request.date_expiry),
                 )
             )
 

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_datetime
 
 from odoo.addons.payment_plan import const
 
@@ -113,7 +114,7 @@ class PaymentPlanConsent(models.Model):
             consent.partner_id.message_post(
                 body=self.env._(
                     "Card-on-file consent of %(date)s (%(channel)s) revoked.",
-                    date=fields.Datetime.to_string(consent.date),
+                    date=format_datetime(self.env, consent.date),
                     channel=dict(const.CONSENT_CHANNELS)[consent.channel],
                 )
             )

@@ -2,7 +2,7 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import SQL
 
@@ -272,6 +272,48 @@ class PaymentPlanInstallment(models.Model):
         self.sudo().transaction_ids.filtered(
             lambda tx: tx.state in ('draft', 'pending')
         )._payment_plan_refresh()
+        return True
+
+    def action_confirm_not_charged(self):
+        """Record that staff checked with the provider that a charge whose outcome is unknown
+        (no answer came back, or it was interrupted) never went through: it is closed as the
+        provider's failure, not the card's, and the installment is charged again tomorrow.
+
+        For providers whose API cannot be asked (Adyen reports by notification only); a charge
+        the provider did take arrives by its notification, or is registered as a payment.
+        """
+        if not self.env.user.has_group('payment_plan.group_manager'):
+            raise AccessError(
+                self.env._("Only Payment Plans administrators may close a charge as not charged.")
+            )
+        threshold = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.INTERRUPTED_AFTER_MINUTES
+        )
+        unknown_sudo = self.sudo().transaction_ids.filtered(
+            lambda tx: (
+                (
+                    (tx.state == 'pending' and tx.payment_plan_outcome_unknown)
+                    or (tx.state == 'draft' and tx.create_date < threshold)
+                )
+                and tx.operation in ('offline', 'online_token')
+            )
+        )
+        if not unknown_sudo:
+            raise UserError(
+                self.env._(
+                    "No charge of these installments has an unknown outcome: nothing to close."
+                )
+            )
+        message = self.env._(
+            "Checked with the provider by %(user)s: not charged.", user=self.env.user.name
+        )
+        unknown_sudo._set_error(message, extra_allowed_states=('pending',))
+        unknown_sudo.write(
+            {'payment_plan_decline_kind': providers.PROVIDER, 'payment_plan_outcome_unknown': False}
+        )
+        unknown_sudo._post_process()
+        for installment in unknown_sudo.installment_id:
+            installment.plan_id.message_post(body=f"{installment.name}: {message}")
         return True
 
     def action_register_payment(self):
@@ -760,6 +802,12 @@ class PaymentPlanInstallment(models.Model):
                 {'authentication_required': True, 'next_attempt_date': False, 'last_error': message}
             )
             waiting._notify_authentication_required()
+            return
+        if kind == providers.PROVIDER:
+            # The provider refused the request, not the card: tried again tomorrow, never denied
+            # nor dunned for it (staff see why).
+            tomorrow = fields.Date.context_today(self) + timedelta(days=1)
+            self._set_pending({'next_attempt_date': tomorrow, 'last_error': message})
             return
         today = fields.Date.context_today(self)
         for installment in self:

@@ -30,10 +30,12 @@ class PaymentProvider(models.Model):
         answers = self.env.context.get('payment_plan_http_answers')
         if answers is None:
             return super()._send_api_request(method, endpoint, **kwargs)
+        answered_before = len(answers)
         try:
             return super()._send_api_request(method, endpoint, **kwargs)
         except ValidationError:
-            if not answers or answers[-1]['status'] >= 500:
+            # This request got no answer, or a provider error: whatever came before.
+            if len(answers) == answered_before or answers[-1]['status'] >= 500:
                 answers.append({'status': None, 'body': None})
             raise
 

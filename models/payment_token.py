@@ -4,6 +4,7 @@ from datetime import date
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
+from odoo.tools import format_date
 
 from odoo.addons.payment_plan import const
 
@@ -227,7 +228,7 @@ class PaymentToken(models.Model):
             return self.env._(
                 "The card %(card)s expired on %(date)s.",
                 card=card_sudo.display_name,
-                date=fields.Date.to_string(card_sudo.expiry_date),
+                date=format_date(self.env, card_sudo.expiry_date),
             )
         holders = partner | partner.commercial_partner_id
         if card_sudo.partner_id not in holders and (

@@ -1,7 +1,10 @@
 import logging
 
+from psycopg2 import OperationalError
+
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection, providers
@@ -48,6 +51,12 @@ class PaymentTransaction(models.Model):
         copy=False,
         help="How the provider's refusal is handled: a soft decline is retried, a hard one is not, "
         "and one that needs the customer's authentication waits for them to pay on-session.",
+    )
+    payment_plan_lookup_date = fields.Datetime(
+        string="Last Looked Up",
+        readonly=True,
+        copy=False,
+        help="When the provider was last asked for the outcome of this charge.",
     )
     payment_plan_card_plan_id = fields.Many2one(
         string="Card For Plan",
@@ -129,6 +138,9 @@ class PaymentTransaction(models.Model):
         if not self._is_payment_plan_charge():
             return super()._charge_with_token()
         self.ensure_one()
+        if not self._payment_plan_lock_draft():
+            _logger.info("%s is no longer a draft to charge: not sent.", self.reference)
+            return
         self._ensure_provider_is_not_disabled()
         self._log_sent_message()
         answers = []
@@ -140,9 +152,34 @@ class PaymentTransaction(models.Model):
             else:
                 self._payment_plan_set_outcome_unknown(str(error))
         if self.state in ('error', 'cancel') and not self.payment_plan_decline_kind:
-            refusals = [a['body'] for a in answers if a['body']]
+            refusals = [a for a in answers if a['status'] and 400 <= a['status'] < 500]
             if refusals:
-                self._payment_plan_classify_decline(refusals[-1])
+                profile = providers.get_profile(self.provider_code)
+                if profile.is_card_refusal(refusals[-1]['status']):
+                    self._payment_plan_classify_decline(refusals[-1]['body'] or {})
+                else:  # A rate limit, bad credentials, a bad request: not the card.
+                    self.payment_plan_decline_kind = providers.PROVIDER
+
+    def _payment_plan_lock_draft(self):
+        """Lock the transaction's row and tell whether it is still a draft to send.
+
+        A charge is sent once: a worker that finds its claimed transaction already settled (a
+        look-up concluded it, another worker sent it) or locked by another does not send it.
+        """
+        self.ensure_one()
+        self.flush_recordset(['state'])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT state FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
+                        self.id,
+                    )
+                )
+                row = self.env.cr.fetchone()
+        except OperationalError:
+            return False
+        return bool(row) and row[0] == 'draft'
 
     def _set_error(self, state_message, extra_allowed_states=()):
         """Override of `payment` to leave a collection charge whose request got no answer, or a
@@ -163,6 +200,22 @@ class PaymentTransaction(models.Model):
         provider's own codes, whichever way it arrives (the charge's answer, a webhook, a
         look-up)."""
         tx = super()._process(provider_code, payment_data)
+        profile = providers.get_profile(provider_code)
+        if (
+            tx
+            and tx.state in ('draft', 'pending')
+            and tx.operation in ('offline', 'online_token')
+            and tx._is_payment_plan_charge()
+            and profile.needs_customer(payment_data)
+        ):
+            # Off-session, nobody can authenticate: the charge is over, the customer is asked.
+            tx._set_canceled(
+                state_message=self.env._(
+                    "The bank asks the customer to authenticate this payment (3-D Secure)."
+                ),
+                extra_allowed_states=('pending',),
+            )
+            tx.write({'payment_plan_decline_kind': providers.AUTHENTICATION})
         if tx and tx.state in ('error', 'cancel') and tx._is_payment_plan_charge():
             tx._payment_plan_classify_decline(payment_data)
         elif tx.payment_plan_outcome_unknown and tx.state in (
@@ -174,10 +227,44 @@ class PaymentTransaction(models.Model):
             tx.payment_plan_outcome_unknown = False
         return tx
 
+    def _validate_amount(self, payment_data):
+        """Override of `payment` to check the amount Mercado Pago charged, not only the one the
+        payment data echoes.
+
+        Odoo's Mercado Pago module validates a card payment made on its form against the item
+        price it sent (`additional_info`), while the amount charged (`transaction_amount`) comes
+        from the customer's browser: a tampered amount would pay an installment, an order or an
+        invoice with a cent. The charged amount must be the transaction's.
+        """
+        super()._validate_amount(payment_data)
+        if (
+            self.provider_code != 'mercado_pago'
+            or self.operation in ('validation', 'refund')
+            or self.state == 'error'
+            or not isinstance(payment_data, dict)
+            or payment_data.get('transaction_amount') is None
+        ):
+            return
+        try:
+            charged = float(payment_data['transaction_amount'])
+        except (TypeError, ValueError):
+            charged = None
+        if charged is None or self.currency_id.compare_amounts(charged, self.amount) != 0:
+            self._set_error(
+                self.env._(
+                    "The amount charged (%(charged)s) is not the amount of the payment "
+                    "(%(amount)s).",
+                    charged=payment_data['transaction_amount'],
+                    amount=self.currency_id.format(self.amount),
+                )
+            )
+
     def _payment_plan_classify_decline(self, payment_data):
         """Record how the refusal is handled, from the provider's data when its profile reads
         codes, else from the refusal's message."""
         self.ensure_one()
+        if self.payment_plan_decline_kind:
+            return
         profile = providers.get_profile(self.provider_code)
         kind = profile.classify(payment_data) if profile.classify else None
         self.write(
@@ -387,6 +474,7 @@ class PaymentTransaction(models.Model):
             lookup = getattr(tx, f'_payment_plan_lookup_{tx.provider_code}', None)
             if not providers.get_profile(tx.provider_code).outcome_lookup or not lookup:
                 continue
+            tx.payment_plan_lookup_date = fields.Datetime.now()
             try:
                 with self.env.cr.savepoint():
                     lookup()
@@ -397,14 +485,39 @@ class PaymentTransaction(models.Model):
     def _payment_plan_conclude_not_charged(self):
         """Record that the provider has no trace of the charge: it never reached them.
 
-        Only concluded `const.LOOKUP_SETTLE_MINUTES` after the charge was claimed (a request
-        still in flight could land meanwhile); the attempt then counts as a soft refusal.
+        Only for a merchant-initiated charge of the collection (a customer's online payment may
+        still be finished on the provider's page), only once no request can land any more: a
+        charge answered with an unknown outcome `const.LOOKUP_SETTLE_MINUTES` after it was
+        sent, a claimed charge never answered `const.INTERRUPTED_AFTER_MINUTES` after its claim
+        (its worker may still be sending it before that), and only when no worker holds it. The
+        card was not charged: the attempt is tried again without counting as the card's
+        refusal.
         """
         self.ensure_one()
-        settled = fields.Datetime.subtract(
-            fields.Datetime.now(), minutes=const.LOOKUP_SETTLE_MINUTES
+        if not self._is_payment_plan_charge() or self.operation not in ('offline', 'online_token'):
+            return
+        wait = (
+            const.LOOKUP_SETTLE_MINUTES
+            if self.state == 'pending'
+            else const.INTERRUPTED_AFTER_MINUTES
         )
-        if self.create_date > settled:
+        since = self.last_state_change if self.state == 'pending' else self.create_date
+        if since > fields.Datetime.subtract(fields.Datetime.now(), minutes=wait):
+            return
+        state = self.state
+        self.flush_recordset(['state'])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT state FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
+                        self.id,
+                    )
+                )
+                row = self.env.cr.fetchone()
+        except OperationalError:
+            return  # A worker holds it: it is being sent or settled.
+        if not row or row[0] != state:
             return
         self._set_error(
             self.env._(
@@ -413,11 +526,14 @@ class PaymentTransaction(models.Model):
             ),
             extra_allowed_states=('pending',),
         )
-        self.write({'payment_plan_decline_kind': 'soft', 'payment_plan_outcome_unknown': False})
+        self.write(
+            {'payment_plan_decline_kind': providers.PROVIDER, 'payment_plan_outcome_unknown': False}
+        )
 
     def _payment_plan_lookup_stripe(self):
         """Retrieve the PaymentIntent of the charge, found by its id or, when the answer never
-        came back, among the customer's intents by the charge's reference."""
+        came back, among the card's customer's intents by the charge's reference (every page:
+        "not charged" is only concluded from the whole list)."""
         if self.provider_reference:
             intent = self._send_api_request(
                 'GET',
@@ -425,23 +541,26 @@ class PaymentTransaction(models.Model):
                 params={'expand[]': 'payment_method'},
             )
         else:
-            since = int(self.create_date.timestamp()) - 3600
-            listing = self._send_api_request(
-                'GET',
-                'payment_intents',
-                params={
-                    'customer': self.token_id.provider_ref,
-                    'created[gte]': since,
-                    'limit': 100,
-                    'expand[]': 'data.payment_method',
-                },
-            )
-            intent = next(
-                (i for i in listing.get('data', []) if i.get('description') == self.reference),
-                None,
-            )
+            if not self.token_id.provider_ref:
+                return  # An online payment without a card on file: its webhook settles it.
+            intent, complete = None, False
+            params = {
+                'customer': self.token_id.provider_ref,
+                'created[gte]': int(self.create_date.timestamp()) - 3600,
+                'limit': 100,
+                'expand[]': 'data.payment_method',
+            }
+            for _page in range(50):
+                listing = self._send_api_request('GET', 'payment_intents', params=params)
+                data = listing.get('data') or []
+                intent = next((i for i in data if i.get('description') == self.reference), None)
+                if intent or not listing.get('has_more') or not data:
+                    complete = not listing.get('has_more') or not data
+                    break
+                params['starting_after'] = data[-1]['id']
             if not intent:
-                self._payment_plan_conclude_not_charged()
+                if complete:
+                    self._payment_plan_conclude_not_charged()
                 return
         self._process(
             'stripe',
@@ -480,6 +599,7 @@ class PaymentTransaction(models.Model):
         transactions = self.search(
             [
                 ('provider_code', 'in', codes),
+                ('operation', 'in', ('offline', 'online_token')),
                 '|',
                 ('installment_id', '!=', False),
                 ('payment_plan_charge_line_id', '!=', False),
@@ -492,7 +612,9 @@ class PaymentTransaction(models.Model):
                 ('create_date', '<', threshold),
             ],
             limit=limit,
-            order='id',
+            # The least recently asked first: a charge the provider cannot tell about never
+            # keeps the others waiting.
+            order='payment_plan_lookup_date ASC NULLS FIRST, id',
         )
         transactions._payment_plan_refresh()
         return transactions

@@ -254,7 +254,7 @@ class SaleOrder(models.Model):
             order.message_post(
                 body=self.env._(
                     "Payment attempt cancelled: plan %(plan)s stopped, the order stays a quotation.",
-                    plan=plan_sudo.name,
+                    plan=plan_sudo.display_name,
                 )
             )
         return True

@@ -14,10 +14,19 @@ from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 class TestPaymentPlan(PaymentPlanCommon):
     # === Schedules === #
 
-    def test_plan_reference_follows_the_sequence(self):
+    def test_plan_reference_is_taken_at_activation(self):
+        sequence = self.env['ir.sequence'].search([('code', '=', 'payment.plan')], limit=1)
+        number_before = sequence.number_next_actual
         plans = self._create_plan() | self._create_plan()
+        self.assertFalse(any(plans.mapped('name')), "a draft takes no number")
+        self.assertEqual(plans[0].display_name, "Draft: new plan")
+        with self.assertRaises(ValidationError):
+            self._create_plan(amount=-5.0)  # A failed save burns no number either.
+        self.assertEqual(sequence.number_next_actual, number_before)
+        plans.action_activate()
         self.assertRegex(plans[0].name, r'^PLAN/2026/\d{5}$')
         self.assertNotEqual(plans[0].name, plans[1].name)
+        self.assertTrue(plans[0].installment_ids[0].name.startswith(plans[0].name))
 
     def test_installment_plan_splits_the_total_exactly_over_clamped_months(self):
         plan = self._create_plan(amount=100.0, installment_count=3, date_start='2026-01-31')

@@ -7,6 +7,7 @@ import unittest
 
 from freezegun import freeze_time
 
+from odoo.exceptions import AccessError
 from odoo.fields import Command
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
@@ -198,3 +199,17 @@ class TestAdyenCardsOnFile(PaymentPlanCommon, HttpCase):
             first.action_check_payment_status()  # Adyen reports outcomes by webhook only.
         self.assertEqual(first.state, 'processing')
         self.assertEqual(len(self.api.requests_to('POST', PAYMENTS_URL)), 1)
+        # Staff check Adyen's dashboard: not charged. Only an administrator may say so.
+        with self.assertRaises(AccessError):
+            first.with_user(self.plan_user).action_confirm_not_charged()
+        first.with_user(self.plan_manager).action_confirm_not_charged()
+        self.assertEqual(tx.state, 'error')
+        self.assertEqual(tx.payment_plan_decline_kind, 'provider')
+        self.assertEqual(first.state, 'pending', "charged again tomorrow, not denied")
+        self.assertEqual(str(first.next_attempt_date), '2026-03-02')
+        self.assertFalse(
+            self.env['mail.mail'].search(
+                [('model', '=', 'payment.plan.installment'), ('res_id', '=', first.id)]
+            ),
+            "the customer is not dunned for the provider's failure",
+        )

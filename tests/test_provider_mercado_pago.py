@@ -188,11 +188,19 @@ class TestMercadoPagoCardsOnFile(PaymentPlanCommon, HttpCase):
             rf'/v1/payments/{tx.provider_reference}$',
             self._payment(tx.reference, 30.0, id=int(tx.provider_reference)),
         )
+        # Another customer's approved payment, named in a forged notification: read back, it is
+        # not this charge's, and changes nothing.
+        self.api.answer('GET', r'/v1/payments/999$', self._payment('INV/2026/00001', 30.0, id=999))
         with self.api.serving():
             self.url_open(
                 f'/payment/mercado_pago/webhook/{tx.reference}',
-                # The notification is only a signal: a forged payment id is never read.
-                json={'action': 'payment.updated', 'data': {'id': 'FORGED-APPROVED-PAYMENT'}},
+                json={'action': 'payment.updated', 'data': {'id': '999'}},
+            )
+        self.assertEqual(tx.state, 'pending')
+        with self.api.serving():
+            self.url_open(
+                f'/payment/mercado_pago/webhook/{tx.reference}',
+                json={'action': 'payment.updated', 'data': {'id': tx.provider_reference}},
             )
         self._post_process_outcomes()
         self.assertEqual(first.state, 'paid')

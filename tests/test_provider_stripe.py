@@ -351,10 +351,11 @@ class TestStripeCardsOnFile(StripeCase):
             self.assertEqual(tx.state, 'pending', "too early to tell")
             # Half an hour later, nothing at Stripe still: the request never reached them.
             self.env.cr.execute(
-                "UPDATE payment_transaction SET create_date = %s WHERE id = %s",
-                [fields.Datetime.subtract(fields.Datetime.now(), minutes=30), tx.id],
+                "UPDATE payment_transaction SET create_date = %s, last_state_change = %s "
+                "WHERE id = %s",
+                [fields.Datetime.subtract(fields.Datetime.now(), minutes=30)] * 2 + [tx.id],
             )
-            tx.invalidate_recordset(['create_date'])
+            tx.invalidate_recordset(['create_date', 'last_state_change'])
             with self.api.serving():
                 self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
         self.assertEqual(tx.state, 'error')

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 SOFT = 'soft'
 HARD = 'hard'
 AUTHENTICATION = 'authentication'
+# The provider refused the request, not the card (rate limit, credentials, a bad request): the
+# card was not charged, and is tried again without counting against the customer.
+PROVIDER = 'provider'
 
 # Declines that no retry can fix, told by their message only (providers without codes).
 HARD_DECLINE_PATTERNS = (
@@ -253,6 +256,17 @@ class Profile:
     moto: bool = False
     outcome_lookup: bool = False
     sca_detected: bool = True
+    # HTTP statuses of the provider's answers that are the card's refusal; None: any 4xx (the
+    # rule for providers without a profile). Others are the provider refusing the request.
+    refusal_statuses: tuple | None = None
+    # Whether the data of a charge left waiting says that only the customer can finish it.
+    needs_customer: Callable[[dict], bool] = lambda _data: False
+
+    def is_card_refusal(self, status):
+        """Tell whether an answer with HTTP `status` (4xx) is the card's refusal."""
+        if self.refusal_statuses is None:
+            return 400 <= status < 500
+        return status in self.refusal_statuses
 
 
 def _month_year(month, year):
@@ -268,11 +282,48 @@ def _month_year(month, year):
     return month, year
 
 
+def stripe_needs_customer(payment_data):
+    """A PaymentIntent confirmed off-session that asks for the customer (3-D Secure)."""
+    intent = (payment_data or {}).get('payment_intent') or {}
+    return intent.get('status') == 'requires_action'
+
+
+def adyen_needs_customer(payment_data):
+    """A /payments answer that asks the shopper to act (redirect, 3-D Secure challenge)."""
+    payment_data = payment_data or {}
+    return payment_data.get('resultCode') in ADYEN_AUTHENTICATION_RESULT_CODES or bool(
+        payment_data.get('action')
+    )
+
+
+def mercado_pago_needs_customer(payment_data):
+    """A payment waiting for the payer's 3-D Secure challenge."""
+    return (payment_data or {}).get('status_detail') == 'pending_challenge'
+
+
 PROFILES = {
-    'stripe': Profile('stripe', classify_stripe, stripe_card_expiry, outcome_lookup=True),
-    'adyen': Profile('adyen', classify_adyen, adyen_card_expiry),
+    'stripe': Profile(
+        'stripe',
+        classify_stripe,
+        stripe_card_expiry,
+        outcome_lookup=True,
+        refusal_statuses=(402,),
+        needs_customer=stripe_needs_customer,
+    ),
+    'adyen': Profile(
+        'adyen',
+        classify_adyen,
+        adyen_card_expiry,
+        refusal_statuses=(),
+        needs_customer=adyen_needs_customer,
+    ),
     'mercado_pago': Profile(
-        'mercado_pago', classify_mercado_pago, mercado_pago_card_expiry, outcome_lookup=True
+        'mercado_pago',
+        classify_mercado_pago,
+        mercado_pago_card_expiry,
+        outcome_lookup=True,
+        refusal_statuses=(),
+        needs_customer=mercado_pago_needs_customer,
     ),
     'demo': Profile('demo', None, lambda _data: None, moto=True, sca_detected=False),
 }
