@@ -319,12 +319,13 @@ class PaymentPlan(models.Model):
                 )
                 plan.gateway_id = gateways if len(gateways) == 1 else False
 
-    @api.depends('collection_mode', 'token_id.active', 'state')
+    @api.depends('collection_mode', 'token_id.active', 'state', 'partner_id')
     def _compute_card_missing(self):
         for plan in self:
             plan.card_missing = (
                 plan.collection_mode == 'token'
-                and plan.state in ('active', 'paused')
+                and plan.state in ('draft', 'active', 'paused')
+                and bool(plan.partner_id)
                 and not (plan.token_id and plan.token_id.active)
             )
 
@@ -731,6 +732,11 @@ class PaymentPlan(models.Model):
                 )
             ],
         }
+
+    def action_request_card(self):
+        """Send the customer a link to register the card that will pay the plan."""
+        self.ensure_one()
+        return self.partner_id.action_payment_plan_request_card()
 
     def _get_pay_url(self, redacted=False):
         """Return the link of mails that opens the plan's "update your card and pay now" page

@@ -54,6 +54,59 @@ class PaymentPlanCardRequest(models.Model):
     date_used = fields.Datetime(string="Card Saved On", readonly=True)
     token_id = fields.Many2one(string="Card Saved", comodel_name='payment.token', readonly=True)
     consent_ip = fields.Char(string="Consent IP Address", readonly=True)
+    link_url = fields.Char(
+        string="Link",
+        compute='_compute_link_url',
+        groups='payment_plan.group_manager',
+        help="The customer's link, to send them another way: it is theirs only, like a password.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_link_url(self):
+        now = fields.Datetime.now()
+        for request in self:
+            usable = request.state == 'sent' and request.date_expiry >= now
+            request.link_url = usable and request._get_url()
+
+    # === ACTION METHODS === #
+
+    def action_cancel(self):
+        """Cancel the links still usable: they no longer open the card form."""
+        cancelled = self.filtered(lambda r: r.state == 'sent')
+        cancelled.sudo().write({'state': 'cancelled'})
+        for request in cancelled:
+            request.partner_id.message_post(
+                body=self.env._(
+                    "Card registration link of %(date)s cancelled by %(user)s.",
+                    date=format_datetime(self.env, request.create_date),
+                    user=self.env.user.name,
+                )
+            )
+        return True
+
+    def action_resend(self):
+        """Send the customers a new link (valid anew) in place of these, cancelled."""
+        to_resend = self.filtered(lambda r: r.state in ('sent', 'cancelled'))
+        if to_resend != self:
+            raise UserError(self.env._("A link whose card was saved cannot be sent again."))
+        if to_resend.filtered(lambda r: r.channel == 'moto'):
+            raise UserError(self.env._("A card given by phone is entered again, not sent."))
+        to_resend.action_cancel()
+        new_requests = self.sudo().create(
+            [
+                {
+                    'partner_id': request.partner_id.id,
+                    'company_id': request.company_id.id,
+                    'reason': request.reason,
+                    'channel': request.channel,
+                    'user_id': self.env.uid,
+                }
+                for request in to_resend
+            ]
+        )
+        new_requests._send()
+        return True
 
     # === BUSINESS METHODS === #
 

@@ -44,6 +44,13 @@ class PaymentToken(models.Model):
 
     # === COMPUTE METHODS === #
 
+    @api.depends('payment_method_id.name')
+    def _compute_display_name(self):
+        """Override of `payment` to name a card by its brand and last digits: "Visa •••• 0005"."""
+        super()._compute_display_name()
+        for token in self.filtered(lambda t: t.display_name and t.payment_method_id):
+            token.display_name = f"{token.payment_method_id.name} {token.display_name}"
+
     @api.depends('expiry_month', 'expiry_year')
     def _compute_expiry_date(self):
         for token in self:

@@ -8,6 +8,13 @@ from odoo.addons.payment_plan import const
 class ResPartner(models.Model):
     _inherit = 'res.partner'
 
+    payment_plan_transaction_ids = fields.Many2many(
+        string="Payments",
+        comodel_name='payment.transaction',
+        compute='_compute_payment_plan_transaction_ids',
+        groups='payment_plan.group_user',
+        help="The customer's latest payments and charges, of every path.",
+    )
     payment_plan_ids = fields.One2many(
         string="Payment Plans",
         comodel_name='payment.plan',
@@ -83,6 +90,21 @@ class ResPartner(models.Model):
     )
 
     # === COMPUTE METHODS === #
+
+    def _compute_payment_plan_transaction_ids(self):
+        for partner in self:
+            if not partner.id:
+                partner.payment_plan_transaction_ids = False
+                continue
+            commercial = partner.commercial_partner_id
+            partner.payment_plan_transaction_ids = self.env['payment.transaction'].search(
+                [
+                    ('partner_id', 'child_of', commercial.id),
+                    ('operation', '!=', 'validation'),
+                ],
+                order='id desc',
+                limit=80,
+            )
 
     @api.depends('payment_plan_consent_ids.date', 'payment_plan_consent_ids.revoked_date')
     def _compute_card_consent(self):
@@ -294,6 +316,17 @@ class ResPartner(models.Model):
         action['domain'] = [('partner_id', '=', self.id)]
         action['context'] = {'default_partner_id': self.id}
         return action
+
+    def action_payment_plan_portal_access(self):
+        """Open Odoo's portal access wizard on the customer, its lines saved so that their
+        Grant / Revoke buttons work (Odoo's own binding does the same)."""
+        if not self.env.user.has_group('base.group_partner_manager'):
+            raise AccessError(self.env._("Only contact managers may grant portal access."))
+        return (
+            self.env['portal.wizard']
+            .with_context(active_model='res.partner', active_ids=self.ids)
+            .action_open_wizard()
+        )
 
     def action_payment_plan_request_card(self):
         """Open the wizard that sends the customers a link to add a card."""

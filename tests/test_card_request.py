@@ -136,6 +136,28 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
             self._save_card(card_request, details='5555')
         self.assertEqual(len(self.customer.payment_token_ids), 1)
 
+    def test_links_can_be_copied_cancelled_and_sent_anew(self):
+        card_request = self._request(channel='email')
+        self.assertEqual(
+            card_request.with_user(self.plan_manager).link_url, card_request._get_url()
+        )
+        with self.assertRaises(AccessError):
+            card_request.with_user(self.plan_user).read(['link_url'])
+        card_request.with_user(self.plan_user).action_resend()
+        new_request = self.env['payment.plan.card.request'].search(
+            [('partner_id', '=', self.customer.id)], order='id desc', limit=1
+        )
+        self.assertNotEqual(new_request, card_request)
+        self.assertEqual(card_request.state, 'cancelled')
+        self.assertEqual(self.url_open(card_request._get_url()).status_code, 410)
+        self.assertEqual(self.url_open(new_request._get_url()).status_code, 200)
+        new_request.with_user(self.plan_user).action_cancel()
+        self.assertEqual(new_request.state, 'cancelled')
+        self.assertFalse(new_request.with_user(self.plan_manager).link_url)
+        with mute_logger('odoo.http'), self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
+            self._save_card(new_request)
+        self.assertFalse(self.customer.payment_token_ids)
+
     def test_expired_link_is_refused_clearly(self):
         card_request = self._request()
         card_request.date_expiry = fields.Datetime.now() - timedelta(minutes=1)
