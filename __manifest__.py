@@ -46,7 +46,10 @@
     ],
     'assets': {
         'web.assets_backend': [
-            'payment_plan/static/src/**/*',
+            'payment_plan/static/src/overview/**/*',
+        ],
+        'web.assets_frontend': [
+            'payment_plan/static/src/interactions/**/*',
         ],
         'web.assets_tests': [
             'payment_plan/static/tests/tours/**/*',

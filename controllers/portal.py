@@ -36,6 +36,31 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             )
         return values
 
+    def _prepare_portal_layout_values(self):
+        """Override of `portal` to tell the payer, on their home page, of the plans whose payment
+        failed or waits for them."""
+        values = super()._prepare_portal_layout_values()
+        partner = request.env.user.partner_id
+        if request.env.user._is_public():
+            return values
+        installments_sudo = (
+            request.env['payment.plan.installment']
+            .sudo()
+            .search(
+                [
+                    ('partner_id', 'child_of', partner.commercial_partner_id.id),
+                    ('plan_id.state', 'in', ('active', 'paused')),
+                    '|',
+                    ('state', '=', 'denied'),
+                    '&',
+                    ('state', '=', 'pending'),
+                    ('authentication_required', '=', True),
+                ]
+            )
+        )
+        values['payment_plans_to_pay'] = installments_sudo.plan_id
+        return values
+
     # === PLANS === #
 
     def _prepare_plans_domain(self, partner):
@@ -74,10 +99,26 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             ['name', 'plan_type', 'amount', 'currency_id', 'next_due_date', 'state', 'token_id']
         )
         plans.token_id.sudo().fetch(['payment_details', 'payment_method_id'])
+        plans.token_id.sudo().payment_method_id.fetch(['name'])
+        failed_sudo = (
+            request.env['payment.plan.installment']
+            .sudo()
+            .search(
+                [
+                    ('plan_id', 'in', plans.ids),
+                    '|',
+                    ('state', '=', 'denied'),
+                    '&',
+                    ('state', '=', 'pending'),
+                    ('authentication_required', '=', True),
+                ]
+            )
+        )
         values = self._prepare_portal_layout_values()
         values.update(
             {
                 'plans': plans,
+                'plans_to_pay_ids': set(failed_sudo.plan_id.ids),
                 'page_name': 'payment_plans',
                 'pager': pager,
                 'default_url': '/my/plans',
@@ -264,10 +305,14 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             plan_sudo = self._get_plan_to_pay(plan_id, access_token)
         except (AccessError, MissingError):
             raise ValidationError(request.env._("The access token is invalid.")) from None
+        make_default = bool(kwargs.pop('payment_plan_make_default', False))
         self._validate_transaction_kwargs(kwargs)
         is_validation = kwargs.pop('is_validation', False)
         installment_sudo = plan_sudo._get_installment_to_pay_now()
-        custom_values = {'payment_plan_card_plan_id': plan_sudo.id}
+        custom_values = {
+            'payment_plan_card_plan_id': plan_sudo.id,
+            'payment_plan_make_default': make_default,
+        }
         if not installment_sudo:
             if (
                 not is_validation

@@ -2,6 +2,7 @@ import binascii
 import logging
 from datetime import timedelta
 
+from markupsafe import Markup
 from werkzeug.urls import url_encode
 
 from odoo import api, fields, models
@@ -733,6 +734,19 @@ class PaymentPlan(models.Model):
             ],
         }
 
+    @api.model
+    def _log_story(self, story):
+        """Log on each plan what happened to its payments, in one message per plan and in as
+        few queries as there are plans.
+
+        :param dict story: {payment.plan: [lines]}
+        """
+        bodies = {
+            plan.id: Markup('<br/>').join(lines) for plan, lines in story.items() if plan and lines
+        }
+        if bodies:
+            self.browse(bodies)._message_log_batch(bodies=bodies)
+
     def action_request_card(self):
         """Send the customer a link to register the card that will pay the plan."""
         self.ensure_one()
@@ -882,7 +896,7 @@ class PaymentPlan(models.Model):
             'schedule_anchor_sequence': first_sequence,
         }
         if self.plan_type == 'installments':
-            self.env['payment.plan.installment'].create(
+            self.env['payment.plan.installment']._create_quietly(
                 self._prepare_split_installments(
                     amount, remaining_count, next_due_date, first_sequence
                 )
@@ -958,7 +972,7 @@ class PaymentPlan(models.Model):
             vals_list += plan._prepare_split_installments(
                 plan.amount, plan.installment_count, plan.date_start
             )
-        self.env['payment.plan.installment'].create(vals_list)
+        self.env['payment.plan.installment']._create_quietly(vals_list)
         self._extend_subscription_schedule()
 
     def _extend_subscription_schedule(self):
@@ -989,7 +1003,7 @@ class PaymentPlan(models.Model):
                 plan._prepare_installment_values(last_sequence + offset, due, plan.amount)
                 for offset, due in enumerate(dates, start=1)
             ]
-        self.env['payment.plan.installment'].create(vals_list)
+        self.env['payment.plan.installment']._create_quietly(vals_list)
 
     def _is_schedule_complete(self):
         """Tell whether the plan will never schedule another installment."""

@@ -29,7 +29,7 @@ PROTECTED_FIELDS = {
 
 class PaymentPlanInstallment(models.Model):
     _name = 'payment.plan.installment'
-    _inherit = ['payment.plan.collection.mixin']
+    _inherit = ['payment.plan.collection.mixin', 'mail.thread', 'mail.activity.mixin']
     _description = "Payment Plan Installment"
     _order = 'due_date, plan_id, sequence'
     _check_company_auto = True
@@ -123,6 +123,14 @@ class PaymentPlanInstallment(models.Model):
         "A plan cannot have two installments with the same number.",
     )
     _due_idx = models.Index("(due_date, id) WHERE state = 'pending'")
+
+    @api.model
+    def _create_quietly(self, vals_list):
+        """Create installments of a schedule: no creation message nor follower each (the plan
+        tells the story; an installment's chatter is for what happens to it)."""
+        return self.with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
+        ).create(vals_list)
 
     # === COMPUTE METHODS === #
 
@@ -313,7 +321,9 @@ class PaymentPlanInstallment(models.Model):
         )
         unknown_sudo._post_process()
         for installment in unknown_sudo.installment_id:
-            installment.plan_id.message_post(body=f"{installment.name}: {message}")
+            installment.plan_id.message_post(
+                body=self.env._("%(name)s: %(message)s", name=installment.name, message=message)
+            )
         return True
 
     def action_register_payment(self):

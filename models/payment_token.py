@@ -49,7 +49,10 @@ class PaymentToken(models.Model):
         """Override of `payment` to name a card by its brand and last digits: "Visa •••• 0005"."""
         super()._compute_display_name()
         for token in self.filtered(lambda t: t.display_name and t.payment_method_id):
-            token.display_name = f"{token.payment_method_id.name} {token.display_name}"
+            # The last four characters only, whatever the provider kept (the demo keeps what was
+            # typed).
+            last_four = (token.payment_details or '')[-4:]
+            token.display_name = f"{token.payment_method_id.name} •••• {last_four}"
 
     @api.depends('expiry_month', 'expiry_year')
     def _compute_expiry_date(self):

@@ -1,10 +1,11 @@
 import logging
+from collections import defaultdict
 
 from psycopg2 import OperationalError
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection, providers
@@ -51,6 +52,12 @@ class PaymentTransaction(models.Model):
         copy=False,
         help="How the provider's refusal is handled: a soft decline is retried, a hard one is not, "
         "and one that needs the customer's authentication waits for them to pay on-session.",
+    )
+    payment_plan_make_default = fields.Boolean(
+        string="Make Default Card",
+        readonly=True,
+        copy=False,
+        help="The payer asked that the card of this payment becomes their default card.",
     )
     payment_plan_lookup_date = fields.Datetime(
         string="Last Looked Up",
@@ -103,6 +110,18 @@ class PaymentTransaction(models.Model):
             except Exception as error:  # the charge may have left: its outcome is unknown.
                 _logger.exception("Charging %s failed: its outcome is unknown.", tx.reference)
                 tx._payment_plan_set_outcome_unknown(str(error))
+        pending_story = defaultdict(list)
+        for tx in transactions.filtered(lambda t: t.state == 'pending' and t.installment_id):
+            pending_story[tx.installment_id.plan_id].append(
+                self.env._(
+                    "%(name)s: the charge of %(amount)s is pending with the provider "
+                    "(%(reference)s).",
+                    name=tx.installment_id.name,
+                    amount=tx.currency_id.format(tx.amount),
+                    reference=tx.reference,
+                )
+            )
+        self.env['payment.plan']._log_story(pending_story)
         if commit:
             self.env['ir.cron']._commit_progress()
         logged = len(log_buffer)
@@ -399,6 +418,8 @@ class PaymentTransaction(models.Model):
                     card=tx.token_id.display_name,
                 )
             )
+            if tx.payment_plan_make_default and not tx.token_id.is_default:
+                tx.token_id.sudo().is_default = True
 
     def _prepare_order_first_payments(self):
         """Link the confirmed first payments of orders paid by plan to their installment and
@@ -768,6 +789,17 @@ class PaymentTransaction(models.Model):
             else:
                 installment._register_short_payment(tx, open_amounts[installment.id])
         paid._register_payment()
+        story = defaultdict(list)  # {plan: [lines]}: every charge is told on its plan.
+        for tx in confirmed.filtered(lambda t: t.installment_id in paid):
+            story[tx.installment_id.plan_id].append(
+                self.env._(
+                    "%(name)s paid: %(amount)s charged on %(card)s (%(reference)s).",
+                    name=tx.installment_id.name,
+                    amount=tx.currency_id.format(tx.amount),
+                    card=tx.token_id.display_name or tx.payment_method_id.name,
+                    reference=tx.reference,
+                )
+            )
         for tx in self - confirmed:
             installment = tx.installment_id
             if installment.state in ('paid', 'cancelled') or tx.state == 'done':
@@ -783,6 +815,26 @@ class PaymentTransaction(models.Model):
             ):
                 continue
             message = tx.state_message or self.env._("The payment was refused.")
+            story[installment.plan_id].append(
+                self.env._(
+                    "%(name)s declined (%(reference)s, %(kind)s): %(reason)s",
+                    name=installment.name,
+                    reference=tx.reference,
+                    kind=dict(const.DECLINE_KINDS).get(
+                        tx.payment_plan_decline_kind, self.env._("Declined")
+                    ),
+                    reason=message,
+                )
+            )
             if tx.reference == current_reference and installment._schedule_fallback_card(tx):
                 continue
             installment._register_failure(message, kind=tx.payment_plan_decline_kind)
+            if installment.state == 'pending' and installment.next_attempt_date:
+                story[installment.plan_id].append(
+                    self.env._(
+                        "Next attempt of %(name)s on %(date)s.",
+                        name=installment.name,
+                        date=format_date(self.env, installment.next_attempt_date),
+                    )
+                )
+        self.env['payment.plan']._log_story(story)

@@ -21,10 +21,10 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
         )
         invoice.action_post()
         self.plan_manager.write({'password': 'plan_manager'})
-        # The app's customer list, showing only this customer (a list loads once: no search
+        # The app's customer list, showing only these customers (a list loads once: no search
         # reloading it under the tour's clicks).
         action = self.env.ref('payment_plan.res_partner_action_payment_plan').copy(
-            {'domain': [('id', '=', payer.id)]}
+            {'domain': [('id', '=', payer.id)], 'context': {}}
         )
         self.start_tour(
             f'/odoo/action-{action.id}?view_type=list',
@@ -41,7 +41,7 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
         with self.registry.cursor() as cr:
             self.env(cr=cr)['payment.plan.installment']._cron_collect_due()
         self.env.invalidate_all()
-        self.assertEqual(batch.line_ids.state, 'done')
+        self.assertEqual(batch.line_ids.state, 'done', "the batch did what the preview said")
         self.assertEqual(batch.state, 'done')
         self.assertEqual(invoice.amount_residual, 0.0)
 
@@ -53,4 +53,40 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
             '/odoo/action-payment_plan.payment_plan_overview_action',
             'payment_plan_overview_tour',
             login='plan_user',
+        )
+
+    def test_customer_form_shows_cards_plans_payments_and_portal_access(self):
+        customer = self.env['res.partner'].create(
+            {'name': "Fiona Form", 'email': 'fiona.form@example.com'}
+        )
+        card = self._create_card(partner=customer, details='7777')
+        plan = self._create_plan(
+            partner_id=customer.id,
+            description="Tour subscription",
+            plan_type='subscription',
+            amount=20.0,
+            collection_mode='token',
+            token_id=card.id,
+            date_start=fields.Date.today(),
+        )
+        plan.action_activate()
+        plan.installment_ids._collect()
+        self.env.ref('base.user_admin').write(
+            {
+                'password': 'admin',
+                'group_ids': [Command.link(self.env.ref('payment_plan.group_manager').id)],
+            }
+        )
+        self.start_tour(
+            f'/odoo/action-payment_plan.res_partner_action_payment_plan/{customer.id}',
+            'payment_plan_customer_form_tour',
+            login='admin',
+        )
+        self.assertTrue(customer.user_ids._is_portal(), "Portal Access granted it")
+
+    def test_subscription_quotation_reads_as_a_subscription(self):
+        order = self._create_order(price=100.0)
+        self.env.ref('base.user_admin').write({'password': 'admin'})
+        self.start_tour(
+            f'/odoo/sales/{order.id}', 'payment_plan_subscription_quotation_tour', login='admin'
         )

@@ -69,7 +69,8 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
         self.assertIn('o_payment_form', page.text, "the provider's own form")
 
         processing = self.make_jsonrpc_request(
-            f'/my/plans/{plan.id}/transaction', self._params(plan, token)
+            f'/my/plans/{plan.id}/transaction',
+            self._params(plan, token, payment_plan_make_default=True),
         )
         tx = self.env['payment.transaction'].search([('reference', '=', processing['reference'])])
         self.assertEqual(tx.amount, 30.0, "the open amount, not the tampered one")
@@ -79,6 +80,7 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
         self.assertEqual(denied.state, 'paid')
         self.assertEqual(plan.token_id, tx.token_id, "the new card pays the plan from now on")
         self.assertEqual(plan.token_id.payment_details, '9999')
+        self.assertTrue(plan.token_id.is_default, "the payer ticked 'make it my default card'")
 
     @freeze_time('2026-03-01')
     @mute_logger('odoo.http')
@@ -135,6 +137,7 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
         self._simulate(tx.reference)
         self.assertEqual(plan.token_id, tx.token_id)
         self.assertNotEqual(plan.token_id, card)
+        self.assertTrue(card.is_default, "unticked: the default card stays")
         self.assertTrue(all(i.state == 'pending' for i in plan.installment_ids))
         consent = self.env['payment.plan.consent'].search([('token_id', '=', tx.token_id.id)])
         self.assertEqual(consent.channel, 'portal')

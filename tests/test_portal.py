@@ -2,6 +2,7 @@ import re
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -412,3 +413,56 @@ class TestPortal(PaymentPlanCommon, HttpCase):
             self.assertIn(installment.name, html)
         report = self.env.ref('payment_plan.action_report_payment_plan_schedule')
         self.assertEqual(report.binding_model_id.model, 'payment.plan', "in the plan's Print menu")
+
+
+@tagged('post_install', '-at_install')
+class TestPortalOnAPhone(PaymentPlanCommon, HttpCase):
+    """The payer's pages on a 390 px wide phone, and paying what failed from there."""
+
+    browser_size = '390x844'
+    touch_enabled = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.provider.write({'is_published': True})
+        cls.payer = new_test_user(
+            cls.env,
+            login='phone_payer',
+            password='phone_payer-password',
+            groups='base.group_portal',
+            name="Phoebe Phone",
+        )
+        card = cls._create_card(partner=cls.payer.partner_id, details='4321', state='error')
+        cls.plan = cls._create_plan(
+            partner_id=cls.payer.partner_id.id,
+            description="Phone plan",
+            plan_type='subscription',
+            amount=25.0,
+            collection_mode='token',
+            token_id=card.id,
+            date_start=fields.Date.today(),
+            max_attempts=1,
+        )
+        cls.plan.action_activate()
+        cls.plan.installment_ids._collect()
+        cls.denied = cls.plan.installment_ids.filtered(lambda i: i.state == 'denied')
+
+    def test_tour_the_portal_fits_a_phone(self):
+        self.assertTrue(self.denied)
+        self.start_tour('/my/plans', 'payment_plan_portal_phone_tour', login='phone_payer')
+
+    def test_tour_pay_now_thanks_and_makes_the_new_card_the_default(self):
+        self.start_tour(
+            self.plan.get_portal_url(), 'payment_plan_pay_now_tour', login='phone_payer'
+        )
+        self.env['payment.transaction'].search(
+            [
+                ('installment_id', '=', self.denied.id),
+                ('state', '=', 'done'),
+                ('is_post_processed', '=', False),
+            ]
+        )._post_process()
+        self.assertEqual(self.denied.state, 'paid')
+        self.assertEqual(self.plan.token_id.payment_details, '9876')
+        self.assertTrue(self.plan.token_id.is_default, "ticked by default: the new default card")

@@ -187,6 +187,7 @@ class TestStripeCardsOnFile(StripeCase):
         with self.api.serving():
             first._collect()
         self.assertEqual(first.state, 'paid')
+        self.assertIn(f"{first.name} paid: ", plan.message_ids[0].body)
         [(_url, request)] = self.api.requests_to('POST', r'/v1/payment_intents$')
         sent = request['data']
         self.assertEqual(sent['off_session'], True)
@@ -256,12 +257,14 @@ class TestStripeCardsOnFile(StripeCase):
 
     @freeze_time('2026-03-01')
     def test_insufficient_funds_is_retried(self):
-        _plan, first = self._decline_first(
-            'insufficient_funds', "Your card has insufficient funds."
-        )
+        plan, first = self._decline_first('insufficient_funds', "Your card has insufficient funds.")
         self.assertEqual(first.state, 'pending')
         self.assertEqual(str(first.next_attempt_date), '2026-03-04')
         self.assertEqual(first.transaction_ids.payment_plan_decline_kind, 'soft')
+        story = plan.message_ids[0].body
+        self.assertIn(f"{first.name} declined", story, "the plan's chatter tells the charge")
+        self.assertIn("insufficient funds", story)
+        self.assertIn("Next attempt", story)
 
     @freeze_time('2026-03-01')
     def test_a_lost_card_is_not_retried_and_the_customer_asked_for_another(self):

@@ -25,6 +25,10 @@ registry.category("web_tour.tours").add("payment_plan_mass_charge_tour", {
             trigger: ".modal div[name='charge_count']:contains('1')",
         },
         {
+            content: "The preview names the customer charged",
+            trigger: ".modal .o_payment_plan_preview tr:contains('Tara Tour') .o_payment_plan_preview_charged",
+        },
+        {
             content: "Charge",
             trigger: ".modal button[name='action_charge']",
             run: "click",

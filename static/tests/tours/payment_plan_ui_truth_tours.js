@@ -1,0 +1,176 @@
+import { registry } from "@web/core/registry";
+
+// Nothing is wider than the screen: a phone shows every page without scrolling sideways.
+function assertNothingOverflows(page) {
+    return {
+        content: `${page}: nothing is wider than the screen`,
+        trigger: "body",
+        run() {
+            const overflow = document.documentElement.scrollWidth - window.innerWidth;
+            if (overflow > 1) {
+                throw new Error(`${page} overflows the screen by ${overflow}px`);
+            }
+            for (const status of document.querySelectorAll("table th:last-child, table td:last-child")) {
+                const box = status.getBoundingClientRect();
+                if (box.width && box.right > window.innerWidth + 1) {
+                    throw new Error(`${page}: the last column is cut off (${box.right}px)`);
+                }
+            }
+        },
+    };
+}
+
+registry.category("web_tour.tours").add("payment_plan_portal_phone_tour", {
+    steps: () => [
+        {
+            content: "The plans list shows the plan's description and that its payment failed",
+            trigger: ".o_payment_plan_row:contains('Phone plan') .o_payment_plan_failed_badge",
+        },
+        assertNothingOverflows("/my/plans"),
+        {
+            content: "Open the plan",
+            trigger: ".o_payment_plan_row a:contains('Phone plan')",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "The plan's page offers to pay what failed",
+            trigger: "#payment_plan_pay_now",
+        },
+        assertNothingOverflows("the plan's page"),
+        {
+            content: "Go to the cards",
+            trigger: "body",
+            run: () => {
+                window.location.href = "/my/cards";
+            },
+            expectUnloadPage: true,
+        },
+        {
+            content: "Cards are named by brand and last four digits",
+            trigger: ".o_payment_plan_card:contains('•••• 4321')",
+        },
+        assertNothingOverflows("/my/cards"),
+    ],
+});
+
+// The payer pays the failed installment from the plan's page, with a new card made the default.
+registry.category("web_tour.tours").add("payment_plan_pay_now_tour", {
+    steps: () => [
+        {
+            content: "Pay what failed",
+            trigger: "#payment_plan_pay_now",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "Make the new card the default (it is, unless unticked)",
+            trigger: "#payment_plan_make_default:checked",
+        },
+        {
+            content: "Choose the Demo provider's card form",
+            trigger: "input[name='o_payment_radio']",
+            run: "click",
+        },
+        {
+            content: "Type the card (test data)",
+            trigger: "input#customer_input",
+            run: "edit 9876",
+        },
+        {
+            content: "Pay",
+            trigger: "button[name='o_payment_submit_button']:enabled",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "The payer is thanked",
+            trigger: "#payment_plan_paid",
+            timeout: 20000,
+        },
+    ],
+});
+
+// The customer form: cards by brand and last digits, plans and payments, Portal Access.
+registry.category("web_tour.tours").add("payment_plan_customer_form_tour", {
+    steps: () => [
+        {
+            content: "Open the Cards & Plans tab",
+            trigger: ".o_notebook .nav-link:contains('Cards & Plans')",
+            run: "click",
+        },
+        {
+            content: "The card shows its brand and last four digits",
+            trigger: ".o_field_widget[name='payment_token_ids'] .o_data_row:contains('•••• 7777')",
+        },
+        {
+            content: "The customer's plans are listed",
+            trigger: ".o_payment_plan_partner_plans .o_data_row:contains('PLAN/')",
+        },
+        {
+            content: "And their payments",
+            trigger: ".o_payment_plan_partner_transactions .o_data_row",
+        },
+        {
+            content: "Portal Access opens Odoo's wizard",
+            trigger: "button.o_payment_plan_portal_access",
+            run: "click",
+        },
+        {
+            content: "Its Grant Access button works (its line is saved)",
+            trigger: ".modal button[name='action_grant_access']",
+            run: "click",
+        },
+        {
+            content: "Access is granted",
+            trigger: ".modal button[name='action_revoke_access']",
+        },
+    ],
+});
+
+// A quotation sold as a subscription reads as one.
+registry.category("web_tour.tours").add("payment_plan_subscription_quotation_tour", {
+    steps: () => [
+        {
+            content: "Open the Payment Plan tab",
+            trigger: ".o_notebook .nav-link:contains('Payment Plan')",
+            run: "click",
+        },
+        {
+            content: "Sell it as a subscription",
+            trigger: ".o_field_widget[name='payment_plan_kind'] input[data-value='subscription']",
+            run: "click",
+        },
+        {
+            content: "Periods, not installments",
+            trigger: ".o_form_sheet label:contains('Periods')",
+        },
+        {
+            content: "Set no limit of periods",
+            trigger: ".o_field_widget[name='payment_plan_installment_count'] input",
+            run: "edit 0 && click body",
+        },
+        {
+            content: "It says there is no end, and what the customer pays each period",
+            trigger: ".o_field_widget[name='payment_plan_preview']:contains('no end')",
+        },
+        {
+            content: "Sell it in 3 periods",
+            trigger: ".o_field_widget[name='payment_plan_installment_count'] input",
+            run: "edit 3 && click body",
+        },
+        {
+            content: "The preview reads 3 × the amount",
+            trigger: ".o_field_widget[name='payment_plan_preview']:contains('3 ×')",
+        },
+        {
+            content: "Save",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "Saved",
+            trigger: ".o_form_button_save:not(:visible)",
+        },
+    ],
+});
