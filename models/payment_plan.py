@@ -673,13 +673,21 @@ class PaymentPlan(models.Model):
             'views': [(list_view.id, 'list'), (False, 'form')],
             'domain': [('date_last_denied', '>=', since)],
             'context': {'create': False},
+            'help': Markup('<p class="o_view_nocontent_smiling_face">%s</p><p>%s</p>')
+            % (
+                self.env._("No payment denied in the last %(days)s days", days=days),
+                self.env._(
+                    "A plan shows here when an installment was denied after its last attempt: "
+                    "retry it, or send the customer a link to update their card."
+                ),
+            ),
         }
 
     def action_view_installments(self):
         self.ensure_one()
         return {
             'type': 'ir.actions.act_window',
-            'name': self.env._("Installments of %(plan)s", plan=self.name),
+            'name': self.env._("Installments of %(plan)s", plan=self.display_name),
             'res_model': 'payment.plan.installment',
             'view_mode': 'list,form',
             'domain': [('plan_id', '=', self.id)],

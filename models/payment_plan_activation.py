@@ -87,14 +87,15 @@ class PaymentPlanActivation(models.Model):
 
     def _activate(self, email):
         """Create the portal user of the customer known by exactly `email` (the whole address,
-        case-insensitive: no pattern) when that customer has no user yet and the site lets
-        customers sign up, and queue the mail that lets them set their password.
+        case-insensitive: no pattern) when that customer has no user yet and either the site lets
+        customers sign up or the customer pays the merchant by plan or card on file, and queue the
+        mail that lets them set their password.
 
         :return: The new user, or an empty recordset.
         """
         Users = self.env['res.users'].sudo().with_context(active_test=False)
         normalized = email_normalize(email or '', strict=True)
-        if not normalized or Users._get_signup_invitation_scope() != 'b2c':
+        if not normalized:
             return Users
         partner = (
             self.env['res.partner']
@@ -102,6 +103,12 @@ class PaymentPlanActivation(models.Model):
             .with_context(active_test=False)
             .search([('email_normalized', '=', normalized), ('active', '=', True)])
         )
+        # Where customers may sign up, any customer known by the email; elsewhere (sign-up on
+        # invitation only) the merchant's payers only: a customer with a plan or a card on file.
+        if Users._get_signup_invitation_scope() != 'b2c' and not (
+            len(partner) == 1 and partner._payment_plan_is_payer()
+        ):
+            return Users
         if (
             len(partner) != 1
             or partner.user_ids

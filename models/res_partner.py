@@ -427,6 +427,18 @@ class ResPartner(models.Model):
                 ),
             )
 
+    def _payment_plan_is_payer(self):
+        """Return whether the customer (or their company) pays the merchant by plan or card on
+        file: one of the merchant's known payers."""
+        self.ensure_one()
+        holders_sudo = (self | self.commercial_partner_id).sudo()
+        return bool(
+            self.env['payment.plan']
+            .sudo()
+            .search_count([('partner_id', 'child_of', self.commercial_partner_id.id)], limit=1)
+            or holders_sudo.with_context(active_test=False).payment_token_ids
+        )
+
     def _payment_plan_send_sms(self, text, redacted_text):
         """Text the customer, keeping in their chatter a copy without the link's secret.
 

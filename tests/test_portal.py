@@ -330,16 +330,22 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         known = self.env['res.partner'].create(
             {'name': "Newcomer", 'email': 'newcomer@example.com'}
         )
-        self.assertNotIn('o_payment_plan_activate_link', self.url_open('/web/login').text)
+        payer = self.env['res.partner'].create({'name': "Planned", 'email': 'planned@example.com'})
+        self._create_plan(partner_id=payer.id)
+        login_page = self.url_open('/web/login').text
+        self.assertIn('o_payment_plan_activate_link', login_page, "one way in for known payers")
+        self.assertNotIn('/web/signup', login_page, "Odoo's sign-up only where it is enabled")
         answer = self._ask_activation('newcomer@example.com')
         self.assertEqual(self._page(answer), self._page(self._ask_activation('nobody@example.com')))
+        self._ask_activation('planned@example.com')
         self._process_activations()
         self.assertFalse(
             known.with_context(active_test=False).user_ids,
-            "no account where customers may not sign up",
+            "no account for a contact who pays nothing by plan where customers may not sign up",
         )
-        self._allow_signup()
-        self.assertIn('o_payment_plan_activate_link', self.url_open('/web/login').text)
+        self.assertTrue(
+            payer.with_context(active_test=False).user_ids, "a payer of the merchant gets theirs"
+        )
 
     def test_activation_requests_are_rate_limited(self):
         for _attempt in range(5):
