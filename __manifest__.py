@@ -17,6 +17,7 @@
         'report/payment_plan_schedule_report.xml',
         'wizards/payment_plan_card_request_wizard_views.xml',
         'wizards/payment_plan_change_views.xml',
+        'wizards/payment_plan_customer_remove_views.xml',
         'wizards/payment_plan_export_views.xml',
         'wizards/payment_plan_mass_charge_views.xml',
         'wizards/payment_plan_mass_invoice_views.xml',

@@ -32,14 +32,23 @@ class AccountPayment(models.Model):
         payments.action_post()
         reconciliation_plan = []
         for payment, invoices in zip(payments, invoices_list, strict=True):
-            posted = invoices.filtered(lambda inv: inv.state == 'posted')
-            lines = (payment.move_id.line_ids + posted.line_ids).filtered(
-                lambda line, p=payment: (
-                    line.account_id == p.destination_account_id and not line.reconciled
-                )
+            # The oldest invoice is paid first: an amount that covers part of the balance pays
+            # the oldest in full before the next one.
+            posted = invoices.filtered(lambda inv: inv.state == 'posted').sorted(
+                lambda inv: (inv.invoice_date_due or inv.invoice_date or inv.date, inv.id)
             )
-            if posted and lines:
-                reconciliation_plan.append(lines)
+
+            def open_lines(lines, account=payment.destination_account_id):
+                return lines.filtered(
+                    lambda line: line.account_id == account and not line.reconciled
+                )
+
+            steps = [open_lines(invoice.line_ids) for invoice in posted]
+            steps = [lines for lines in steps if lines]
+            payment_lines = open_lines(payment.move_id.line_ids)
+            if steps and payment_lines:
+                # One invoice after the other, each with what is left of the payment.
+                reconciliation_plan.append([payment_lines + lines for lines in steps])
         self.env['account.move.line'].with_context(mail_notrack=True)._reconcile_plan(
             reconciliation_plan
         )

@@ -195,8 +195,18 @@ class PaymentPlan(models.Model):
     )
     allow_payer_cancel = fields.Boolean(
         string="Payer May Cancel",
+        compute='_compute_allow_payer_cancel',
+        store=True,
+        readonly=False,
+        precompute=True,
         help="The customer may cancel the plan from the portal (no further charges; what is "
-        "already due stays due).",
+        "already due stays due). By default, the company's setting for the plan's kind.",
+    )
+    card_pinned = fields.Boolean(
+        string="Pinned to This Card",
+        tracking=True,
+        help="Keep charging this card when the customer makes another card their default; "
+        "otherwise the plan follows the customer's default card.",
     )
     sale_order_id = fields.Many2one(
         comodel_name='sale.order',
@@ -275,6 +285,16 @@ class PaymentPlan(models.Model):
         for plan in self:
             plan.display_name = plan.name or self.env._(
                 "Draft: %(description)s", description=plan.description or self.env._("new plan")
+            )
+
+    @api.depends('plan_type', 'company_id')
+    def _compute_allow_payer_cancel(self):
+        for plan in self:
+            company = plan.company_id or self.env.company
+            plan.allow_payer_cancel = (
+                company.payment_plan_payer_cancel_subscriptions
+                if plan.plan_type == 'subscription'
+                else company.payment_plan_payer_cancel_installments
             )
 
     def _compute_access_url(self):

@@ -111,7 +111,36 @@ class PaymentToken(models.Model):
                 others.write({'is_default': False})
                 # The unique index is checked row by row: unmark before marking.
                 others.flush_recordset(['is_default'])
-        return super().write(vals)
+        result = super().write(vals)
+        if vals.get('is_default'):
+            self.filtered('active')._move_plans_following_the_default()
+        return result
+
+    def _move_plans_following_the_default(self):
+        """Charge the running plans that follow their customer's default card (not pinned to
+        a card) to this new default card from now on, and say so on each."""
+        for card in self:
+            plans = self.env['payment.plan'].search(
+                [
+                    ('partner_id', 'child_of', card.partner_id.commercial_partner_id.id),
+                    ('company_id', '=', card.company_id.id),
+                    ('state', 'in', const.RUNNING_PLAN_STATES),
+                    ('collection_mode', '=', 'token'),
+                    ('card_pinned', '=', False),
+                    ('token_id', '!=', card.id),
+                ]
+            )
+            if not plans:
+                continue
+            for plan in plans:
+                plan.message_post(
+                    body=self.env._(
+                        "%(card)s is now the customer's default card: it pays the plan from now "
+                        "on.",
+                        card=card.display_name,
+                    )
+                )
+            plans.token_id = card
 
     def _handle_archiving(self):
         """Override of `payment` to hand the default mark of an archived card to the newest

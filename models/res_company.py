@@ -22,6 +22,17 @@ class ResCompany(models.Model):
     payment_plan_recently_denied_days = fields.Integer(
         string="Recently Denied (Days)", default=const.DEFAULT_RECENTLY_DENIED_DAYS
     )
+    payment_plan_payer_cancel_subscriptions = fields.Boolean(
+        string="Payers May Cancel Subscriptions",
+        default=True,
+        help="New subscriptions may be cancelled by the customer from the portal (each plan may "
+        "say otherwise).",
+    )
+    payment_plan_payer_cancel_installments = fields.Boolean(
+        string="Payers May Cancel Installment Plans",
+        help="New installment plans may be cancelled by the customer from the portal (each plan "
+        "may say otherwise).",
+    )
     payment_plan_notify_sms = fields.Boolean(
         string="Text Customers Asked to Act",
         help="Customers whose bank asks them to authenticate a payment also get the link by SMS.",

@@ -29,6 +29,24 @@ class ResConfigSettings(models.TransientModel):
     payment_plan_notify_sms = fields.Boolean(
         related='company_id.payment_plan_notify_sms', readonly=False
     )
+    payment_plan_payer_cancel_subscriptions = fields.Boolean(
+        related='company_id.payment_plan_payer_cancel_subscriptions', readonly=False
+    )
+    payment_plan_payer_cancel_installments = fields.Boolean(
+        related='company_id.payment_plan_payer_cancel_installments', readonly=False
+    )
+    payment_plan_portal_url = fields.Char(
+        string="Portal Link for Payers",
+        compute='_compute_payment_plan_portal_url',
+        help="Share it with your payers: they log in, or activate their account, and find their "
+        "plans, cards and payments.",
+    )
+
+    def _compute_payment_plan_portal_url(self):
+        for settings in self:
+            settings.payment_plan_portal_url = (
+                f'{settings.company_id.get_base_url()}/web/login?redirect=/my/plans'
+            )
 
     def set_values(self):
         """Refuse a batch size that would never charge."""

@@ -24,3 +24,4 @@ from . import test_provider_adyen
 from . import test_provider_mercado_pago
 from . import test_pay_link
 from . import test_attacks_providers
+from . import test_flows

@@ -228,6 +228,23 @@ class TestMassCharge(MassChargeCommon):
             [40.0, 70.0],
         )
 
+    def test_a_partial_amount_pays_the_oldest_invoice_first(self):
+        payer = self._create_payer("Olga Oldest")
+        oldest = self._create_invoice(
+            payer, 100.0, date_due=fields.Date.today() - timedelta(days=20)
+        )
+        middle = self._create_invoice(
+            payer, 30.0, date_due=fields.Date.today() - timedelta(days=10)
+        )
+        newest = self._create_invoice(payer, 10.0)
+        batch = self._mass_charge(
+            partner_ids=[Command.set(payer.ids)], charge_mode='fixed', fixed_amount=115.0
+        )
+        self.assertEqual(batch.line_ids.state, 'done')
+        self.assertEqual(oldest.amount_residual, 0.0, "the oldest is paid in full first")
+        self.assertEqual(middle.amount_residual, 15.0, "then the next one, in part")
+        self.assertEqual(newest.amount_residual, 10.0, "the newest waits")
+
     def test_customers_that_cannot_be_charged_are_skipped_with_the_reason(self):
         no_card = self._create_payer("Nina Nocard", card_state=None)
         no_consent = self._create_payer("Ned Noconsent", consent=False)

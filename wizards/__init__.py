@@ -6,3 +6,5 @@ from . import payment_plan_mass_charge
 from . import payment_plan_mass_invoice
 from . import payment_plan_pay_behalf
 from . import payment_plan_register_payment
+from . import payment_plan_customer_remove
+from . import payment_plan_card_delete

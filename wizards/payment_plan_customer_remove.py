@@ -1,0 +1,114 @@
+import logging
+
+from markupsafe import Markup
+from psycopg2 import IntegrityError
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Command
+
+from odoo.addons.payment_plan import const
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentPlanCustomerRemove(models.TransientModel):
+    """Remove customers: their running plans are cancelled, and each customer is deleted, or
+    archived when Odoo keeps records of them (invoices, payments, orders, plans)."""
+
+    _name = 'payment.plan.customer.remove'
+    _description = "Remove Customers"
+
+    partner_ids = fields.Many2many(string="Customers", comodel_name='res.partner', required=True)
+    warning_html = fields.Html(compute='_compute_warning_html', sanitize=False)
+
+    # === CRUD METHODS === #
+
+    @api.model
+    def default_get(self, fields):
+        values = super().default_get(fields)
+        if self.env.context.get('active_model') == 'res.partner' and 'partner_ids' in fields:
+            values['partner_ids'] = [Command.set(self.env.context.get('active_ids') or [])]
+        return values
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('partner_ids')
+    def _compute_warning_html(self):
+        for wizard in self:
+            lines = []
+            for partner in wizard.partner_ids:
+                plans = wizard._get_running_plans(partner)
+                fate = (
+                    self.env._("archived (Odoo keeps their invoices, payments or plans)")
+                    if wizard._has_history(partner)
+                    else self.env._("deleted")
+                )
+                if plans:
+                    lines.append(
+                        self.env._(
+                            "%(customer)s will be %(fate)s; their running plans %(plans)s will be "
+                            "cancelled: nothing more will be charged.",
+                            customer=partner.display_name,
+                            fate=fate,
+                            plans=", ".join(plans.mapped('display_name')),
+                        )
+                    )
+                else:
+                    lines.append(
+                        self.env._(
+                            "%(customer)s will be %(fate)s.",
+                            customer=partner.display_name,
+                            fate=fate,
+                        )
+                    )
+            wizard.warning_html = Markup('<br/>').join(lines) if lines else False
+
+    # === ACTION METHODS === #
+
+    def action_remove(self):
+        """Cancel the customers' running plans, then delete or archive each customer."""
+        self.ensure_one()
+        partners = self.partner_ids
+        if not partners:
+            raise UserError(self.env._("Select the customers to remove."))
+        partners.check_access('write')
+        for partner in partners:
+            self._get_running_plans(partner)._cancel_plans(
+                self.env._("The plan was cancelled because its customer was removed.")
+            )
+            if not self._has_history(partner) and partner.has_access('unlink'):
+                try:
+                    with self.env.cr.savepoint():
+                        partner.unlink()
+                    continue
+                except (UserError, IntegrityError) as error:  # Odoo keeps something of them.
+                    _logger.info("%s is archived, not deleted: %s", partner.display_name, error)
+            partner.active = False
+        return {'type': 'ir.actions.act_window_close'}
+
+    # === BUSINESS METHODS === #
+
+    def _get_running_plans(self, partner):
+        # Removing a customer is the contact manager's call: their plans must stop too.
+        return (
+            self.env['payment.plan']
+            .sudo()
+            .search(
+                [
+                    ('partner_id', 'child_of', partner.id),
+                    ('state', 'in', const.RUNNING_PLAN_STATES),
+                ]
+            )
+        )
+
+    def _has_history(self, partner):
+        """Return whether Odoo keeps records of the customer that a deletion would break."""
+        env = self.env(su=True)
+        domain = [('partner_id', 'child_of', partner.id)]
+        return bool(
+            env['payment.plan'].with_context(active_test=False).search_count(domain, limit=1)
+            or env['account.move'].search_count(domain, limit=1)
+            or env['payment.transaction'].search_count(domain, limit=1)
+            or env['sale.order'].search_count(domain, limit=1)
+        )
