@@ -38,6 +38,8 @@
         'views/payment_plan_portal_templates.xml',
         'views/payment_plan_card_request_templates.xml',
         'views/payment_plan_card_request_views.xml',
+        'views/payment_plan_payment_link_views.xml',
+        'views/payment_plan_payment_link_templates.xml',
         'views/payment_plan_import_job_views.xml',
         'views/auth_signup_templates.xml',
         'views/payment_plan_menus.xml',

@@ -172,6 +172,20 @@ CARD_REQUEST_STATES = [
 ]
 CARD_REQUEST_VALIDITY_DAYS = 7
 
+# Payment links (an amount to pay, sent to a customer).
+PAYMENT_LINK_CHANNELS = [
+    ('email', "Email"),
+    ('sms', "SMS"),
+    ('email_sms', "Email and SMS"),
+]
+PAYMENT_LINK_STATES = [
+    ('sent', "Sent"),
+    ('opened', "Opened"),
+    ('paid', "Paid"),
+    ('cancelled', "Cancelled"),
+]
+PAYMENT_LINK_VALIDITY_DAYS = 30
+
 # Bulk customer import.
 IMPORT_JOB_STATES = [
     ('draft', "Draft"),

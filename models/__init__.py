@@ -14,6 +14,7 @@ from . import (
     payment_plan_import_job,
     payment_plan_installment,
     payment_plan_metadata,
+    payment_plan_payment_link,
     payment_provider,
     payment_token,
     payment_transaction,

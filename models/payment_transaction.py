@@ -29,6 +29,12 @@ class PaymentTransaction(models.Model):
         ondelete='restrict',
         readonly=True,
     )
+    payment_plan_payment_link_id = fields.Many2one(
+        string="Payment Link",
+        comodel_name='payment.plan.payment.link',
+        index='btree_not_null',
+        readonly=True,
+    )
     payment_plan_card_request_id = fields.Many2one(
         string="Card Registration Link",
         comodel_name='payment.plan.card.request',
@@ -361,6 +367,8 @@ class PaymentTransaction(models.Model):
             tx.payment_plan_card_request_id._register_card(tx.token_id)
         self._payment_plan_update_plan_cards()
         refunds._payment_plan_log_refunds()
+        for tx in self.filtered(lambda t: t.payment_plan_payment_link_id and t.state == 'done'):
+            tx.payment_plan_payment_link_id._register_payment(tx)
         charged_by_batch = self.filtered('payment_plan_charge_line_id')
         charged_by_batch.payment_plan_charge_line_id._apply_outcome(charged_by_batch)
         # Invoices are the ledger: a payment of any path settles the installments it covers.

@@ -375,29 +375,28 @@ class ResPartner(models.Model):
         }
 
     def action_payment_plan_send_payment_link(self):
-        """Open Odoo's payment link of the customer's oldest open invoice."""
+        """Open the wizard that sends the customer a link to pay an amount or an open invoice
+        (the oldest one, proposed)."""
         self.ensure_one()
-        invoice = self.env['account.move'].search(
-            [
-                ('move_type', '=', 'out_invoice'),
-                ('state', '=', 'posted'),
-                ('commercial_partner_id', '=', self.commercial_partner_id.id),
-                ('payment_state', 'in', ('not_paid', 'partial')),
-            ],
-            order='invoice_date_due, id',
-            limit=1,
-        )
-        if not invoice:
-            raise UserError(
-                self.env._("%(customer)s has no open invoice to pay.", customer=self.name)
+        invoice = self.env['account.move']
+        if invoice.has_access('read'):  # Users who see invoices get the oldest open one.
+            invoice = invoice.search(
+                [
+                    ('move_type', '=', 'out_invoice'),
+                    ('state', '=', 'posted'),
+                    ('commercial_partner_id', '=', self.commercial_partner_id.id),
+                    ('payment_state', 'in', ('not_paid', 'partial')),
+                ],
+                order='invoice_date_due, id',
+                limit=1,
             )
         return {
             'type': 'ir.actions.act_window',
-            'name': self.env._("Generate a Payment Link"),
-            'res_model': 'payment.link.wizard',
+            'name': self.env._("Send a Payment Link"),
+            'res_model': 'payment.plan.payment.link.wizard',
             'view_mode': 'form',
             'target': 'new',
-            'context': {'active_model': 'account.move', 'active_id': invoice.id},
+            'context': {'default_partner_id': self.id, 'default_invoice_id': invoice.id},
         }
 
     # === BUSINESS METHODS === #

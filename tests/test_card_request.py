@@ -273,19 +273,3 @@ class TestPortfolio(PaymentPlanCommon):
         )['datas']
         self.assertEqual(exported[0][1], 1)
         self.assertEqual(exported[0][3], 1)
-
-    def test_send_payment_link_opens_odoo_payment_link_of_the_oldest_invoice(self):
-        with self.assertRaises(UserError):
-            self.customer.action_payment_plan_send_payment_link()
-        invoice = self.env['account.move'].create(
-            {
-                'move_type': 'out_invoice',
-                'partner_id': self.customer.id,
-                'invoice_line_ids': [(0, 0, {'name': "Fee", 'price_unit': 10.0, 'tax_ids': []})],
-            }
-        )
-        invoice.action_post()
-        action = self.customer.action_payment_plan_send_payment_link()
-        wizard = self.env['payment.link.wizard'].with_context(**action['context']).create({})
-        self.assertEqual((wizard.res_model, wizard.res_id), ('account.move', invoice.id))
-        self.assertIn(f'/my/invoices/{invoice.id}', wizard.link)

@@ -8,3 +8,4 @@ from . import payment_plan_pay_behalf
 from . import payment_plan_register_payment
 from . import payment_plan_customer_remove
 from . import payment_plan_card_delete
+from . import payment_plan_payment_link_wizard

@@ -174,3 +174,38 @@ registry.category("web_tour.tours").add("payment_plan_subscription_quotation_tou
         },
     ],
 });
+
+// Staff send a customer a link to pay an amount, from the customer.
+registry.category("web_tour.tours").add("payment_plan_send_payment_link_tour", {
+    steps: () => [
+        {
+            content: "Open the Cards & Plans tab",
+            trigger: ".o_notebook .nav-link:contains('Cards & Plans')",
+            run: "click",
+        },
+        {
+            content: "Send a payment link",
+            trigger: "button[name='action_payment_plan_send_payment_link']",
+            run: "click",
+        },
+        {
+            content: "The amount",
+            trigger: ".modal .o_field_widget[name='amount'] input",
+            run: "edit 12.50",
+        },
+        {
+            content: "What it is for",
+            trigger: ".modal .o_field_widget[name='reason'] input",
+            run: "edit Locker rental",
+        },
+        {
+            content: "Send it",
+            trigger: ".modal button[name='action_send']",
+            run: "click",
+        },
+        {
+            content: "The link is listed as sent",
+            trigger: ".o_form_view .o_field_widget[name='status'] .o_arrow_button_current:contains('Sent')",
+        },
+    ],
+});

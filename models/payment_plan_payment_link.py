@@ -1,0 +1,203 @@
+import hmac
+import secrets
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_datetime
+
+from odoo.addons.payment_plan import const
+
+
+class PaymentPlanPaymentLink(models.Model):
+    """A link sent to a customer to pay an amount (a fee, a balance, an open invoice) on the
+    provider's own form; they may save the card there, with their consent."""
+
+    _name = 'payment.plan.payment.link'
+    _description = "Payment Link"
+    _order = 'id desc'
+    _check_company_auto = True
+
+    partner_id = fields.Many2one(
+        string="Customer", comodel_name='res.partner', required=True, index=True, readonly=True
+    )
+    company_id = fields.Many2one(
+        comodel_name='res.company',
+        required=True,
+        readonly=True,
+        default=lambda self: self.env.company,
+    )
+    currency_id = fields.Many2one(comodel_name='res.currency', required=True, readonly=True)
+    amount = fields.Monetary(required=True, readonly=True)
+    reason = fields.Char(required=True, readonly=True)
+    invoice_id = fields.Many2one(
+        string="Invoice", comodel_name='account.move', readonly=True, check_company=True
+    )
+    channel = fields.Selection(
+        selection=const.PAYMENT_LINK_CHANNELS, required=True, default='email', readonly=True
+    )
+    user_id = fields.Many2one(
+        string="Sent By",
+        comodel_name='res.users',
+        readonly=True,
+        default=lambda self: self.env.user,
+    )
+    state = fields.Selection(
+        string="Status",
+        selection=const.PAYMENT_LINK_STATES,
+        required=True,
+        default='sent',
+        readonly=True,
+    )
+    status = fields.Selection(
+        string="Link Status",
+        selection=[*const.PAYMENT_LINK_STATES, ('expired', "Expired")],
+        compute='_compute_status',
+        help="Where the link stands: sent, opened by the customer, paid, cancelled, or expired "
+        "unpaid.",
+    )
+    access_token = fields.Char(
+        required=True,
+        copy=False,
+        groups='base.group_system',
+        default=lambda self: secrets.token_urlsafe(32),
+    )
+    date_expiry = fields.Datetime(
+        string="Expires On",
+        required=True,
+        readonly=True,
+        default=lambda self: fields.Datetime.add(
+            fields.Datetime.now(), days=const.PAYMENT_LINK_VALIDITY_DAYS
+        ),
+    )
+    date_opened = fields.Datetime(string="Opened On", readonly=True)
+    date_paid = fields.Datetime(string="Paid On", readonly=True)
+    transaction_ids = fields.One2many(
+        string="Payments",
+        comodel_name='payment.transaction',
+        inverse_name='payment_plan_payment_link_id',
+        readonly=True,
+    )
+
+    _amount_positive = models.Constraint('CHECK(amount > 0)', "A payment link asks for an amount.")
+
+    # === COMPUTE METHODS === #
+
+    @api.depends('state', 'date_expiry')
+    def _compute_status(self):
+        now = fields.Datetime.now()
+        for link in self:
+            expired = link.state in ('sent', 'opened') and link.date_expiry < now
+            link.status = 'expired' if expired else link.state
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _check_link(self, link_id, token):
+        """Return the link (sudoed) and what is wrong with it, without telling a stranger
+        whether the link exists.
+
+        :return: (link in sudo, problem) where problem is None, 'invalid', 'expired' or 'paid'.
+        :rtype: tuple
+        """
+        link_sudo = self.sudo().browse(link_id).exists()
+        if (
+            not link_sudo
+            or not token
+            or not hmac.compare_digest(link_sudo.access_token.encode(), str(token).encode())
+        ):
+            return self.sudo().browse(), 'invalid'
+        if link_sudo.state == 'paid':
+            return link_sudo, 'paid'
+        if link_sudo.state == 'cancelled' or link_sudo.date_expiry < fields.Datetime.now():
+            return link_sudo, 'expired'
+        return link_sudo, None
+
+    def _get_url(self, redacted=False):
+        """Return the link the customer opens.
+
+        :param bool redacted: Whether to hide the link's secret, for the copies that staff see.
+        """
+        self.ensure_one()
+        secret = '***' if redacted else self.sudo().access_token
+        return f'{self.company_id.get_base_url()}/payment_plan/pay/{self.id}/{secret}'
+
+    def _get_amount_due(self):
+        """Return what the link asks now: its amount, at most what is open on its invoice."""
+        self.ensure_one()
+        if self.invoice_id:
+            residual = self.invoice_id.sudo().amount_residual
+            return min(self.amount, residual) if residual > 0 else 0.0
+        return self.amount
+
+    def _send(self):
+        """Mail and/or text the link to the customer, as its channel says."""
+        template = self.env.ref('payment_plan.mail_template_payment_link')
+        for link in self:
+            partner = link.partner_id
+            if link.channel in ('email', 'email_sms'):
+                if not partner.email:
+                    raise UserError(
+                        self.env._("%(customer)s has no email address.", customer=partner.name)
+                    )
+                template.send_mail(link.id, email_layout_xmlid='mail.mail_notification_light')
+            if link.channel in ('sms', 'email_sms'):
+                if not partner.phone_sanitized:
+                    raise UserError(
+                        self.env._("%(customer)s has no valid phone number.", customer=partner.name)
+                    )
+                text_values = {
+                    'company': link.company_id.name,
+                    'amount': link.currency_id.format(link.amount),
+                    'reason': link.reason,
+                }
+                partner._payment_plan_send_sms(
+                    self.env._(
+                        "%(company)s: please pay %(amount)s (%(reason)s): %(link)s",
+                        **text_values,
+                        link=link._get_url(),
+                    ),
+                    self.env._(
+                        "%(company)s: please pay %(amount)s (%(reason)s): %(link)s",
+                        **text_values,
+                        link=link._get_url(redacted=True),
+                    ),
+                )
+            partner.message_post(
+                body=self.env._(
+                    "Payment link of %(amount)s (%(reason)s) sent, valid until %(date)s.",
+                    amount=link.currency_id.format(link.amount),
+                    reason=link.reason,
+                    date=format_datetime(self.env, link.date_expiry),
+                )
+            )
+
+    def _mark_opened(self):
+        """Record the first time the customer opened the link."""
+        self.filtered(lambda link: link.state == 'sent').sudo().write(
+            {'state': 'opened', 'date_opened': fields.Datetime.now()}
+        )
+
+    def _register_payment(self, tx):
+        """Mark the link paid by `tx` when it covers what the link asks."""
+        self.ensure_one()
+        if self.state in ('paid', 'cancelled'):
+            return
+        if tx._payment_plan_covers(self._get_amount_due() or self.amount, self.currency_id):
+            self.sudo().write({'state': 'paid', 'date_paid': fields.Datetime.now()})
+            self.partner_id.message_post(
+                body=self.env._(
+                    "Payment link of %(amount)s (%(reason)s) paid (%(reference)s).",
+                    amount=self.currency_id.format(tx.amount),
+                    reason=self.reason,
+                    reference=tx.reference,
+                )
+            )
+
+    # === ACTION METHODS === #
+
+    def action_cancel(self):
+        """Cancel the links not paid yet: they no longer open the payment form."""
+        self.filtered(lambda link: link.state in ('sent', 'opened')).sudo().write(
+            {'state': 'cancelled'}
+        )
+        return True

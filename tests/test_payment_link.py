@@ -1,0 +1,163 @@
+"""Payment links: an amount (or an open invoice) a customer pays by link, email and/or SMS, on the
+provider's own form, where they may save the card with their consent."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.fields import Command
+from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestPaymentLink(PaymentPlanCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.provider.write({'is_published': True})
+        cls.customer.phone = '+32 470 12 34 56'
+        cls.invoice = cls.env['account.move'].create(
+            {
+                'move_type': 'out_invoice',
+                'partner_id': cls.customer.id,
+                'invoice_line_ids': [
+                    Command.create({'name': "Annual fee", 'price_unit': 80.0, 'tax_ids': []})
+                ],
+            }
+        )
+        cls.invoice.action_post()
+        cls.biller = new_test_user(
+            cls.env,
+            login='biller',
+            password='biller',
+            groups='payment_plan.group_user,account.group_account_invoice',
+            name="Bea Biller",
+        )
+
+    def _send(self, user=None, **values):
+        user = user or self.biller
+        action = self.customer.with_user(user).action_payment_plan_send_payment_link()
+        wizard = (
+            self.env['payment.plan.payment.link.wizard']
+            .with_user(user)
+            .with_context(**action['context'])
+            .create(values)
+        )
+        result = wizard.action_send()
+        return self.env['payment.plan.payment.link'].browse(result['res_id'])
+
+    def _pay(self, link, amount=0.01, tokenize=False, state='done'):
+        url = f'/payment_plan/pay/{link.id}/{link.sudo().access_token}'
+        processing = self.make_jsonrpc_request(
+            f'{url}/transaction',
+            {
+                'access_token': 'ignored',
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'token_id': None,
+                'amount': amount,  # Tampered: the server decides.
+                'flow': 'direct',
+                'tokenization_requested': tokenize,
+                'landing_route': url,
+            },
+        )
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {
+                'reference': processing['reference'],
+                'payment_details': '5555',
+                'simulated_state': state,
+            },
+        )
+        tx = self.env['payment.transaction'].search([('reference', '=', processing['reference'])])
+        tx._post_process()
+        return tx
+
+    def test_the_oldest_open_invoice_is_proposed_and_the_link_mailed_and_texted(self):
+        link = self._send(channel='email_sms')
+        self.assertEqual(link.invoice_id, self.invoice)
+        self.assertEqual(link.amount, 80.0)
+        self.assertEqual(link.reason, f"Invoice {self.invoice.name}")
+        mail = self.env['mail.mail'].search(
+            [('model', '=', 'payment.plan.payment.link'), ('res_id', '=', link.id)]
+        )
+        self.assertIn(f'/payment_plan/pay/{link.id}/', mail.body_html)
+        sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
+        self.assertIn(link.sudo().access_token, sms.body)
+        self.assertFalse(
+            self.customer.message_ids.filtered(
+                lambda m: link.sudo().access_token in (m.body or '')
+            ),
+            "the chatter keeps the text without the link's secret",
+        )
+        self.assertEqual(link.status, 'sent')
+
+    def test_the_customer_pays_the_servers_amount_and_may_save_the_card(self):
+        link = self._send()
+        page = self.url_open(link._get_url())
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('o_payment_form', page.text)
+        self.assertEqual(link.status, 'opened')
+        tx = self._pay(link, tokenize=True)
+        self.assertEqual(tx.amount, 80.0, "the link's amount, not the tampered one")
+        self.assertEqual(tx.partner_id, self.customer)
+        self.assertEqual(link.status, 'paid')
+        self.assertEqual(self.invoice.amount_residual, 0.0, "the invoice is paid and reconciled")
+        self.assertTrue(tx.token_id, "the customer saved the card")
+        consent = self.env['payment.plan.consent'].search([('token_id', '=', tx.token_id.id)])
+        self.assertEqual(consent.channel, 'checkout')
+        with mute_logger('odoo.http'), self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
+            self._pay(link)
+        self.assertIn('this payment is made', self.url_open(link._get_url()).text)
+
+    def test_an_amount_and_a_reason_without_an_invoice(self):
+        # A plan user who does not see invoices sends an amount of their own.
+        link = self._send(user=self.plan_user, amount=25.0, reason="Registration")
+        self.assertFalse(link.invoice_id)
+        tx = self._pay(link)
+        self.assertEqual((tx.amount, link.status), (25.0, 'paid'))
+
+    def test_bad_input_is_refused_and_changes_nothing(self):
+        for values, message in (
+            ({'invoice_id': False, 'amount': 0.0, 'reason': "Fee"}, "amount"),
+            ({'amount': 500.0}, "cannot exceed"),
+            ({'invoice_id': False, 'amount': 10.0, 'reason': " "}, "what the payment is for"),
+        ):
+            with self.subTest(values=values), self.assertRaisesRegex(UserError, message):
+                self._send(**values)
+        self.assertFalse(
+            self.env['payment.plan.payment.link']
+            .search([])
+            .filtered(lambda link: link.partner_id == self.customer)
+        )
+
+    @mute_logger('odoo.http')
+    def test_tampered_expired_and_cancelled_links_are_refused(self):
+        link = self._send()
+        token = link.sudo().access_token
+        self.assertEqual(
+            self.url_open(f'/payment_plan/pay/{link.id}/{token[:-2]}xx').status_code, 403
+        )
+        other = self._send(invoice_id=False, amount=5.0, reason="Other")
+        self.assertEqual(self.url_open(f'/payment_plan/pay/{other.id}/{token}').status_code, 403)
+        link.sudo().date_expiry = fields.Datetime.now() - timedelta(minutes=1)
+        self.assertEqual(link.status, 'expired')
+        self.assertEqual(self.url_open(link._get_url()).status_code, 410)
+        with self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
+            self._pay(link)
+        other.with_user(self.plan_user).action_cancel()
+        self.assertEqual(self.url_open(other._get_url()).status_code, 410)
+        self.assertEqual(self.invoice.amount_residual, 80.0)
+
+    def test_tour_staff_send_a_payment_link(self):
+        self.plan_user.write({'password': 'plan_user'})
+        self.start_tour(
+            f'/odoo/action-payment_plan.res_partner_action_payment_plan/{self.customer.id}',
+            'payment_plan_send_payment_link_tour',
+            login='plan_user',
+        )
+        link = self.env['payment.plan.payment.link'].search([('partner_id', '=', self.customer.id)])
+        self.assertEqual((link.amount, link.reason), (12.5, "Locker rental"))

@@ -1,0 +1,104 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.payment_plan import const
+
+
+class PaymentPlanPaymentLinkWizard(models.TransientModel):
+    """Send a customer a link to pay an amount, for a reason or an open invoice."""
+
+    _name = 'payment.plan.payment.link.wizard'
+    _description = "Send a Payment Link"
+    _check_company_auto = True
+
+    partner_id = fields.Many2one(string="Customer", comodel_name='res.partner', required=True)
+    company_id = fields.Many2one(
+        comodel_name='res.company', required=True, default=lambda self: self.env.company
+    )
+    invoice_id = fields.Many2one(
+        string="Open Invoice",
+        comodel_name='account.move',
+        check_company=True,
+        domain="[('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
+        " ('payment_state', 'in', ('not_paid', 'partial')),"
+        " ('commercial_partner_id', '=', commercial_partner_id)]",
+    )
+    commercial_partner_id = fields.Many2one(related='partner_id.commercial_partner_id')
+    currency_id = fields.Many2one(
+        comodel_name='res.currency',
+        compute='_compute_currency_id',
+        store=True,
+        readonly=False,
+        precompute=True,
+        required=True,
+    )
+    amount = fields.Monetary(compute='_compute_amount', store=True, readonly=False, precompute=True)
+    reason = fields.Char(compute='_compute_reason', store=True, readonly=False, precompute=True)
+    channel = fields.Selection(
+        selection=const.PAYMENT_LINK_CHANNELS, required=True, default='email'
+    )
+
+    @api.depends('invoice_id', 'company_id')
+    def _compute_currency_id(self):
+        for wizard in self:
+            invoice_sudo = wizard.invoice_id.sudo()
+            wizard.currency_id = invoice_sudo.currency_id or wizard.company_id.currency_id
+
+    @api.depends('invoice_id')
+    def _compute_amount(self):
+        for wizard in self:
+            wizard.amount = (
+                wizard.invoice_id.amount_residual if wizard.invoice_id else wizard.amount
+            )
+
+    @api.depends('invoice_id')
+    def _compute_reason(self):
+        for wizard in self:
+            wizard.reason = (
+                self.env._("Invoice %(name)s", name=wizard.invoice_id.sudo().name)
+                if wizard.invoice_id
+                else wizard.reason
+            )
+
+    def action_send(self):
+        """Create the link, send it, and show it among the customer's links."""
+        self.ensure_one()
+        if self.currency_id.compare_amounts(self.amount, 0) <= 0:
+            raise UserError(self.env._("Give the amount to pay."))
+        if (
+            self.invoice_id
+            and self.currency_id.compare_amounts(self.amount, self.invoice_id.amount_residual) > 0
+        ):
+            raise UserError(
+                self.env._(
+                    "The amount cannot exceed what is open on %(invoice)s (%(open)s).",
+                    invoice=self.invoice_id.name,
+                    open=self.currency_id.format(self.invoice_id.amount_residual),
+                )
+            )
+        if not (self.reason or '').strip():
+            raise UserError(self.env._("Say what the payment is for."))
+        link = (
+            self.env['payment.plan.payment.link']
+            .sudo()
+            .create(
+                {
+                    'partner_id': self.partner_id.id,
+                    'company_id': self.company_id.id,
+                    'currency_id': self.currency_id.id,
+                    'amount': self.amount,
+                    'reason': self.reason.strip(),
+                    'invoice_id': self.invoice_id.id,
+                    'channel': self.channel,
+                    'user_id': self.env.uid,
+                }
+            )
+        )
+        link._send()
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': 'payment.plan.payment.link',
+            'res_id': link.id,
+            'view_mode': 'form',
+            'target': 'current',
+        }
