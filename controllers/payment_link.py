@@ -29,16 +29,7 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
             return request.render('payment_plan.payment_link_page', {**values, 'paid': True})
         link_sudo._mark_opened()
         partner_sudo = link_sudo.partner_id
-        providers_sudo = (
-            request.env['payment.provider']
-            .sudo()
-            ._get_compatible_providers(
-                link_sudo.company_id.id,
-                partner_sudo.id,
-                amount,
-                currency_id=link_sudo.currency_id.id,
-            )
-        )
+        providers_sudo = self._get_payment_link_providers(link_sudo, amount)
         payment_methods_sudo = (
             request.env['payment.method']
             .sudo()
@@ -56,7 +47,8 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
                 'payment_methods_sudo': payment_methods_sudo,
                 'tokens_sudo': request.env['payment.token'],  # Never the cards on file here.
                 'show_tokenize_input_mapping': {
-                    provider.id: provider.allow_tokenization for provider in providers_sudo
+                    provider.id: provider.allow_tokenization and not link_sudo.moto
+                    for provider in providers_sudo
                 },
                 'transaction_route': f'{url}/transaction',
                 'landing_route': url,
@@ -85,8 +77,35 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
                 'reference_prefix': None,
             }
         )
-        custom_values = {'payment_plan_payment_link_id': link_sudo.id}
-        if link_sudo.invoice_id:
-            custom_values['invoice_ids'] = [Command.set(link_sudo.invoice_id.ids)]
+        if link_sudo.moto and int(kwargs.get('provider_id') or 0) not in (
+            self._get_payment_link_providers(link_sudo, amount).ids
+        ):
+            raise Forbidden()
+        custom_values = {
+            'payment_plan_payment_link_id': link_sudo.id,
+            'payment_plan_billing': link_sudo._get_billing_values(),
+        }
+        if link_sudo.moto:  # A card given by phone is used once, never saved.
+            kwargs['tokenization_requested'] = False
+        if link_sudo.invoice_ids:
+            custom_values['invoice_ids'] = [Command.set(link_sudo.invoice_ids.ids)]
         tx_sudo = self._create_transaction(custom_create_values=custom_values, **kwargs)
         return tx_sudo._get_processing_values()
+
+    @staticmethod
+    def _get_payment_link_providers(link_sudo, amount):
+        """Return the providers that may take the link's payment (for a card given by phone,
+        those that accept mail/telephone orders)."""
+        providers_sudo = (
+            request.env['payment.provider']
+            .sudo()
+            ._get_compatible_providers(
+                link_sudo.company_id.id,
+                link_sudo.partner_id.id,
+                amount,
+                currency_id=link_sudo.currency_id.id,
+            )
+        )
+        if link_sudo.moto:
+            providers_sudo = providers_sudo.filtered(lambda p: p._payment_plan_supports_moto())
+        return providers_sudo

@@ -42,6 +42,7 @@ class PaymentPlanChargeBatch(models.Model):
         tracking=True,
     )
     date_done = fields.Datetime(string="Finished On", readonly=True, copy=False)
+    note = fields.Char(readonly=True, help="Shown on the payments' receipts (their memo).")
     line_ids = fields.One2many(
         string="Lines", comodel_name='payment.plan.charge.batch.line', inverse_name='batch_id'
     )

@@ -29,11 +29,24 @@ class PaymentPlanPaymentLink(models.Model):
     currency_id = fields.Many2one(comodel_name='res.currency', required=True, readonly=True)
     amount = fields.Monetary(required=True, readonly=True)
     reason = fields.Char(required=True, readonly=True)
-    invoice_id = fields.Many2one(
-        string="Invoice", comodel_name='account.move', readonly=True, check_company=True
+    invoice_ids = fields.Many2many(
+        string="Invoices", comodel_name='account.move', readonly=True, check_company=True
     )
+    moto = fields.Boolean(
+        string="Card Given by Phone",
+        readonly=True,
+        help="Staff enter a card the customer gives by phone, for this payment only: the "
+        "providers that accept mail/telephone orders, and the card is not saved.",
+    )
+    billing_street = fields.Char(readonly=True)
+    billing_zip = fields.Char(readonly=True)
+    billing_city = fields.Char(readonly=True)
+    billing_country_id = fields.Many2one(comodel_name='res.country', readonly=True)
     channel = fields.Selection(
-        selection=const.PAYMENT_LINK_CHANNELS, required=True, default='email', readonly=True
+        selection=[*const.PAYMENT_LINK_CHANNELS, ('moto', "Phone (MOTO)")],
+        required=True,
+        default='email',
+        readonly=True,
     )
     user_id = fields.Many2one(
         string="Sent By",
@@ -124,10 +137,22 @@ class PaymentPlanPaymentLink(models.Model):
     def _get_amount_due(self):
         """Return what the link asks now: its amount, at most what is open on its invoice."""
         self.ensure_one()
-        if self.invoice_id:
-            residual = self.invoice_id.sudo().amount_residual
+        if self.invoice_ids:
+            residual = sum(self.invoice_ids.sudo().mapped('amount_residual'))
             return min(self.amount, residual) if residual > 0 else 0.0
         return self.amount
+
+    def _get_billing_values(self):
+        """Return the billing address of the charge, when it differs from the customer's."""
+        self.ensure_one()
+        if not (self.billing_street or self.billing_city or self.billing_zip):
+            return {}
+        return {
+            'partner_address': self.billing_street or '',
+            'partner_zip': self.billing_zip or '',
+            'partner_city': self.billing_city or '',
+            'partner_country_id': self.billing_country_id.id,
+        }
 
     def _send(self):
         """Mail and/or text the link to the customer, as its channel says."""

@@ -79,6 +79,19 @@ class PaymentTransaction(models.Model):
         help="The plan whose card on file the card of this payment or validation replaces.",
     )
 
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Override of `payment` to bill a charge to another address than the customer's (a card
+        given by phone): Odoo copies the customer's address into the transaction at creation."""
+        billings = [vals.pop('payment_plan_billing', None) for vals in vals_list]
+        transactions = super().create(vals_list)
+        for tx, billing in zip(transactions, billings, strict=True):
+            if billing:
+                tx.write(billing)
+        return transactions
+
     # === CONSTRAINT METHODS === #
 
     @api.constrains('token_id')
@@ -758,7 +771,16 @@ class PaymentTransaction(models.Model):
             'payment_method_line_id': method_line[:1].id,
             'payment_token_id': self.token_id.id,
             'payment_transaction_id': self.id,
-            'memo': f'{self.reference} - {self.provider_reference or ""}',
+            'memo': ' - '.join(
+                filter(
+                    None,
+                    [
+                        self.reference,
+                        self.provider_reference,
+                        self.payment_plan_charge_line_id.batch_id.note,
+                    ],
+                )
+            ),
             'invoice_ids': self.invoice_ids,
         }
         term_lines = self.invoice_ids.line_ids.filtered(

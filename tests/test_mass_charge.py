@@ -245,6 +245,23 @@ class TestMassCharge(MassChargeCommon):
         self.assertEqual(middle.amount_residual, 15.0, "then the next one, in part")
         self.assertEqual(newest.amount_residual, 10.0, "the newest waits")
 
+    def test_the_notes_of_a_mass_invoice_and_a_mass_charge_show_on_invoices_and_receipts(self):
+        payer = self._create_payer("Nora Note")
+        wizard = self.env['payment.plan.mass.invoice'].create(
+            {
+                'partner_ids': [Command.set(payer.ids)],
+                'note': "<p>Membership 2026</p>",
+                'line_ids': [Command.create({'name': "Membership", 'price_unit': 60.0})],
+            }
+        )
+        wizard.action_create_invoices()
+        invoice = self.env['account.move'].search([('partner_id', '=', payer.id)])
+        self.assertIn("Membership 2026", str(invoice.narration))
+        batch = self._mass_charge(partner_ids=[Command.set(payer.ids)], note="Fees of March")
+        payment = batch.line_ids.transaction_id.payment_id
+        self.assertIn("Fees of March", payment.memo, "the receipt says what was charged")
+        self.assertEqual(batch.note, "Fees of March")
+
     def test_customers_that_cannot_be_charged_are_skipped_with_the_reason(self):
         no_card = self._create_payer("Nina Nocard", card_state=None)
         no_consent = self._create_payer("Ned Noconsent", consent=False)

@@ -78,7 +78,7 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
 
     def test_the_oldest_open_invoice_is_proposed_and_the_link_mailed_and_texted(self):
         link = self._send(channel='email_sms')
-        self.assertEqual(link.invoice_id, self.invoice)
+        self.assertEqual(link.invoice_ids, self.invoice)
         self.assertEqual(link.amount, 80.0)
         self.assertEqual(link.reason, f"Invoice {self.invoice.name}")
         mail = self.env['mail.mail'].search(
@@ -116,7 +116,7 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
     def test_an_amount_and_a_reason_without_an_invoice(self):
         # A plan user who does not see invoices sends an amount of their own.
         link = self._send(user=self.plan_user, amount=25.0, reason="Registration")
-        self.assertFalse(link.invoice_id)
+        self.assertFalse(link.invoice_ids)
         tx = self._pay(link)
         self.assertEqual((tx.amount, link.status), (25.0, 'paid'))
 
@@ -161,3 +161,33 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
         )
         link = self.env['payment.plan.payment.link'].search([('partner_id', '=', self.customer.id)])
         self.assertEqual((link.amount, link.reason), (12.5, "Locker rental"))
+
+    def test_pay_on_behalf_with_a_card_given_by_phone_once_with_its_billing_address(self):
+        wizard = (
+            self.env['payment.plan.pay.behalf']
+            .with_user(self.plan_manager)
+            .create(
+                {
+                    'partner_id': self.customer.id,
+                    'mode': 'oneoff',
+                    'billing_street': "Rua Augusta 12",
+                    'billing_zip': "1100-053",
+                    'billing_city': "Lisboa",
+                    'billing_country_id': self.env.ref('base.pt').id,
+                }
+            )
+        )
+        action = wizard.action_confirm()
+        self.assertEqual(action['type'], 'ir.actions.act_url')
+        link = self.env['payment.plan.payment.link'].search(
+            [('partner_id', '=', self.customer.id), ('moto', '=', True)]
+        )
+        self.assertEqual(action['url'], link._get_url())
+        self.assertEqual((link.amount, link.invoice_ids), (80.0, self.invoice))
+        page = self.url_open(link._get_url())
+        self.assertNotIn('o_payment_tokenize_checkbox', page.text, "the card is not saved")
+        tx = self._pay(link, tokenize=True)
+        self.assertFalse(tx.token_id, "a card given by phone is used once, never saved")
+        self.assertEqual((tx.partner_address, tx.partner_city), ("Rua Augusta 12", "Lisboa"))
+        self.assertEqual(self.invoice.amount_residual, 0.0)
+        self.assertEqual(link.status, 'paid')

@@ -30,6 +30,10 @@ class PaymentPlanMassCharge(models.TransientModel):
         string="Amount per Customer",
         help="Charged to each customer, at most their open balance, oldest invoice first.",
     )
+    note = fields.Char(
+        string="Note",
+        help="Shown on the payments' receipts (their memo) and on the batch, e.g. what is charged.",
+    )
     percent = fields.Float(
         string="Share of the Balance (%)", default=100.0, help="Of each customer's open balance."
     )
@@ -129,6 +133,7 @@ class PaymentPlanMassCharge(models.TransientModel):
             {
                 'company_id': self.company_id.id,
                 'charge_mode': self.charge_mode,
+                'note': self.note,
                 'line_ids': [
                     Command.create({**vals, 'sequence': sequence})
                     for sequence, vals in enumerate(lines, start=1)

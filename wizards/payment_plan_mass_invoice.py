@@ -20,6 +20,10 @@ class PaymentPlanMassInvoice(models.TransientModel):
     )
     invoice_date = fields.Date(required=True, default=fields.Date.context_today)
     post = fields.Boolean(string="Post the Invoices", default=True)
+    note = fields.Html(
+        string="Note",
+        help="Printed on each invoice (its terms and notes), e.g. what the fee is for.",
+    )
     line_ids = fields.One2many(
         string="Lines", comodel_name='payment.plan.mass.invoice.line', inverse_name='wizard_id'
     )
@@ -83,6 +87,7 @@ class PaymentPlanMassInvoice(models.TransientModel):
             'company_id': self.company_id.id,
             'currency_id': self.currency_id.id,
             'invoice_date': self.invoice_date,
+            **({'narration': self.note} if self.note else {}),
             'invoice_line_ids': [
                 Command.create(line._prepare_invoice_line_values()) for line in self.line_ids
             ],

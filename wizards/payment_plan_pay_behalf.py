@@ -8,6 +8,7 @@ PAY_BEHALF_MODES = [
     ('total', "Charge the open balance"),
     ('partial', "Charge part of it"),
     ('installments', "Split it into installments"),
+    ('oneoff', "Charge a card given by phone, this time only"),
 ]
 
 
@@ -39,6 +40,15 @@ class PaymentPlanPayBehalf(models.TransientModel):
     token_id = fields.Many2one(
         string="Card", comodel_name='payment.token', compute='_compute_token_id'
     )
+    oneoff_amount = fields.Monetary(
+        string="Amount", help="Charged to the card given by phone (at most the open balance)."
+    )
+    billing_street = fields.Char(
+        string="Billing Street", help="The card's billing address, when not the customer's."
+    )
+    billing_zip = fields.Char(string="Billing ZIP")
+    billing_city = fields.Char(string="Billing City")
+    billing_country_id = fields.Many2one(string="Billing Country", comodel_name='res.country')
     installment_count = fields.Integer(string="Installments", default=3)
     interval_number = fields.Integer(string="Every", default=1)
     interval_unit = fields.Selection(selection=const.INTERVAL_UNITS, default='month')
@@ -91,6 +101,60 @@ class PaymentPlanPayBehalf(models.TransientModel):
 
     # === ACTION METHODS === #
 
+    def _open_oneoff_card_page(self, invoices):
+        """Open, for the staff member on the phone with the customer, the provider's own form to
+        charge a card given by phone once (mail/telephone order: not saved), for the invoices.
+
+        The amount, the invoices and the customer are the link's, set here; the page only takes
+        the card.
+        """
+        if (
+            not self.env['payment.provider']
+            .sudo()
+            ._payment_plan_get_moto_providers(self.company_id)
+        ):
+            raise UserError(
+                self.env._("No payment provider of the company accepts cards given by phone.")
+            )
+        open_amount = sum(invoices.mapped('amount_residual'))
+        amount = self.oneoff_amount or open_amount
+        currency = invoices.currency_id[:1] or self.currency_id
+        if (
+            currency.compare_amounts(amount, 0) <= 0
+            or currency.compare_amounts(amount, open_amount) > 0
+        ):
+            raise ValidationError(
+                self.env._(
+                    "The amount to charge must be positive and at most the open balance "
+                    "(%(balance)s).",
+                    balance=currency.format(open_amount),
+                )
+            )
+        link = (
+            self.env['payment.plan.payment.link']
+            .sudo()
+            .create(
+                {
+                    'partner_id': self.partner_id.id,
+                    'company_id': self.company_id.id,
+                    'currency_id': currency.id,
+                    'amount': amount,
+                    'reason': self.env._(
+                        "Invoices %(names)s", names=", ".join(invoices.mapped('name'))
+                    ),
+                    'invoice_ids': [Command.set(invoices.ids)],
+                    'channel': 'moto',
+                    'moto': True,
+                    'user_id': self.env.uid,
+                    'billing_street': self.billing_street,
+                    'billing_zip': self.billing_zip,
+                    'billing_city': self.billing_city,
+                    'billing_country_id': self.billing_country_id.id,
+                }
+            )
+        )
+        return {'type': 'ir.actions.act_url', 'url': link._get_url(), 'target': 'new'}
+
     def action_confirm(self):
         """Charge the card now (total or part), or set up an installment plan for the balance."""
         self.ensure_one()
@@ -111,6 +175,8 @@ class PaymentPlanPayBehalf(models.TransientModel):
             )
         if self.mode == 'installments':
             return self._create_installment_plan(invoices)
+        if self.mode == 'oneoff':
+            return self._open_oneoff_card_page(invoices)
         amount = self.open_amount
         if self.mode == 'partial':
             if not self.currency_id.compare_amounts(self.amount, 0) > 0 or (

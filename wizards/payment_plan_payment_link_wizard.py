@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
 
@@ -88,7 +89,7 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
                     'currency_id': self.currency_id.id,
                     'amount': self.amount,
                     'reason': self.reason.strip(),
-                    'invoice_id': self.invoice_id.id,
+                    'invoice_ids': [Command.set(self.invoice_id.ids)],
                     'channel': self.channel,
                     'user_id': self.env.uid,
                 }
