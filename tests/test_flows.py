@@ -3,9 +3,10 @@ from the back office, customers removed, payers' cancellation per company, the p
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.fields import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -131,3 +132,21 @@ class TestFlows(PaymentPlanCommon):
     def test_settings_show_the_portal_link_to_share(self):
         settings = self.env['res.config.settings'].create({})
         self.assertTrue(settings.payment_plan_portal_url.endswith('/web/login?redirect=/my/plans'))
+
+
+@tagged('post_install', '-at_install')
+class TestFlowTours(PaymentPlanCommon, HttpCase):
+    def test_tour_delete_a_card_from_the_back_office(self):
+        card = self._create_card(details='3131')
+        plan = self._create_plan(
+            collection_mode='token', token_id=card.id, date_start=fields.Date.today()
+        )
+        plan.action_activate()
+        self.plan_user.write({'password': 'plan_user'})
+        self.start_tour(
+            f'/odoo/action-payment_plan.res_partner_action_payment_plan/{self.customer.id}',
+            'payment_plan_delete_card_tour',
+            login='plan_user',
+        )
+        self.assertFalse(card.active)
+        self.assertTrue(plan.card_missing)

@@ -209,3 +209,32 @@ registry.category("web_tour.tours").add("payment_plan_send_payment_link_tour", {
         },
     ],
 });
+
+// Staff delete a customer's card from the back office, told what it pays first.
+registry.category("web_tour.tours").add("payment_plan_delete_card_tour", {
+    steps: () => [
+        {
+            content: "Open the Cards & Plans tab",
+            trigger: ".o_notebook .nav-link:contains('Cards & Plans')",
+            run: "click",
+        },
+        {
+            content: "Delete the card",
+            trigger: ".o_field_widget[name='payment_token_ids'] .o_data_row:contains('•••• 3131') button.o_payment_plan_card_delete",
+            run: "click",
+        },
+        {
+            content: "The warning names the plan and says its next charges will fail",
+            trigger: ".modal .o_payment_plan_card_delete_warning:contains('only card'):contains('PLAN/')",
+        },
+        {
+            content: "Confirm",
+            trigger: ".modal button[name='action_delete']",
+            run: "click",
+        },
+        {
+            content: "The card is gone from the customer's cards",
+            trigger: ".o_field_widget[name='payment_token_ids']:not(:contains('•••• 3131'))",
+        },
+    ],
+});
