@@ -5,7 +5,7 @@ from datetime import timedelta
 from markupsafe import Markup
 from werkzeug.urls import url_encode
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import format_date, hash_sign, verify_hash_signed
@@ -201,6 +201,12 @@ class PaymentPlan(models.Model):
         precompute=True,
         help="The customer may cancel the plan from the portal (no further charges; what is "
         "already due stays due). By default, the company's setting for the plan's kind.",
+    )
+    gateway_payment_url = fields.Char(
+        string="Gateway Payment Link",
+        readonly=True,
+        copy=False,
+        help="The link the gateway gave for the customer to pay the schedule it runs.",
     )
     card_pinned = fields.Boolean(
         string="Pinned to This Card",
@@ -850,6 +856,101 @@ class PaymentPlan(models.Model):
                 )
             )
 
+    def _gateway_prepare_schedule(self):
+        """Return the schedule the gateway runs for the plan: customer, amounts, dates."""
+        self.ensure_one()
+        partner = self.partner_id
+        return {
+            'reference': self.name,
+            'order_reference': self.sale_order_id.name or None,
+            'description': self.description or None,
+            'kind': self.plan_type,
+            'currency': self.currency_id.name,
+            'amount': self.amount,
+            'interval': {'number': self.interval_number, 'unit': self.interval_unit},
+            'customer': {
+                'name': partner.name,
+                'email': partner.email or None,
+                'phone': partner.phone_sanitized or partner.phone or None,
+                'vat': partner.vat or None,
+                'ref': partner.ref or None,
+            },
+            'installments': [
+                {
+                    'reference': installment.name,
+                    'due_date': fields.Date.to_string(installment.due_date),
+                    'amount': installment.amount,
+                }
+                for installment in self.installment_ids.filtered(
+                    lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+                ).sorted('sequence')
+            ],
+        }
+
+    def _gateway_notify_after_commit(self, event_type):
+        """Tell the gateways of the plans they collect of `event_type` once the current
+        transaction is committed (never of a plan the request then rolls back), in a cursor of
+        its own; a gateway that does not take it is told on the plan, for staff to act."""
+        plans = self.filtered(
+            lambda p: p.collection_mode == 'gateway' and p.gateway_id.sudo().schedule_url
+        )
+        if not plans:
+            return
+        ids, registry = plans.ids, self.env.registry
+        context = {'lang': self.env.lang}
+
+        @self.env.cr.postcommit.add
+        def notify():
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, context)
+                env['payment.plan'].browse(ids)._gateway_notify(event_type)
+
+    def _gateway_notify(self, event_type):
+        """Send each plan's gateway the event, and record its answer (a payment link for the
+        customer) or its refusal on the plan."""
+        for plan in self:
+            try:
+                answer = plan.gateway_id._send_event(event_type, plan._gateway_prepare_schedule())
+            except UserError as error:
+                plan.message_post(body=str(error))
+                plan.activity_schedule(
+                    'mail.mail_activity_data_todo',
+                    user_id=(plan.user_id or self.env.ref('base.user_admin')).id,
+                    summary=self.env._("The gateway did not take the schedule"),
+                    note=str(error),
+                )
+                continue
+            plan.message_post(
+                body=self.env._(
+                    "%(gateway)s was sent the event %(event)s.",
+                    gateway=plan.gateway_id.name,
+                    event=event_type,
+                )
+            )
+            payment_url = answer.get('payment_url')
+            if (
+                event_type == 'schedule.created'
+                and isinstance(payment_url, str)
+                and payment_url.startswith('https://')
+            ):
+                plan.gateway_payment_url = payment_url
+                plan._gateway_send_payment_url()
+
+    def _gateway_send_payment_url(self):
+        """Send the customer the gateway's link to pay the schedule, by email and SMS."""
+        self.ensure_one()
+        template = self.env.ref('payment_plan.mail_template_gateway_payment_link')
+        if self.partner_id.email:
+            template.send_mail(self.id, email_layout_xmlid='mail.mail_notification_light')
+        if self.partner_id.phone_sanitized:
+            text = self.env._(
+                "%(company)s: pay %(plan)s here: %(link)s",
+                company=self.company_id.name,
+                plan=self.description or self.name,
+                link=self.gateway_payment_url,
+            )
+            self.partner_id._payment_plan_send_sms(text, text)
+
     def _assign_reference(self):
         """Give the plans without one their reference, from the company's sequence."""
         for plan in self.filtered(lambda p: not p.name):
@@ -866,6 +967,7 @@ class PaymentPlan(models.Model):
         self.write({'state': 'active'})
         self._generate_installments()
         self._check_done()
+        self._gateway_notify_after_commit('schedule.created')
 
     def _get_card_holders(self):
         """Return the partners whose cards may pay for this plan: the customer's commercial
@@ -900,6 +1002,7 @@ class PaymentPlan(models.Model):
         )._set_cancelled()
         for plan in self:
             plan.message_post(body=reason)
+        self._gateway_notify_after_commit('schedule.cancelled')
 
     def _reschedule(self, amount, next_due_date, remaining_count=0, reason=None):
         """Regenerate the plan's unpaid installments: the new amount (per period, or the rest

@@ -1,6 +1,16 @@
+import json
+import logging
 import secrets
+import uuid
+
+import requests
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.payment_plan.tools import webhook
+
+_logger = logging.getLogger(__name__)
 
 
 class PaymentPlanGateway(models.Model):
@@ -39,6 +49,12 @@ class PaymentPlanGateway(models.Model):
         readonly=False,
         help="The journal of the payments the gateway reports.",
     )
+    schedule_url = fields.Char(
+        string="Schedule URL",
+        help="Where the gateway receives the schedules of the plans it collects, and their "
+        "cancellation: a signed JSON request (the README describes it). Empty: the gateway is told "
+        "nothing.",
+    )
     active = fields.Boolean(default=True)
     webhook_url = fields.Char(string="Webhook URL", compute='_compute_webhook_url')
     event_ids = fields.One2many(
@@ -70,6 +86,49 @@ class PaymentPlanGateway(models.Model):
         base_url = self.get_base_url()
         for gateway in self:
             gateway.webhook_url = gateway.code and f'{base_url}/payment_plan/webhook/{gateway.code}'
+
+    # === BUSINESS METHODS === #
+
+    def _send_event(self, event_type, data):
+        """Send the gateway an event, signed as its own events are (hex HMAC-SHA256 of the raw
+        body with the gateway's secret, in `X-Payment-Plan-Signature`).
+
+        :param str event_type: `schedule.created` or `schedule.cancelled`.
+        :param dict data: The event's data (the plan's schedule).
+        :return: The gateway's JSON answer (a dict, possibly empty).
+        :raise UserError: When the gateway did not take the event.
+        """
+        self.ensure_one()
+        payload = {
+            'event_id': str(uuid.uuid4()),
+            'type': event_type,
+            'occurred_at': fields.Datetime.now().isoformat() + 'Z',
+            'data': data,
+        }
+        body = json.dumps(payload, sort_keys=True).encode()
+        try:
+            response = requests.post(
+                self.schedule_url,
+                data=body,
+                headers={
+                    'Content-Type': 'application/json',
+                    'X-Payment-Plan-Signature': webhook.sign(self.sudo().secret, body),
+                },
+                timeout=10,
+            )
+            response.raise_for_status()
+            answer = response.json() if response.content else {}
+        except (requests.RequestException, ValueError) as error:
+            _logger.warning("Gateway %s refused the event %s: %s", self.code, event_type, error)
+            raise UserError(
+                self.env._(
+                    "The gateway %(gateway)s did not take the %(event)s event: %(error)s",
+                    gateway=self.name,
+                    event=event_type,
+                    error=error,
+                )
+            ) from error
+        return answer if isinstance(answer, dict) else {}
 
     # === ACTION METHODS === #
 

@@ -33,6 +33,15 @@ class SaleOrder(models.Model):
         help="What the customer pays: the installments and their amounts, or the subscription's "
         "amount per period.",
     )
+    payment_plan_gateway_id = fields.Many2one(
+        string="Gateway",
+        comodel_name='payment.plan.gateway',
+        check_company=True,
+        help="The gateway that runs the schedule (default: the company's only gateway).",
+    )
+    payment_plan_gateway_url = fields.Char(
+        string="Gateway Payment Link", related='payment_plan_id.gateway_payment_url'
+    )
     payment_plan_interval_number = fields.Integer(string="Every", default=1)
     payment_plan_interval_unit = fields.Selection(
         selection=const.INTERVAL_UNITS, string="Period", default='month'
@@ -323,6 +332,11 @@ class SaleOrder(models.Model):
             'interval_unit': self.payment_plan_interval_unit or 'month',
             'date_start': fields.Date.context_today(self),
             'collection_mode': self.payment_plan_collection_mode or 'token',
+            **(
+                {'gateway_id': self.payment_plan_gateway_id.id}
+                if self.payment_plan_gateway_id
+                else {}
+            ),
             # Only a Payment Plans user chooses the card charged without the customer; a plan
             # sold by others is charged to the card the customer saves when paying the link.
             'token_id': self.env.user.has_group('payment_plan.group_user')

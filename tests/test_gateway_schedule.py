@@ -1,0 +1,125 @@
+"""Gateway-run schedules, both ways: confirming an order collected by a gateway sends it the
+schedule as a signed JSON request (a local HTTP server plays the gateway); its answer may carry
+the payment link the customer gets; cancelling tells the gateway too."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from odoo.tests import tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tools import webhook
+
+
+class GatewayServer:
+    """A gateway on 127.0.0.1: records each request, answers with `status` and `answer`."""
+
+    def __init__(self):
+        self.requests = []
+        self.status = 200
+        self.answer = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers['Content-Length']))
+                server.requests.append((dict(self.headers), body))
+                content = json.dumps(server.answer).encode()
+                self.send_response(server.status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, *_args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = f'http://127.0.0.1:{self.httpd.server_port}/odoo/schedules'
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def events(self):
+        return [json.loads(body) for _headers, body in self.requests]
+
+
+@tagged('post_install', '-at_install')
+class TestGatewaySchedule(PaymentPlanCommon):
+    def setUp(self):
+        super().setUp()
+        self.server = GatewayServer()
+        self.addCleanup(self.server.stop)
+        self.gateway = self._create_gateway(schedule_url=self.server.url)
+        self.customer.write({'phone': '+55 11 91234 5678', 'vat': False})
+
+    def _confirm_gateway_order(self):
+        order = self._create_installments_order(
+            mode='gateway', price=300.0, payment_plan_gateway_id=self.gateway.id
+        )
+        order.action_confirm()
+        self._run_after_commit()
+        return order
+
+    def test_confirming_the_order_sends_the_signed_schedule_and_the_customer_the_link(self):
+        self.server.answer = {'payment_url': 'https://pay.gateway.test/s/abc123'}
+        order = self._confirm_gateway_order()
+        plan = order.payment_plan_id
+        [(headers, body)] = self.server.requests
+        self.assertTrue(
+            webhook.is_signature_valid(
+                self.gateway.sudo().secret, body, headers['X-Payment-Plan-Signature']
+            ),
+            "signed with the gateway's secret, as its own events are",
+        )
+        event = json.loads(body)
+        self.assertEqual(event['type'], 'schedule.created')
+        schedule = event['data']
+        self.assertEqual(schedule['reference'], plan.name)
+        self.assertEqual(schedule['order_reference'], order.name)
+        self.assertEqual(schedule['customer']['email'], self.customer.email)
+        self.assertEqual(
+            [(i['reference'], i['amount']) for i in schedule['installments']],
+            [(i.name, i.amount) for i in plan.installment_ids.sorted('sequence')],
+        )
+        self.assertEqual(sum(i['amount'] for i in schedule['installments']), 300.0)
+        self.assertEqual(plan.gateway_payment_url, 'https://pay.gateway.test/s/abc123')
+        self.assertEqual(order.payment_plan_gateway_url, plan.gateway_payment_url)
+        mail = self.env['mail.mail'].search(
+            [('model', '=', 'payment.plan'), ('res_id', '=', plan.id)]
+        )
+        self.assertIn('https://pay.gateway.test/s/abc123', mail.body_html)
+        sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
+        self.assertIn('https://pay.gateway.test/s/abc123', sms.body)
+
+    def test_cancelling_tells_the_gateway(self):
+        order = self._confirm_gateway_order()
+        plan = order.payment_plan_id
+        order.action_payment_plan_cancel_attempt()
+        self._run_after_commit()
+        self.assertEqual(
+            [e['type'] for e in self.server.events()], ['schedule.created', 'schedule.cancelled']
+        )
+        self.assertEqual(self.server.events()[1]['data']['reference'], plan.name)
+
+    def test_a_gateway_that_refuses_is_told_on_the_plan_for_staff(self):
+        self.server.status = 503
+        order = self._confirm_gateway_order()
+        plan = order.payment_plan_id
+        self.assertFalse(plan.gateway_payment_url)
+        self.assertIn("did not take", plan.message_ids[0].body)
+        self.assertTrue(plan.activity_ids, "staff are asked to act")
+
+    def test_a_link_that_is_not_https_is_not_sent_to_the_customer(self):
+        self.server.answer = {'payment_url': 'javascript:alert(1)'}
+        order = self._confirm_gateway_order()
+        self.assertFalse(order.payment_plan_id.gateway_payment_url)
+
+    def test_a_gateway_without_a_schedule_url_is_told_nothing(self):
+        self.gateway.schedule_url = False
+        self._confirm_gateway_order()
+        self.assertFalse(self.server.requests)
