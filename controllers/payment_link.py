@@ -63,11 +63,22 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
         link_sudo, problem = request.env['payment.plan.payment.link']._check_link(link_id, token)
         if problem:
             raise Forbidden()
+        self._validate_transaction_kwargs(kwargs)
+        # The link pays with a card the customer enters: never a card on file (a link forwarded
+        # to someone else must not charge it), never a validation, only the link's providers.
+        if (
+            kwargs.pop('is_validation', False)
+            or kwargs.get('token_id')
+            or kwargs.get('flow') == 'token'
+        ):
+            raise Forbidden()
+        link_sudo._lock_for_payment()
         amount = link_sudo._get_amount_due()
         if not amount:
             raise Forbidden()
-        self._validate_transaction_kwargs(kwargs)
-        if kwargs.pop('is_validation', False):
+        if int(kwargs.get('provider_id') or 0) not in (
+            self._get_payment_link_providers(link_sudo, amount).ids
+        ):
             raise Forbidden()
         kwargs.update(
             {
@@ -77,10 +88,6 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
                 'reference_prefix': None,
             }
         )
-        if link_sudo.moto and int(kwargs.get('provider_id') or 0) not in (
-            self._get_payment_link_providers(link_sudo, amount).ids
-        ):
-            raise Forbidden()
         custom_values = {
             'payment_plan_payment_link_id': link_sudo.id,
             'payment_plan_billing': link_sudo._get_billing_values(),

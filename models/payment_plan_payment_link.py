@@ -1,9 +1,11 @@
 import hmac
 import secrets
 
+from psycopg2 import OperationalError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_datetime
+from odoo.tools import SQL, format_datetime
 
 from odoo.addons.payment_plan import const
 
@@ -84,6 +86,7 @@ class PaymentPlanPaymentLink(models.Model):
     )
     date_opened = fields.Datetime(string="Opened On", readonly=True)
     date_paid = fields.Datetime(string="Paid On", readonly=True)
+    date_last_payment = fields.Datetime(string="Last Payment Started", readonly=True)
     transaction_ids = fields.One2many(
         string="Payments",
         comodel_name='payment.transaction',
@@ -138,9 +141,66 @@ class PaymentPlanPaymentLink(models.Model):
         """Return what the link asks now: its amount, at most what is open on its invoice."""
         self.ensure_one()
         if self.invoice_ids:
-            residual = sum(self.invoice_ids.sudo().mapped('amount_residual'))
+            invoices_sudo = self.invoice_ids.sudo()
+            # Only posted invoices still open are paid (a cancelled one keeps its residual).
+            if invoices_sudo.filtered(
+                lambda inv: (
+                    inv.state != 'posted' or inv.payment_state not in ('not_paid', 'partial')
+                )
+            ):
+                return 0.0
+            residual = sum(invoices_sudo.mapped('amount_residual'))
             return min(self.amount, residual) if residual > 0 else 0.0
         return self.amount
+
+    def _lock_for_payment(self):
+        """Take the link (and its invoices) for one payment at a time, or refuse.
+
+        The link's row is locked and updated: a second tab or a double click conflicts, and the
+        one that comes second starts again where it sees the first payment under way. A payment
+        of the link, or of its invoices by any other path (a plan's charge, a mass charge, the
+        customer's portal), still under way is refused.
+
+        :raise UserError: When a payment is already under way.
+        """
+        self.ensure_one()
+        under_way_message = self.env._(
+            "A payment of this link is already under way. If you left the payment page, try again "
+            "tomorrow or contact us."
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM payment_plan_payment_link WHERE id = %s FOR UPDATE NOWAIT",
+                        self.id,
+                    )
+                )
+        except OperationalError:
+            raise UserError(under_way_message) from None
+        hold_since = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
+        )
+        under_way = self.sudo().transaction_ids.filtered(
+            lambda tx: (
+                tx.state in ('pending', 'authorized')
+                or (tx.state == 'draft' and tx.create_date >= hold_since)
+            )
+        )
+        invoices_sudo = self.invoice_ids.sudo()
+        if under_way:
+            raise UserError(under_way_message)
+        if invoices_sudo:
+            invoices_sudo._payment_plan_claim()
+            payable = (
+                self.env['payment.plan.charge.batch.line']
+                .sudo()
+                ._get_payable_invoices(invoices_sudo)
+            )
+            if payable != invoices_sudo or invoices_sudo._payment_plan_get_charges_under_way():
+                raise UserError(under_way_message)
+        # A row update: a concurrent request that locked the link meanwhile fails to serialize.
+        self.sudo().date_last_payment = fields.Datetime.now()
 
     def _get_billing_values(self):
         """Return the billing address of the charge, when it differs from the customer's."""
@@ -207,7 +267,8 @@ class PaymentPlanPaymentLink(models.Model):
         self.ensure_one()
         if self.state in ('paid', 'cancelled'):
             return
-        if tx._payment_plan_covers(self._get_amount_due() or self.amount, self.currency_id):
+        # The transaction's amount is the server's: what the link asked when it was paid.
+        if tx.amount > 0 and tx._payment_plan_covers(tx.amount, self.currency_id):
             self.sudo().write({'state': 'paid', 'date_paid': fields.Datetime.now()})
             self.partner_id.message_post(
                 body=self.env._(

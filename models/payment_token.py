@@ -122,7 +122,9 @@ class PaymentToken(models.Model):
         for card in self:
             plans = self.env['payment.plan'].search(
                 [
-                    ('partner_id', 'child_of', card.partner_id.commercial_partner_id.id),
+                    # The card holder's own plans: a contact's new card never takes over a
+                    # colleague's plan.
+                    ('partner_id', '=', card.partner_id.id),
                     ('company_id', '=', card.company_id.id),
                     ('state', 'in', const.RUNNING_PLAN_STATES),
                     ('collection_mode', '=', 'token'),

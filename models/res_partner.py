@@ -265,6 +265,8 @@ class ResPartner(models.Model):
         """Override to cancel the running plans of the customers being archived (when the
         customers close their own portal account: only the plans they may cancel)."""
         archived = self.filtered('active') if vals.get('active') is False else self.browse()
+        if self.env.context.get('payment_plan_plans_handled'):
+            archived = self.browse()  # The caller cancelled the plans it may (its companies').
         res = super().write(vals)
         if archived:
             # Archiving a customer is the contact manager's call: their plans must stop even when
@@ -427,15 +429,16 @@ class ResPartner(models.Model):
             )
 
     def _payment_plan_is_payer(self):
-        """Return whether the customer (or their company) pays the merchant by plan or card on
-        file: one of the merchant's known payers."""
+        """Return whether the customer themself pays the merchant: a running plan of theirs or
+        an active card of theirs (a colleague's plan does not make a contact a payer)."""
         self.ensure_one()
-        holders_sudo = (self | self.commercial_partner_id).sudo()
         return bool(
             self.env['payment.plan']
             .sudo()
-            .search_count([('partner_id', 'child_of', self.commercial_partner_id.id)], limit=1)
-            or holders_sudo.with_context(active_test=False).payment_token_ids
+            .search_count(
+                [('partner_id', '=', self.id), ('state', 'in', const.RUNNING_PLAN_STATES)], limit=1
+            )
+            or self.sudo().payment_token_ids
         )
 
     def _payment_plan_send_sms(self, text, redacted_text):

@@ -77,6 +77,12 @@ class PaymentPlanCustomerRemove(models.TransientModel):
             self._get_running_plans(partner)._cancel_plans(
                 self.env._("The plan was cancelled because its customer was removed.")
             )
+            self.env['payment.plan.payment.link'].sudo().search(
+                [
+                    ('partner_id', 'child_of', partner.id),
+                    ('company_id', 'in', self.env.companies.ids),
+                ]
+            ).action_cancel()
             if not self._has_history(partner) and partner.has_access('unlink'):
                 try:
                     with self.env.cr.savepoint():
@@ -84,7 +90,7 @@ class PaymentPlanCustomerRemove(models.TransientModel):
                     continue
                 except (UserError, IntegrityError) as error:  # Odoo keeps something of them.
                     _logger.info("%s is archived, not deleted: %s", partner.display_name, error)
-            partner.active = False
+            partner.with_context(payment_plan_plans_handled=True).active = False
         return {'type': 'ir.actions.act_window_close'}
 
     # === BUSINESS METHODS === #
@@ -98,6 +104,8 @@ class PaymentPlanCustomerRemove(models.TransientModel):
                 [
                     ('partner_id', 'child_of', partner.id),
                     ('state', 'in', const.RUNNING_PLAN_STATES),
+                    # The companies the user works in: another company's plans are theirs.
+                    ('company_id', 'in', self.env.companies.ids),
                 ]
             )
         )

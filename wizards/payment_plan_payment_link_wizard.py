@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
@@ -64,17 +64,29 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
     def action_send(self):
         """Create the link, send it, and show it among the customer's links."""
         self.ensure_one()
-        if self.currency_id.compare_amounts(self.amount, 0) <= 0:
-            raise UserError(self.env._("Give the amount to pay."))
-        if (
-            self.invoice_id
-            and self.currency_id.compare_amounts(self.amount, self.invoice_id.amount_residual) > 0
+        if self.company_id not in self.env.user.company_ids:
+            raise AccessError(self.env._("You cannot send a payment link in this company."))
+        if self.partner_id.company_id and self.partner_id.company_id != self.company_id:
+            raise UserError(self.env._("The customer belongs to another company."))
+        invoice_sudo = self.invoice_id.sudo()
+        if invoice_sudo and (
+            invoice_sudo.commercial_partner_id != self.partner_id.commercial_partner_id
+            or invoice_sudo.move_type != 'out_invoice'
+            or invoice_sudo.state != 'posted'
+            or invoice_sudo.payment_state not in ('not_paid', 'partial')
+            or invoice_sudo.company_id != self.company_id
         ):
+            raise UserError(self.env._("Only an open invoice of the customer can be paid by link."))
+        # An invoice is paid in its own currency, whatever the form said.
+        currency = invoice_sudo.currency_id or self.currency_id
+        if currency.compare_amounts(self.amount, 0) <= 0:
+            raise UserError(self.env._("Give the amount to pay."))
+        if invoice_sudo and currency.compare_amounts(self.amount, invoice_sudo.amount_residual) > 0:
             raise UserError(
                 self.env._(
                     "The amount cannot exceed what is open on %(invoice)s (%(open)s).",
-                    invoice=self.invoice_id.name,
-                    open=self.currency_id.format(self.invoice_id.amount_residual),
+                    invoice=invoice_sudo.name,
+                    open=currency.format(invoice_sudo.amount_residual),
                 )
             )
         if not (self.reason or '').strip():
@@ -86,10 +98,10 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
                 {
                     'partner_id': self.partner_id.id,
                     'company_id': self.company_id.id,
-                    'currency_id': self.currency_id.id,
+                    'currency_id': currency.id,
                     'amount': self.amount,
                     'reason': self.reason.strip(),
-                    'invoice_ids': [Command.set(self.invoice_id.ids)],
+                    'invoice_ids': [Command.set(invoice_sudo.ids)],
                     'channel': self.channel,
                     'user_id': self.env.uid,
                 }
