@@ -397,3 +397,22 @@ def test_providers_without_a_profile_classify_by_message_and_have_no_moto():
     assert (
         providers.classify_message("This transaction requires authentication") == 'authentication'
     )
+
+
+def test_every_odoo_test_module_is_imported_by_the_package():
+    """Odoo's own runner (`odoo --test-enable`) runs only the modules `tests/__init__.py`
+    imports: a test module left out would silently never run there."""
+    import pathlib
+    import re
+
+    tests_dir = pathlib.Path(__file__).parent
+    imported = set(
+        re.findall(r'^from \. import (\w+)', (tests_dir / '__init__.py').read_text(), re.M)
+    )
+    odoo_case = re.compile(r'^class \w+\(.*(Case|Common)\b', re.M)
+    missing = [
+        path.stem
+        for path in sorted(tests_dir.glob('test_*.py'))
+        if odoo_case.search(path.read_text()) and path.stem not in imported
+    ]
+    assert not missing, f"not imported by tests/__init__.py: {missing}"

@@ -31,7 +31,6 @@ class PaymentPlanMassCharge(models.TransientModel):
         help="Charged to each customer, at most their open balance, oldest invoice first.",
     )
     note = fields.Char(
-        string="Note",
         help="Shown on the payments' receipts (their memo) and on the batch, e.g. what is charged.",
     )
     percent = fields.Float(

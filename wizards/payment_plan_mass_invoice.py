@@ -21,7 +21,6 @@ class PaymentPlanMassInvoice(models.TransientModel):
     invoice_date = fields.Date(required=True, default=fields.Date.context_today)
     post = fields.Boolean(string="Post the Invoices", default=True)
     note = fields.Html(
-        string="Note",
         help="Printed on each invoice (its terms and notes), e.g. what the fee is for.",
     )
     line_ids = fields.One2many(

@@ -43,12 +43,10 @@ class PaymentPlanPayBehalf(models.TransientModel):
     oneoff_amount = fields.Monetary(
         string="Amount", help="Charged to the card given by phone (at most the open balance)."
     )
-    billing_street = fields.Char(
-        string="Billing Street", help="The card's billing address, when not the customer's."
-    )
+    billing_street = fields.Char(help="The card's billing address, when not the customer's.")
     billing_zip = fields.Char(string="Billing ZIP")
-    billing_city = fields.Char(string="Billing City")
-    billing_country_id = fields.Many2one(string="Billing Country", comodel_name='res.country')
+    billing_city = fields.Char()
+    billing_country_id = fields.Many2one(comodel_name='res.country')
     installment_count = fields.Integer(string="Installments", default=3)
     interval_number = fields.Integer(string="Every", default=1)
     interval_unit = fields.Selection(selection=const.INTERVAL_UNITS, default='month')
