@@ -31,3 +31,18 @@ prepare_addons_path() {
 odoo_db_args() {
     echo "--db_host=$PGHOST --db_port=$PGPORT --db_user=$PGUSER --addons-path=$addons_dir"
 }
+
+# PDFs (the schedule, the sale order attached to the "payment executed" mail) need wkhtmltopdf:
+# without it a payer paying an order by link makes its post-processing fail. Installed from the
+# distribution when run as root on Debian/Ubuntu; otherwise a clear warning.
+ensure_wkhtmltopdf() {
+    command -v wkhtmltopdf >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing wkhtmltopdf (PDF reports and sale mails)..."
+        (apt-get update -qq && apt-get install -y -qq wkhtmltopdf) >/dev/null 2>&1 \
+            && return 0
+    fi
+    echo "warning: wkhtmltopdf is missing: PDF reports, and the mails that attach them, fail." >&2
+    echo "         Install it (Debian/Ubuntu: apt-get install wkhtmltopdf)." >&2
+}
+
