@@ -19,6 +19,8 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         partner = request.env.user.partner_id
+        if not counters:  # The home page itself (its counters come later, by their route).
+            values['payment_plans_to_pay'] = self._get_plans_to_pay(partner)
         if 'payment_plan_count' in counters:
             Plan = request.env['payment.plan']
             values['payment_plan_count'] = (
@@ -36,13 +38,8 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             )
         return values
 
-    def _prepare_portal_layout_values(self):
-        """Override of `portal` to tell the payer, on their home page, of the plans whose payment
-        failed or waits for them."""
-        values = super()._prepare_portal_layout_values()
-        partner = request.env.user.partner_id
-        if request.env.user._is_public():
-            return values
+    def _get_plans_to_pay(self, partner):
+        """Return the payer's running plans whose payment failed or waits for them."""
         installments_sudo = (
             request.env['payment.plan.installment']
             .sudo()
@@ -58,8 +55,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 ]
             )
         )
-        values['payment_plans_to_pay'] = installments_sudo.plan_id
-        return values
+        return installments_sudo.plan_id
 
     # === PLANS === #
 

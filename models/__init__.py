@@ -1,4 +1,5 @@
 from . import payment_plan_collection_mixin  # first: the models below inherit it
+from . import payment_plan_link_mixin
 from . import (
     account_move,
     account_payment,

@@ -1,6 +1,3 @@
-import hmac
-import secrets
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_datetime
@@ -16,9 +13,11 @@ class PaymentPlanCardRequest(models.Model):
     """
 
     _name = 'payment.plan.card.request'
+    _inherit = ['payment.plan.link.mixin']
     _description = "Card Registration Link"
     _order = 'id desc'
     _check_company_auto = True
+    _link_route = '/payment_plan/card'
 
     partner_id = fields.Many2one(
         string="Customer", comodel_name='res.partner', required=True, index=True, readonly=True
@@ -37,12 +36,6 @@ class PaymentPlanCardRequest(models.Model):
     )
     state = fields.Selection(
         string="Status", selection=const.CARD_REQUEST_STATES, required=True, default='sent'
-    )
-    access_token = fields.Char(
-        required=True,
-        copy=False,
-        groups='base.group_system',
-        default=lambda self: secrets.token_urlsafe(32),
     )
     date_expiry = fields.Datetime(
         string="Expires On",
@@ -118,14 +111,9 @@ class PaymentPlanCardRequest(models.Model):
         :return: (request in sudo, problem) where problem is None, 'invalid', 'expired' or 'used'.
         :rtype: tuple
         """
-        # The link's holder is anonymous: the token, compared in constant time, is the check.
-        request_sudo = self.sudo().browse(request_id).exists()
-        if (
-            not request_sudo
-            or not token
-            or not hmac.compare_digest(request_sudo.access_token.encode(), str(token).encode())
-        ):
-            return self.sudo().browse(), 'invalid'
+        request_sudo = self._find_by_token(request_id, token)
+        if not request_sudo:
+            return request_sudo, 'invalid'
         if request_sudo.state == 'used':
             return request_sudo, 'used'
         if (
@@ -136,15 +124,6 @@ class PaymentPlanCardRequest(models.Model):
             return request_sudo, 'expired'
         return request_sudo, None
 
-    def _get_url(self, redacted=False):
-        """Return the link the customer opens.
-
-        :param bool redacted: Whether to hide the link's secret, for the copies that staff see.
-        """
-        self.ensure_one()
-        secret = '***' if redacted else self.sudo().access_token
-        return f'{self.company_id.get_base_url()}/payment_plan/card/{self.id}/{secret}'
-
     def _get_reason_label(self):
         self.ensure_one()
         return dict(self._fields['reason']._description_selection(self.env))[self.reason]
@@ -154,36 +133,19 @@ class PaymentPlanCardRequest(models.Model):
         template = self.env.ref('payment_plan.mail_template_card_request')
         for request in self:
             partner = request.partner_id
-            sent = []
-            if request.channel in ('email', 'email_sms'):
-                if not partner.email:
-                    raise UserError(
-                        self.env._("%(customer)s has no email address.", customer=partner.name)
-                    )
-                template.send_mail(request.id, email_layout_xmlid='mail.mail_notification_light')
-                sent.append(self.env._("email"))
-            if request.channel in ('sms', 'email_sms'):
-                if not partner.phone_sanitized:
-                    raise UserError(
-                        self.env._("%(customer)s has no valid phone number.", customer=partner.name)
-                    )
-                text_values = {
-                    'company': request.company_id.name,
-                    'reason': request._get_reason_label(),
-                }
-                partner._payment_plan_send_sms(
-                    self.env._(
-                        "%(company)s asks you to add a card for %(reason)s: %(link)s",
-                        **text_values,
-                        link=request._get_url(),
-                    ),
-                    self.env._(
-                        "%(company)s asks you to add a card for %(reason)s: %(link)s",
-                        **text_values,
-                        link=request._get_url(redacted=True),
-                    ),
-                )
-                sent.append(self.env._("SMS"))
+            text_values = {
+                'company': request.company_id.name,
+                'reason': request._get_reason_label(),
+            }
+            sent = request._send_by_channel(
+                template,
+                request.channel,
+                lambda link, values=text_values: self.env._(
+                    "%(company)s asks you to add a card for %(reason)s: %(link)s",
+                    **values,
+                    link=link,
+                ),
+            )
             partner.message_post(
                 body=self.env._(
                     "Card registration link sent by %(channels)s (%(reason)s), valid until "

@@ -15,6 +15,29 @@ from odoo.addons.payment_plan.tools import collection
 _logger = logging.getLogger(__name__)
 
 
+def lock_rows_nowait(records, column='id'):
+    """Lock the rows of `records` at once, without waiting: the one way a charge takes its rows.
+
+    :return: {id: value of `column`} of the rows locked, or None when another transaction holds
+             one of them. A serialization failure is not caught: the request is then run again
+             on a fresh snapshot, which sees what the other transaction did.
+    """
+    records.flush_recordset()
+    try:
+        with records.env.cr.savepoint(flush=False):
+            records.env.cr.execute(
+                SQL(
+                    "SELECT id, %s FROM %s WHERE id = ANY(%s) FOR UPDATE NOWAIT",
+                    SQL.identifier(column),
+                    SQL.identifier(records._table),
+                    records.ids,
+                )
+            )
+            return dict(records.env.cr.fetchall())
+    except LockNotAvailable:
+        return None
+
+
 class PaymentPlanCollectionMixin(models.AbstractModel):
     """The collection service: what is charged to a card on file, in batches, exactly once.
 
@@ -141,24 +164,10 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
 
         :raise UserError: When another transaction holds one of the records.
         """
-        if not self:
-            return
-        self.flush_recordset()
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM %s WHERE id = ANY(%s) FOR UPDATE NOWAIT",
-                        SQL.identifier(self._table),
-                        self.ids,
-                    )
-                )
-        except LockNotAvailable:
-            # A serialization failure is not caught: the request is then run again on a fresh
-            # snapshot, which sees what the other transaction did.
+        if self and lock_rows_nowait(self) is None:
             raise UserError(
                 self.env._("A payment of %(names)s is already under way.", names=self._get_names())
-            ) from None
+            )
 
     def _get_names(self):
         return ", ".join(self.mapped('display_name'))

@@ -1,13 +1,9 @@
-import hmac
-import secrets
-
-from psycopg2 import OperationalError
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, format_datetime
+from odoo.tools import format_datetime
 
 from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
 
 
 class PaymentPlanPaymentLink(models.Model):
@@ -15,9 +11,11 @@ class PaymentPlanPaymentLink(models.Model):
     provider's own form; they may save the card there, with their consent."""
 
     _name = 'payment.plan.payment.link'
+    _inherit = ['payment.plan.link.mixin']
     _description = "Payment Link"
     _order = 'id desc'
     _check_company_auto = True
+    _link_route = '/payment_plan/pay'
 
     partner_id = fields.Many2one(
         string="Customer", comodel_name='res.partner', required=True, index=True, readonly=True
@@ -70,12 +68,6 @@ class PaymentPlanPaymentLink(models.Model):
         help="Where the link stands: sent, opened by the customer, paid, cancelled, or expired "
         "unpaid.",
     )
-    access_token = fields.Char(
-        required=True,
-        copy=False,
-        groups='base.group_system',
-        default=lambda self: secrets.token_urlsafe(32),
-    )
     date_expiry = fields.Datetime(
         string="Expires On",
         required=True,
@@ -115,27 +107,14 @@ class PaymentPlanPaymentLink(models.Model):
         :return: (link in sudo, problem) where problem is None, 'invalid', 'expired' or 'paid'.
         :rtype: tuple
         """
-        link_sudo = self.sudo().browse(link_id).exists()
-        if (
-            not link_sudo
-            or not token
-            or not hmac.compare_digest(link_sudo.access_token.encode(), str(token).encode())
-        ):
-            return self.sudo().browse(), 'invalid'
+        link_sudo = self._find_by_token(link_id, token)
+        if not link_sudo:
+            return link_sudo, 'invalid'
         if link_sudo.state == 'paid':
             return link_sudo, 'paid'
         if link_sudo.state == 'cancelled' or link_sudo.date_expiry < fields.Datetime.now():
             return link_sudo, 'expired'
         return link_sudo, None
-
-    def _get_url(self, redacted=False):
-        """Return the link the customer opens.
-
-        :param bool redacted: Whether to hide the link's secret, for the copies that staff see.
-        """
-        self.ensure_one()
-        secret = '***' if redacted else self.sudo().access_token
-        return f'{self.company_id.get_base_url()}/payment_plan/pay/{self.id}/{secret}'
 
     def _get_amount_due(self):
         """Return what the link asks now: its amount, at most what is open on its invoice."""
@@ -168,16 +147,8 @@ class PaymentPlanPaymentLink(models.Model):
             "A payment of this link is already under way. If you left the payment page, try again "
             "tomorrow or contact us."
         )
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM payment_plan_payment_link WHERE id = %s FOR UPDATE NOWAIT",
-                        self.id,
-                    )
-                )
-        except OperationalError:
-            raise UserError(under_way_message) from None
+        if lock_rows_nowait(self.sudo()) is None:
+            raise UserError(under_way_message)
         hold_since = fields.Datetime.subtract(
             fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
         )
@@ -219,34 +190,20 @@ class PaymentPlanPaymentLink(models.Model):
         template = self.env.ref('payment_plan.mail_template_payment_link')
         for link in self:
             partner = link.partner_id
-            if link.channel in ('email', 'email_sms'):
-                if not partner.email:
-                    raise UserError(
-                        self.env._("%(customer)s has no email address.", customer=partner.name)
-                    )
-                template.send_mail(link.id, email_layout_xmlid='mail.mail_notification_light')
-            if link.channel in ('sms', 'email_sms'):
-                if not partner.phone_sanitized:
-                    raise UserError(
-                        self.env._("%(customer)s has no valid phone number.", customer=partner.name)
-                    )
-                text_values = {
-                    'company': link.company_id.name,
-                    'amount': link.currency_id.format(link.amount),
-                    'reason': link.reason,
-                }
-                partner._payment_plan_send_sms(
-                    self.env._(
-                        "%(company)s: please pay %(amount)s (%(reason)s): %(link)s",
-                        **text_values,
-                        link=link._get_url(),
-                    ),
-                    self.env._(
-                        "%(company)s: please pay %(amount)s (%(reason)s): %(link)s",
-                        **text_values,
-                        link=link._get_url(redacted=True),
-                    ),
-                )
+            text_values = {
+                'company': link.company_id.name,
+                'amount': link.currency_id.format(link.amount),
+                'reason': link.reason,
+            }
+            link._send_by_channel(
+                template,
+                link.channel,
+                lambda url, values=text_values: self.env._(
+                    "%(company)s: please pay %(amount)s (%(reason)s): %(link)s",
+                    **values,
+                    link=url,
+                ),
+            )
             partner.message_post(
                 body=self.env._(
                     "Payment link of %(amount)s (%(reason)s) sent, valid until %(date)s.",

@@ -1,13 +1,12 @@
 import logging
 from collections import defaultdict
 
-from psycopg2 import OperationalError
-
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL, format_date
+from odoo.tools import format_date
 
 from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
 from odoo.addons.payment_plan.tools import collection, providers
 
 _logger = logging.getLogger(__name__)
@@ -205,19 +204,7 @@ class PaymentTransaction(models.Model):
         look-up concluded it, another worker sent it) or locked by another does not send it.
         """
         self.ensure_one()
-        self.flush_recordset(['state'])
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT state FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
-                        self.id,
-                    )
-                )
-                row = self.env.cr.fetchone()
-        except OperationalError:
-            return False
-        return bool(row) and row[0] == 'draft'
+        return (lock_rows_nowait(self, 'state') or {}).get(self.id) == 'draft'
 
     def _set_error(self, state_message, extra_allowed_states=()):
         """Override of `payment` to leave a collection charge whose request got no answer, or a
@@ -546,20 +533,8 @@ class PaymentTransaction(models.Model):
         since = self.last_state_change if self.state == 'pending' else self.create_date
         if since > fields.Datetime.subtract(fields.Datetime.now(), minutes=wait):
             return
-        state = self.state
-        self.flush_recordset(['state'])
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT state FROM payment_transaction WHERE id = %s FOR UPDATE NOWAIT",
-                        self.id,
-                    )
-                )
-                row = self.env.cr.fetchone()
-        except OperationalError:
-            return  # A worker holds it: it is being sent or settled.
-        if not row or row[0] != state:
+        # A worker holding it is sending or settling it; one that changed it settled it.
+        if (lock_rows_nowait(self, 'state') or {}).get(self.id) != self.state:
             return
         self._set_error(
             self.env._(

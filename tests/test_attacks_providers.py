@@ -7,20 +7,18 @@ Each test names the attack and asserts that it ends in a right state.
 
 import json
 import re
-import unittest
 
 import requests
 from freezegun import freeze_time
-from werkzeug.urls import url_decode, url_parse
 
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.fields import Command
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
+from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
+from odoo.addons.payment_plan.tests.test_pay_link import PayLinkCase, pay_token
+from odoo.addons.payment_plan.tests.test_provider_mercado_pago import MercadoPagoCase
 from odoo.addons.payment_plan.tests.test_provider_stripe import StripeCase
 
 MP_PAYMENTS_URL = r'api\.mercadopago\.com/v1/payments$'
@@ -39,10 +37,6 @@ class StatusAPI(ProviderAPI):
         return response
 
 
-def _pay_token(url):
-    return url_decode(url_parse(url).query)['pay_token']
-
-
 def _age(env, tx, minutes):
     """Make the transaction `minutes` old (its claim, or its creation by the pay page)."""
     env.flush_all()
@@ -59,7 +53,7 @@ def _age(env, tx, minutes):
 
 
 @tagged('post_install', '-at_install')
-class TestPayLinkAttacks(PaymentPlanCommon, HttpCase):
+class TestPayLinkAttacks(PayLinkCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -77,44 +71,6 @@ class TestPayLinkAttacks(PaymentPlanCommon, HttpCase):
             groups='sales_team.group_sale_salesman',
             name="Sid Sales",
         )
-
-    def _denied_plan(self, partner=None, **values):
-        partner = partner or self.customer
-        card = self._create_card(partner=partner, details=f'{partner.id:04d}', state='error')
-        plan = self._create_plan(
-            **{
-                'partner_id': partner.id,
-                'collection_mode': 'token',
-                'token_id': card.id,
-                'amount': 90.0,
-                'date_start': '2026-03-01',
-                'max_attempts': 1,
-                **values,
-            }
-        )
-        plan.action_activate()
-        plan.installment_ids._collect()
-        return plan, plan.installment_ids.filtered(lambda i: i.state == 'denied')
-
-    def _params(self, plan, token, **values):
-        return {
-            'access_token': token,
-            'provider_id': self.provider.id,
-            'payment_method_id': self.payment_method.id,
-            'token_id': None,
-            'amount': 0.01,
-            'flow': 'direct',
-            'tokenization_requested': True,
-            'landing_route': plan.access_url,
-            **values,
-        }
-
-    def _simulate(self, reference, state='done'):
-        self.make_jsonrpc_request(
-            '/payment/demo/simulate_payment',
-            {'reference': reference, 'payment_details': '9999', 'simulated_state': state},
-        )
-        self.env['payment.transaction'].search([('reference', '=', reference)])._post_process()
 
     @freeze_time('2026-03-01 10:00:00')
     @mute_logger('odoo.http')
@@ -139,7 +95,7 @@ class TestPayLinkAttacks(PaymentPlanCommon, HttpCase):
         """Two tabs of the pay page (or a tab left on the bank's 3-D Secure page): half an hour
         later, the second payment is still refused; the installment is paid once."""
         plan, denied = self._denied_plan(plan_type='subscription', amount=30.0)
-        token = _pay_token(denied._get_payment_url())
+        token = pay_token(denied._get_payment_url())
         self.authenticate(None, None)
         first = self.make_jsonrpc_request(
             f'/my/plans/{plan.id}/transaction', self._params(plan, token)
@@ -182,7 +138,7 @@ class TestPayLinkAttacks(PaymentPlanCommon, HttpCase):
         self.assertEqual((first.state, first.authentication_required), ('pending', True))
         self.env['payment.plan.installment']._collect()
         self.assertFalse(first.transaction_ids, "the cron never charges it")
-        token = _pay_token(first._get_payment_url())
+        token = pay_token(first._get_payment_url())
         self.authenticate(None, None)
         self.make_jsonrpc_request(f'/my/plans/{plan.id}/transaction', self._params(plan, token))
         with self.assertRaisesRegex(UserError, 'already under way'):
@@ -230,7 +186,7 @@ class TestPayLinkAttacks(PaymentPlanCommon, HttpCase):
                     )
                 # Another plan's signed link on this plan.
                 _own_plan, own_denied = self._denied_plan(self.other_customer)
-                token = _pay_token(own_denied._get_payment_url())
+                token = pay_token(own_denied._get_payment_url())
                 with self.assertRaisesRegex(JsonRpcException, 'ValidationError'):
                     self.make_jsonrpc_request(
                         f'/my/plans/{plan.id}/transaction', self._params(plan, token)
@@ -250,7 +206,7 @@ class TestPayLinkAttacks(PaymentPlanCommon, HttpCase):
         )
         plan.action_activate()
         foreign = self._create_card(partner=self.other_customer, details='6666')
-        token = _pay_token(card._payment_plan_get_update_url())
+        token = pay_token(card._payment_plan_get_update_url())
         self.authenticate(None, None)
         with self.assertRaisesRegex(JsonRpcException, 'AccessError'):
             self.make_jsonrpc_request(
@@ -323,7 +279,7 @@ class TestStripeAttacks(StripeCase):
         with self.api.serving():
             first._collect()
         self.assertEqual(first.state, 'denied')
-        token = _pay_token(first._get_payment_url())
+        token = pay_token(first._get_payment_url())
         at_stripe = {}
 
         def create_intent(_url, kwargs):
@@ -589,60 +545,7 @@ class TestStripeAttacks(StripeCase):
 
 
 @tagged('post_install', '-at_install')
-class TestMercadoPagoAttacks(PaymentPlanCommon, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if cls.env['ir.module.module']._get('payment_mercado_pago').state != 'installed':
-            raise unittest.SkipTest("payment_mercado_pago is not installed")
-        cls.mercado_pago = cls.env.ref('payment.payment_provider_mercado_pago')
-        cls.brl = cls.env.ref('base.BRL')
-        cls.brl.active = True
-        cls.card_method = cls.env.ref('payment.payment_method_card')
-        cls.mercado_pago.write(
-            {
-                'state': 'test',
-                'company_id': cls.company.id,
-                'mercado_pago_account_country_id': cls.env.ref('base.br').id,
-                'mercado_pago_access_token': 'TEST-0000000000000000-PAYMENTPLAN',
-                'mercado_pago_public_key': 'TEST-public-key',
-                'payment_method_ids': [Command.set(cls.card_method.ids)],
-                'allow_tokenization': True,
-            }
-        )
-
-    def setUp(self):
-        super().setUp()
-        self.api = ProviderAPI()
-
-    def _mp_plan(self, **values):
-        return self._provider_card_plan(
-            {
-                'provider_id': self.mercado_pago.id,
-                'payment_method_id': self.card_method.id,
-                'payment_details': '5682',
-                'provider_ref': 'CARD_1',
-                'mercado_pago_customer_id': 'CUSTOMER_1',
-            },
-            currency_id=self.brl.id,
-            **values,
-        )
-
-    def _payment(self, reference, amount, status='approved', detail='accredited', **values):
-        return {
-            'id': 1000 + len(self.api.calls),
-            'status': status,
-            'status_detail': detail,
-            'external_reference': reference,
-            'transaction_amount': amount,
-            'currency_id': self.brl.name,
-            'payment_type_id': 'credit_card',
-            'payment_method_id': 'master',
-            'issuer_id': '24',
-            'card': {'last_four_digits': '5682', 'expiration_month': 11, 'expiration_year': 2030},
-            **values,
-        }
-
+class TestMercadoPagoAttacks(MercadoPagoCase):
     @freeze_time('2026-03-01 10:00:00')
     @mute_logger('odoo.addons.payment_mercado_pago.models.payment_transaction')
     def test_a_public_webhook_cannot_kill_a_checkout_payment(self):
@@ -751,7 +654,7 @@ class TestMercadoPagoAttacks(PaymentPlanCommon, HttpCase):
         with self.api.serving():
             first._collect()
         self.assertEqual(first.state, 'denied')
-        token = _pay_token(first._get_payment_url())
+        token = pay_token(first._get_payment_url())
         self.authenticate(None, None)
         processing = self.make_jsonrpc_request(
             f'/my/plans/{plan.id}/transaction',

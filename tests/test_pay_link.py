@@ -13,25 +13,32 @@ from odoo.tools import mute_logger
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
 
-@tagged('post_install', '-at_install')
-class TestPayLink(PaymentPlanCommon, HttpCase):
-    def _denied_plan(self, partner=None):
+def pay_token(url):
+    """Return the signed token of a pay link."""
+    return url_decode(url_parse(url).query)['pay_token']
+
+
+class PayLinkCase(PaymentPlanCommon, HttpCase):
+    """Helpers of the pay-link tests: a denied plan, the transaction route's parameters, the
+    demo provider's answer."""
+
+    def _denied_plan(self, partner=None, **values):
         partner = partner or self.customer
         card = self._create_card(partner=partner, details=f'{partner.id:04d}', state='error')
         plan = self._create_plan(
-            partner_id=partner.id,
-            collection_mode='token',
-            token_id=card.id,
-            amount=90.0,
-            date_start='2026-03-01',
-            max_attempts=1,
+            **{
+                'partner_id': partner.id,
+                'collection_mode': 'token',
+                'token_id': card.id,
+                'amount': 90.0,
+                'date_start': '2026-03-01',
+                'max_attempts': 1,
+                **values,
+            }
         )
         plan.action_activate()
         plan.installment_ids._collect()
         return plan, plan.installment_ids.filtered(lambda i: i.state == 'denied')
-
-    def _pay_token(self, url):
-        return url_decode(url_parse(url).query)['pay_token']
 
     def _params(self, plan, token, **values):
         return {
@@ -53,6 +60,9 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
         )
         self.env['payment.transaction'].search([('reference', '=', reference)])._post_process()
 
+
+@tagged('post_install', '-at_install')
+class TestPayLink(PayLinkCase):
     @freeze_time('2026-03-01')
     def test_the_denial_mail_opens_the_pay_page_without_a_login_and_pays(self):
         plan, denied = self._denied_plan()
@@ -61,7 +71,7 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
         )
         self.assertIn(f'/my/plans/{plan.id}/pay?pay_token=', mail.body_html)
         url = denied._get_payment_url()
-        token = self._pay_token(url)
+        token = pay_token(url)
         self.authenticate(None, None)
         page = self.url_open(url)
         self.assertEqual(page.status_code, 200)
@@ -87,7 +97,7 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
     def test_tampered_expired_and_other_plans_links_are_refused(self):
         plan, denied = self._denied_plan()
         other_plan, _other_denied = self._denied_plan(self.other_customer)
-        token = self._pay_token(denied._get_payment_url())
+        token = pay_token(denied._get_payment_url())
         self.authenticate(None, None)
         for url in (
             f'/my/plans/{plan.id}/pay?pay_token={token[:-2]}xx',
@@ -122,7 +132,7 @@ class TestPayLink(PaymentPlanCommon, HttpCase):
             collection_mode='token', token_id=card.id, amount=90.0, date_start='2026-04-01'
         )
         plan.action_activate()
-        token = self._pay_token(card._payment_plan_get_update_url())
+        token = pay_token(card._payment_plan_get_update_url())
         self.authenticate(None, None)
         page = self.url_open(f'/my/plans/{plan.id}/pay?pay_token={token}')
         self.assertIn('Update the card', page.text)

@@ -472,3 +472,10 @@ class TestPortalOnAPhone(PaymentPlanCommon, HttpCase):
         self.assertEqual(self.denied.state, 'paid')
         self.assertEqual(self.plan.token_id.payment_details, '9876')
         self.assertTrue(self.plan.token_id.is_default, "ticked by default: the new default card")
+
+    def test_home_alerts_the_payer_of_a_failed_payment(self):
+        self.authenticate('phone_payer', 'phone_payer-password')
+        page = self.url_open('/my')
+        self.assertIn('o_payment_plan_home_alert', page.text)
+        self.assertIn("Phone plan", page.text)
+        self.assertIn(f'/my/plans/{self.plan.id}/pay', page.text)

@@ -16,8 +16,9 @@ from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
 PAYMENTS_URL = r'api\.mercadopago\.com/v1/payments$'
 
 
-@tagged('post_install', '-at_install')
-class TestMercadoPagoCardsOnFile(PaymentPlanCommon, HttpCase):
+class MercadoPagoCase(PaymentPlanCommon, HttpCase):
+    """Mercado Pago in test mode for the company, in BRL, its API answered at the boundary."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -72,6 +73,9 @@ class TestMercadoPagoCardsOnFile(PaymentPlanCommon, HttpCase):
             **values,
         }
 
+
+@tagged('post_install', '-at_install')
+class TestMercadoPagoCardsOnFile(MercadoPagoCase):
     def _answer_payments(self, status='approved', detail='accredited'):
         self.api.answer('POST', r'/v1/card_tokens$', {'id': 'ONE_TIME_CARD_TOKEN'})
         self.api.answer(
