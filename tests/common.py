@@ -1,9 +1,30 @@
 import uuid
+from contextlib import contextmanager
 
 from odoo.fields import Command
+from odoo.orm.registry import Registry
 from odoo.tests import new_test_user
 
 from odoo.addons.base.tests.common import BaseCommon
+
+
+@contextmanager
+def registry_lock_released():
+    """Let other threads look the registry up while the block runs, as a server's workers do.
+
+    Odoo's own test runner (`odoo --test-enable`) holds the registry lock in its main thread for
+    the whole run: a thread of a test that creates an Environment on a new cursor (the collection
+    service does, in production as in tests) would wait for that lock forever. Under pytest-odoo,
+    or in test mode (where the lock is a dummy), there is nothing to release."""
+    lock = Registry._lock
+    if not getattr(lock, '_is_owned', lambda: False)():
+        yield
+        return
+    state = lock._release_save()
+    try:
+        yield
+    finally:
+        lock._acquire_restore(state)
 
 
 def record_consents(env, partners, channel='link', company=None):

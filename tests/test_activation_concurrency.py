@@ -13,6 +13,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan.models.payment_plan_activation import MAX_REQUESTS_PER_IP
+from odoo.addons.payment_plan.tests.common import registry_lock_released
 
 _logger = logging.getLogger(__name__)
 
@@ -42,10 +43,14 @@ class TestActivationConcurrency(TransactionCase):
                 errors.append(error)
 
         threads = [threading.Thread(target=ask, args=(n,)) for n in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        with registry_lock_released():
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertFalse(
+            [thread for thread in threads if thread.is_alive()], "a request never ended"
+        )
         try:
             self.assertFalse(errors)
             self.assertEqual(answers.count(True), MAX_REQUESTS_PER_IP, answers)

@@ -17,7 +17,7 @@ from odoo.fields import Command
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 
-from odoo.addons.payment_plan.tests.common import create_demo_cards
+from odoo.addons.payment_plan.tests.common import create_demo_cards, registry_lock_released
 from odoo.addons.payment_plan.tools import webhook
 
 _logger = logging.getLogger(__name__)
@@ -67,22 +67,28 @@ class TestCollectionConcurrency(TransactionCase):
             return plans.installment_ids.ids
 
     def _run_in_threads(self, jobs):
-        errors = []
+        """Run each job in its own thread, on its own cursor, all at once; fail unless every job
+        ran to its end (a job that never ran would make the test pass for nothing)."""
+        errors, finished = [], []
 
         def run(job):
             try:
                 with self.registry.cursor() as cr:
                     job(api.Environment(cr, SUPERUSER_ID, {}))
+                finished.append(job)
             except Exception as error:
                 _logger.exception("A concurrent job failed.")
                 errors.append(error)
 
         threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=600)
+        with registry_lock_released():
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=600)
+        self.assertFalse([thread for thread in threads if thread.is_alive()], "a job never ended")
         self.assertEqual(errors, [])
+        self.assertEqual(len(finished), len(jobs), "a concurrent job did not run")
 
     @contextmanager
     def _fresh_env(self):
