@@ -1,13 +1,13 @@
 {
     'name': "Payment Plans",
-    'version': '19.0.1.2.0',
+    'version': '19.0.1.3.0',
     'category': 'Accounting/Payment',
     'sequence': 360,
     'summary': "Cards on file, subscriptions, installments and mass charges collected without the customer.",
     'author': "payment_plan",
     'website': 'https://github.com/payment-plan/payment_plan',
     'license': 'LGPL-3',
-    'depends': ['sale_management', 'account_payment', 'portal', 'sms'],
+    'depends': ['sale_management', 'account_payment', 'portal', 'sms', 'payment_redsys'],
     'data': [
         'security/payment_plan_security.xml',
         'security/ir.model.access.csv',
@@ -26,6 +26,7 @@
         'views/payment_plan_installment_views.xml',
         'views/payment_plan_views.xml',
         'views/payment_token_views.xml',
+        'views/payment_provider_views.xml',
         'views/payment_transaction_views.xml',
         'views/payment_plan_consent_views.xml',
         'views/res_partner_views.xml',

@@ -242,6 +242,95 @@ def mercado_pago_card_expiry(payment_data):
     return _month_year(card.get('expiration_month'), card.get('expiration_year'))
 
 
+# === REDSYS === #
+# https://pagosonline.redsys.es/desarrolladores-inicio/integrate-con-nosotros/parametros-de-entrada-y-salida/
+# `Ds_Response`: 0000 to 0099 authorise; the others refuse (four digits, 0-padded).
+REDSYS_AUTHENTICATION_CODES = frozenset({'184', '195', '9104', '9999'})
+REDSYS_HARD_CODES = frozenset(
+    {
+        '101',  # expired card
+        '102',  # card blocked temporarily or suspected fraud
+        '104',  # operation not allowed for this card
+        '106',  # PIN attempts exceeded
+        '118',  # card not registered
+        '125',  # card not effective
+        '129',  # wrong security code
+        '172',  # refused, do not retry
+        '173',  # refused, do not retry without new card details
+        '180',  # card outside the service
+        '191',  # wrong expiry date
+        '202',  # card blocked, to be withdrawn (lost or stolen)
+        '9064',  # wrong number of digits
+        '9078',  # operation type not allowed for this card
+        '9093',  # card does not exist
+        '9253',  # card fails its check digit
+        '9257',  # card does not allow pre-authorisations
+    }
+)
+REDSYS_SOFT_CODES = frozenset(
+    {
+        '116',  # insufficient funds
+        '174',  # refused, do not retry before 72 hours
+        '190',  # refused by the issuer without a reason
+        '912',  # issuer unavailable
+        '9912',  # issuer unavailable
+        '9094',  # refused by the international servers
+        '9915',  # cancelled by the customer
+        '9997',  # another transaction with the same card is being processed
+        '9998',  # card data being requested
+    }
+)
+# The merchant's terminal or Redsys refused the request, not the card.
+REDSYS_PROVIDER_CODES = frozenset({'904', '909', '913', '944', '950', '9218', '9256', '9261'})
+
+
+def redsys_response_code(payment_data):
+    """Return the `Ds_Response` of Redsys's data without its leading zeros ('0190' → '190')."""
+    code = str((payment_data or {}).get('Ds_Response') or '').strip()
+    return code.lstrip('0') or ('0' if code else '')
+
+
+def redsys_is_authorized(payment_data):
+    """Tell whether Redsys's `Ds_Response` authorises the operation (0000 to 0099)."""
+    code = str((payment_data or {}).get('Ds_Response') or '').strip()
+    return code.isdigit() and int(code) <= 99
+
+
+def classify_redsys(payment_data):
+    """Classify a Redsys refusal by its `Ds_Response` code."""
+    code = redsys_response_code(payment_data)
+    if code in REDSYS_AUTHENTICATION_CODES:
+        return AUTHENTICATION
+    if code in REDSYS_HARD_CODES:
+        return HARD
+    if code in REDSYS_PROVIDER_CODES:
+        return PROVIDER
+    if code in REDSYS_SOFT_CODES:
+        return SOFT
+    return classify_message((payment_data or {}).get('Ds_ErrorCode'))
+
+
+def redsys_card_expiry(payment_data):
+    """Read the card's expiry from `Ds_ExpiryDate` (YYMM)."""
+    match = re.fullmatch(
+        r'\s*(\d{2})(\d{2})\s*', str((payment_data or {}).get('Ds_ExpiryDate') or '')
+    )
+    if not match:
+        return None
+    return _month_year(match.group(2), match.group(1))
+
+
+def redsys_needs_customer(payment_data):
+    """An answer saying that the cardholder must authenticate the payment (SCA)."""
+    return redsys_response_code(payment_data) in REDSYS_AUTHENTICATION_CODES
+
+
+def redsys_last_digits(payment_data):
+    """Return the last four digits of Redsys's masked card number (`Ds_Card_Number`)."""
+    digits = re.sub(r'\D', '', str((payment_data or {}).get('Ds_Card_Number') or ''))
+    return digits[-4:] if len(digits) >= 4 else ''
+
+
 # === PROFILES === #
 
 
@@ -324,6 +413,14 @@ PROFILES = {
         outcome_lookup=True,
         refusal_statuses=(),
         needs_customer=mercado_pago_needs_customer,
+    ),
+    # MOTO where the merchant's terminal allows it: a setting of the provider.
+    'redsys': Profile(
+        'redsys',
+        classify_redsys,
+        redsys_card_expiry,
+        refusal_statuses=(),
+        needs_customer=redsys_needs_customer,
     ),
     'demo': Profile('demo', None, lambda _data: None, moto=True, sca_detected=False),
 }
