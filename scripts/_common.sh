@@ -39,6 +39,16 @@ ensure_odoo() {
     export PY
 }
 
+# Odoo's requirements.txt with the known adjustments: cbor2 5.4.2 has no wheel for Python 3.11
+# (5.6.5 has); python-ldap (LDAP log-in only) needs the LDAP headers; psycopg2 builds from
+# source only where pg_config is (else psycopg2-binary, the same driver prebuilt).
+odoo_requirements() {
+    local pg_config_found=1
+    command -v pg_config >/dev/null 2>&1 || pg_config_found=0
+    sed -e 's/^cbor2==5\.4\.2\([ ;]\)/cbor2==5.6.5\1/' -e '/^python-ldap/d' "$1" \
+        | if [ "$pg_config_found" = 1 ]; then cat; else sed 's/^psycopg2==/psycopg2-binary==/'; fi
+}
+
 build_odoo_venv() {
     local src="${ODOO_SRC:-$ODOO_SRC_DEFAULT}" tree archive
     step "Setting up Odoo 19.0 in a virtual environment ($venv), from $src"
@@ -87,12 +97,7 @@ PY
     python3 -m venv "$venv" \
         || fail_step "creating the virtual environment" "Install Python's venv module (Debian/Ubuntu: apt-get install python3-venv)."
     step "Installing Odoo's Python requirements (a few minutes)"
-    # Adjustments per Python version: cbor2 5.4.2 has no wheel for Python 3.11; python-ldap
-    # (LDAP log-in only) needs the LDAP headers; psycopg2 builds from source only with pg_config.
-    sed -e 's/^cbor2==5\.4\.2 /cbor2==5.6.5 /' -e '/^python-ldap/d' "$tree/requirements.txt" \
-        > "$venv/odoo-requirements.txt"
-    command -v pg_config >/dev/null 2>&1 \
-        || sed -i 's/^psycopg2==/psycopg2-binary==/' "$venv/odoo-requirements.txt"
+    odoo_requirements "$tree/requirements.txt" > "$venv/odoo-requirements.txt"
     "$venv/bin/python" -m pip install -qq -r "$venv/odoo-requirements.txt" \
         || fail_step "installing Odoo's requirements" "See pip's message above (a package that builds from source may need a compiler and headers)."
     "$venv/bin/python" -m pip install -qq --no-deps -e "$tree" \
@@ -122,15 +127,16 @@ ensure_postgres() {
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
             >/dev/null || fail_step "installing PostgreSQL" "Run apt-get install postgresql and read its message."
     fi
-    step "Starting PostgreSQL"
+    step "Starting the local PostgreSQL server (used through /var/run/postgresql)"
     pg_lsclusters -h | while read -r version cluster _; do
-        pg_ctlcluster "$version" "$cluster" start 2>/dev/null || true
+        pg_ctlcluster "$version" "$cluster" start >/dev/null 2>&1 || true
     done
     export PGHOST=/var/run/postgresql PGPORT=5432
-    step "Creating the PostgreSQL role ${PGUSER}"
-    su postgres -c "psql -Atc \"SELECT 1 FROM pg_roles WHERE rolname = '${PGUSER}'\"" | grep -q 1 \
-        || su postgres -c "createuser --superuser '${PGUSER}'" \
-        || fail_step "creating the role ${PGUSER}" "Create it: su postgres -c 'createuser --superuser ${PGUSER}'."
+    if ! su postgres -c "psql -Atc \"SELECT 1 FROM pg_roles WHERE rolname = '${PGUSER}'\"" | grep -q 1; then
+        step "Creating the PostgreSQL role ${PGUSER}"
+        su postgres -c "createuser --superuser '${PGUSER}'" \
+            || fail_step "creating the role ${PGUSER}" "Create it: su postgres -c 'createuser --superuser ${PGUSER}'."
+    fi
     pg_answers || fail_step "connecting to PostgreSQL" "It does not answer on ${PGHOST}: see pg_lsclusters."
 }
 

@@ -416,3 +416,69 @@ def test_every_odoo_test_module_is_imported_by_the_package():
         if odoo_case.search(path.read_text()) and path.stem not in imported
     ]
     assert not missing, f"not imported by tests/__init__.py: {missing}"
+
+
+def _run_setup_function(script, env=None):
+    """Run `script` in bash after sourcing scripts/_common.sh; return its standard output."""
+    import os
+    import pathlib
+    import shutil
+    import subprocess
+
+    common = pathlib.Path(__file__).resolve().parent.parent / 'scripts' / '_common.sh'
+    return subprocess.run(
+        [shutil.which('bash'), '-c', f'source "{common}"; {script}'],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    ).stdout
+
+
+def test_the_set_up_adjusts_odoo_requirements_per_python_version(tmp_path):
+    requirements = tmp_path / 'requirements.txt'
+    requirements.write_text(
+        "cbor2==5.4.2 ; python_version < '3.12'\n"
+        "cbor2==5.6.2 ; python_version >= '3.12'\n"
+        "psycopg2==2.9.5 ; python_version == '3.11'\n"
+        "python-ldap==3.4.0 ; sys_platform != 'win32'\n"
+        "lxml==5.2.1\n"
+    )
+    import shutil
+
+    # A PATH with the tools the function uses, and a pg_config or not.
+    tools = tmp_path / 'bin'
+    tools.mkdir()
+    for tool in ('sed', 'cat', 'dirname', 'id', 'pwd'):
+        if shutil.which(tool):
+            (tools / tool).symlink_to(shutil.which(tool))
+    (tools / 'pg_config').write_text('#!/bin/sh\n')
+    (tools / 'pg_config').chmod(0o755)
+    path = str(tools)
+    adjusted = _run_setup_function(f'odoo_requirements "{requirements}"', {'PATH': path})
+    assert adjusted.splitlines() == [
+        "cbor2==5.6.5 ; python_version < '3.12'",
+        "cbor2==5.6.2 ; python_version >= '3.12'",
+        "psycopg2==2.9.5 ; python_version == '3.11'",
+        "lxml==5.2.1",
+    ]
+    (tools / 'pg_config').unlink()
+    adjusted = _run_setup_function(f'odoo_requirements "{requirements}"', {'PATH': path})
+    assert "psycopg2-binary==2.9.5 ; python_version == '3.11'" in adjusted.splitlines()
+
+
+def test_the_set_up_refuses_a_source_that_is_not_odoo_19(tmp_path):
+    """ODOO_SRC naming something else than Odoo 19.0's source stops with the step and the fix."""
+    import subprocess
+
+    (tmp_path / 'odoo').mkdir()
+    (tmp_path / 'odoo' / 'release.py').write_text("version_info = (18, 0, 0, 'final', 0, '')\n")
+    (tmp_path / 'requirements.txt').write_text("lxml\n")
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        _run_setup_function(
+            'build_odoo_venv',
+            {'ODOO_SRC': str(tmp_path), 'PAYMENT_PLAN_VENV': str(tmp_path / 'venv')},
+        )
+    assert "checking Odoo's version failed" in failure.value.stderr
+    assert "is not Odoo 19.0" in failure.value.stderr
+    assert not (tmp_path / 'venv').exists(), "nothing is installed from a wrong source"
