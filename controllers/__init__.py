@@ -2,4 +2,3 @@ from . import main
 from . import portal
 from . import card_request
 from . import payment_link
-from . import redsys

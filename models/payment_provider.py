@@ -140,6 +140,19 @@ class PaymentProvider(models.Model):
             raise ValidationError(self.env._("Redsys's answer has an invalid signature."))
         return payment_data
 
+    def _redsys_calculate_signature(self, merchant_parameters, reference, secret_key):
+        """Override of `payment_redsys` to derive the key from the order number Redsys knows a
+        charge by when its reference is not one Redsys accepts (a collection charge's, sent under
+        its `provider_reference`): the notifications' signature check passes the reference."""
+        if reference and not providers.REDSYS_ORDER_RE.fullmatch(reference):
+            tx_sudo = (
+                self.env['payment.transaction']
+                .sudo()
+                .search([('reference', '=', reference), ('provider_code', '=', 'redsys')], limit=1)
+            )
+            reference = tx_sudo.provider_reference or reference
+        return super()._redsys_calculate_signature(merchant_parameters, reference, secret_key)
+
     def _redsys_send_rest_request(self, merchant_parameters, reference):
         """Send an operation to Redsys's REST endpoint, signed as the redirect is.
 

@@ -1,5 +1,4 @@
 import logging
-import re
 from collections import defaultdict
 
 from odoo import SUPERUSER_ID, api, fields, models
@@ -14,9 +13,6 @@ from odoo.addons.payment_plan.tools import collection, providers
 from odoo.addons.payment_redsys.controllers.main import RedsysController
 
 _logger = logging.getLogger(__name__)
-
-# The order numbers Redsys accepts (DS_MERCHANT_ORDER).
-REDSYS_ORDER_RE = re.compile(r'[0-9A-Za-z]{4,12}')
 
 
 class PaymentTransaction(models.Model):
@@ -96,10 +92,15 @@ class PaymentTransaction(models.Model):
         for tx, billing in zip(transactions, billings, strict=True):
             if billing:
                 tx.write(billing)
-        # Redsys knows an operation by an order number of 4 to 12 letters and digits: a
-        # collection charge's reference (PLAN/2026/00001-01-A1) gets one, unique by its id.
+        # Redsys knows an operation by an order number of 4 to 12 letters and digits: a charge
+        # the merchant sends with the add-on's reference (PLAN/2026/00001-01-A1) gets one,
+        # unique by the transaction's id. Customers' payments get theirs from payment_redsys.
         for tx in transactions.filtered(
-            lambda t: t.provider_code == 'redsys' and not REDSYS_ORDER_RE.fullmatch(t.reference)
+            lambda t: (
+                t.provider_code == 'redsys'
+                and t.operation == 'offline'
+                and not providers.REDSYS_ORDER_RE.fullmatch(t.reference)
+            )
         ):
             tx.provider_reference = f'{tx.id:010d}PP'
         return transactions

@@ -243,6 +243,8 @@ def mercado_pago_card_expiry(payment_data):
 
 
 # === REDSYS === #
+# The order numbers Redsys accepts (DS_MERCHANT_ORDER): 4 to 12 letters and digits.
+REDSYS_ORDER_RE = re.compile(r'[0-9A-Za-z]{4,12}')
 # https://pagosonline.redsys.es/desarrolladores-inicio/integrate-con-nosotros/parametros-de-entrada-y-salida/
 # `Ds_Response`: 0000 to 0099 authorise; the others refuse (four digits, 0-padded).
 REDSYS_AUTHENTICATION_CODES = frozenset({'184', '195', '9104', '9999'})
