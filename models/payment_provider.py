@@ -37,9 +37,18 @@ class PaymentProvider(models.Model):
             return True
         if sale_order_id:
             order_sudo = self.env['sale.order'].sudo().browse(sale_order_id).exists()
+            payer = self.env.user
             if (
                 order_sudo.payment_plan_id.collection_mode == 'token'
                 and order_sudo.payment_plan_status in ('pending', 'error')
+                # Saved for the plan only when the customer pays: a logged-in user paying the
+                # link for them (staff typing a card read out on the phone, an accountant) pays
+                # as themselves, and their card is not the customer's.
+                and (
+                    payer._is_public()
+                    or payer.partner_id.commercial_partner_id
+                    == order_sudo.partner_id.commercial_partner_id
+                )
             ):
                 return True
         return super()._is_tokenization_required(sale_order_id=sale_order_id, **kwargs)

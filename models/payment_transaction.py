@@ -15,6 +15,15 @@ from odoo.addons.payment_redsys.controllers.main import RedsysController
 _logger = logging.getLogger(__name__)
 
 
+class _AmountMismatchError(Exception):
+    """The provider's data about a collection charge names another amount or currency."""
+
+    def __init__(self, tx, message):
+        super().__init__(message)
+        self.tx = tx
+        self.message = message
+
+
 class PaymentTransaction(models.Model):
     _inherit = 'payment.transaction'
 
@@ -93,8 +102,8 @@ class PaymentTransaction(models.Model):
             if billing:
                 tx.write(billing)
         # Redsys knows an operation by an order number of 4 to 12 letters and digits: a charge
-        # the merchant sends with the add-on's reference (PLAN/2026/00001-01-A1) gets one,
-        # unique by the transaction's id. Customers' payments get theirs from payment_redsys.
+        # the merchant sends with the add-on's reference (PLAN/2026/00001-01-A1) gets one.
+        # Customers' payments get theirs from payment_redsys.
         for tx in transactions.filtered(
             lambda t: (
                 t.provider_code == 'redsys'
@@ -102,7 +111,7 @@ class PaymentTransaction(models.Model):
                 and not providers.REDSYS_ORDER_RE.fullmatch(t.reference)
             )
         ):
-            tx.provider_reference = f'{tx.id:010d}PP'
+            tx.provider_reference = providers.redsys_order_number(tx.id)
         return transactions
 
     # === CONSTRAINT METHODS === #
@@ -238,7 +247,14 @@ class PaymentTransaction(models.Model):
         """Override of `payment` to classify the refusal of a collection charge from the
         provider's own codes, whichever way it arrives (the charge's answer, a webhook, a
         look-up)."""
-        tx = super()._process(provider_code, payment_data)
+        try:
+            tx = super()._process(provider_code, payment_data)
+        except _AmountMismatchError as mismatch:
+            # Never a refusal: looked up, checked by staff, never charged again blindly.
+            mismatch.tx._payment_plan_set_outcome_unknown(
+                mismatch.message, extra_allowed_states=('error',)
+            )
+            return mismatch.tx
         profile = providers.get_profile(provider_code)
         if (
             tx
@@ -275,7 +291,9 @@ class PaymentTransaction(models.Model):
         from the customer's browser: a tampered amount would pay an installment, an order or an
         invoice with a cent. The charged amount must be the transaction's.
         """
+        state = self.state
         super()._validate_amount(payment_data)
+        self._payment_plan_check_amount_mismatch(state)
         if (
             self.provider_code != 'mercado_pago'
             or self.operation in ('validation', 'refund')
@@ -298,6 +316,21 @@ class PaymentTransaction(models.Model):
                 )
             )
 
+    def _payment_plan_check_amount_mismatch(self, state_before):
+        """Stop the processing of a collection charge whose provider data names another amount
+        or currency than the charge's (the amount check just set it in error): the provider
+        may have charged something, so the charge is not a refusal to retry.
+
+        :raise _AmountMismatchError: When the amount check failed on a collection charge.
+        """
+        if (
+            self.state == 'error'
+            and state_before != 'error'
+            and self.operation == 'offline'
+            and self._is_payment_plan_charge()
+        ):
+            raise _AmountMismatchError(self, self.state_message)
+
     def _payment_plan_classify_decline(self, payment_data):
         """Record how the refusal is handled, from the provider's data when its profile reads
         codes, else from the refusal's message."""
@@ -313,7 +346,7 @@ class PaymentTransaction(models.Model):
             }
         )
 
-    def _payment_plan_set_outcome_unknown(self, message):
+    def _payment_plan_set_outcome_unknown(self, message, extra_allowed_states=()):
         """Leave the charge pending with its outcome unknown: looked up, never sent again."""
         self.ensure_one()
         self.payment_plan_outcome_unknown = True
@@ -322,7 +355,9 @@ class PaymentTransaction(models.Model):
             "is looked up. Check the payment with the provider before charging again.",
             error=message,
         )
-        self._set_pending(state_message=review, extra_allowed_states=('pending',))
+        self._set_pending(
+            state_message=review, extra_allowed_states=('pending', *extra_allowed_states)
+        )
         # Flagged for review where staff look: the installment or the batch line it charges.
         self.installment_id.last_error = review
         self.payment_plan_charge_line_id.message = review
@@ -485,8 +520,19 @@ class PaymentTransaction(models.Model):
                 )
                 continue
             if plan.state == 'draft':
-                if tx.token_id and plan.collection_mode == 'token':
-                    plan.token_id = tx.token_id
+                if plan.collection_mode == 'token':
+                    # Paid by someone else (a logged-in user paying the customer's link): the
+                    # payment counts, their card is not the customer's.
+                    if tx.token_id.partner_id in plan._get_card_holders():
+                        plan.token_id = tx.token_id
+                    elif not plan.token_id:
+                        order.message_post(
+                            body=self.env._(
+                                "The first payment, made by %(payer)s, saved no card of the "
+                                "customer: the plan waits for the customer's card.",
+                                payer=tx.partner_id.display_name,
+                            )
+                        )
                 plan._start()
                 open_installments = plan.installment_ids.sorted('sequence')
             installment = tx.installment_id or open_installments[:1]
@@ -948,14 +994,14 @@ class PaymentTransaction(models.Model):
         if self.provider_code != 'redsys':
             return super()._send_payment_request()
         if self.operation != 'offline':
-            raise ValidationError(
+            return self._redsys_refuse(
                 self.env._(
                     "A card saved with Redsys is charged by the merchant only: pay with Redsys's "
                     "payment form."
                 )
             )
         if not self.token_id.provider_ref:
-            raise ValidationError(self.env._("The card has no Redsys reference to charge."))
+            return self._redsys_refuse(self.env._("The card has no Redsys reference to charge."))
         order = self.provider_reference or self.reference
         payment_data = self.provider_id.sudo()._redsys_send_rest_request(
             self._redsys_prepare_mit_parameters(), order
@@ -966,17 +1012,33 @@ class PaymentTransaction(models.Model):
                 self.env._("Redsys has already received this operation (%s).", error_code)
             )
         if error_code:
-            self._set_error(self.env._("Redsys refused the request (%s).", error_code))
-            if self._is_payment_plan_charge():
-                self.payment_plan_decline_kind = providers.PROVIDER
-            return
+            return self._redsys_refuse(self.env._("Redsys refused the request (%s).", error_code))
         if str(payment_data.get('Ds_Order')) != order:
             raise ValidationError(self.env._("Redsys answered about another operation."))
         self._process('redsys', payment_data)
 
+    def _redsys_refuse(self, message):
+        """End a charge that charged nothing (not sent, or refused by Redsys before any
+        authorisation): an error of the provider or of the request, not of the card."""
+        self._set_error(message)
+        if self._is_payment_plan_charge():
+            self.payment_plan_decline_kind = providers.PROVIDER
+
     def _apply_updates(self, payment_data):
-        """Override of `payment_redsys` to say that Redsys refused the card, with its code: the
-        original calls any code it does not list "unknown"."""
+        """Override of `payment_redsys` to say that Redsys refused the card, with its code (the
+        original calls any code it does not list "unknown"), and to leave a merchant charge whose
+        order number Redsys says it received before with its outcome unknown."""
+        if (
+            self.provider_code == 'redsys'
+            and self.state in ('draft', 'pending')
+            and providers.redsys_response_code(payment_data) == '913'
+            and self._is_payment_plan_charge()
+        ):
+            # "Order number repeated": the order was received before and may have been charged.
+            self._payment_plan_set_outcome_unknown(
+                self.env._("Redsys has already received this operation (%s).", '0913')
+            )
+            return
         if (
             self.provider_code == 'redsys'
             and self.state in ('draft', 'pending')

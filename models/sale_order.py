@@ -245,6 +245,7 @@ class SaleOrder(models.Model):
         """
         self._check_payment_plan_awaiting()
         self._check_no_first_charge_under_way()
+        self._check_customer_not_paying_online()
         for order in self:
             # Transactions and plans are the payment and plan managers' records: the salesperson
             # acts on their own order here.
@@ -312,6 +313,29 @@ class SaleOrder(models.Model):
                     self.env._(
                         "The first payment of %(order)s is being charged: wait for its outcome "
                         "(Refresh Payment Status) before another payment.",
+                        order=order.name,
+                    )
+                )
+
+    def _check_customer_not_paying_online(self):
+        """Refuse to cancel the attempt while the customer may be paying it online (on the
+        provider's page, in 3-D Secure): a cancelled transaction's success would be refused, the
+        money taken and recorded nowhere.
+
+        :raise UserError: When the customer started an online payment a moment ago.
+        """
+        hold_since = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
+        )
+        for order in self:
+            # Transactions are the payment administrators' records: only their state is read.
+            if order.sudo().transaction_ids.filtered(
+                lambda tx: tx.state == 'draft' and tx.create_date >= hold_since
+            ):
+                raise UserError(
+                    self.env._(
+                        "The customer of %(order)s started paying online: wait for the outcome "
+                        "(up to a day) before cancelling the attempt.",
                         order=order.name,
                     )
                 )

@@ -6,19 +6,29 @@ signed as Redsys documents them (HMAC-SHA256 with the 3DES-derived key of the or
 import base64
 import json
 import re
+from datetime import timedelta
 
 from freezegun import freeze_time
 
+from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
+from odoo.addons.payment_plan.tests.test_pay_link import pay_token
+from odoo.addons.payment_plan.tools import providers
 
 # Redsys's public test key (the SHA-256 key of its test merchant 999008881).
 SECRET_KEY = 'sq7HjrUOBfKmC576ILgskD5srU870gJ7'
 REST_URL = r'sis-t\.redsys\.es:25443/sis/rest/trataPeticionREST$'
+SAVED_CARD = {
+    'Ds_Merchant_Identifier': 'f00dbabe' * 5,
+    'Ds_Card_Number': '454881******0004',
+    'Ds_ExpiryDate': '3012',
+    'Ds_Merchant_Cof_Txnid': '2006189999999999',
+}
 
 
 def encode(parameters):
@@ -29,8 +39,9 @@ def decode(encoded):
     return json.loads(base64.b64decode(encoded))
 
 
-@tagged('post_install', '-at_install')
-class TestRedsysCardsOnFile(PaymentPlanCommon, HttpCase):
+class RedsysCase(PaymentPlanCommon, HttpCase):
+    """A Redsys provider in test mode with Redsys's test key, and Redsys at the boundary."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -164,6 +175,9 @@ class TestRedsysCardsOnFile(PaymentPlanCommon, HttpCase):
         )
         return decode(fields['Ds_MerchantParameters'])
 
+
+@tagged('post_install', '-at_install')
+class TestRedsysCardsOnFile(RedsysCase):
     def test_the_redirect_asks_redsys_to_save_the_card_only_when_it_is_saved(self):
         saving = self._checkout_tx()
         sent = self._redirected(saving)
@@ -378,3 +392,197 @@ class TestRedsysCardsOnFile(PaymentPlanCommon, HttpCase):
             tx._charge_with_token()
         self.assertEqual(tx.state, 'error')
         self.assertFalse(self.api.calls, "nothing is sent to Redsys")
+
+
+@tagged('post_install', '-at_install')
+class TestRedsysAttacks(RedsysCase):
+    """The attacks of the review of the Redsys cards on file, as a payer, a salesperson without
+    the manager group and a careless operator: each asserts the right end state."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.salesperson = new_test_user(
+            cls.env,
+            login='rs_attack_sales',
+            password='rs_attack_sales-password',
+            groups='sales_team.group_sale_salesman',
+            name="Sid Sales",
+        )
+
+    def _order_tx(self, order):
+        """The order's first payment started on Redsys's page (a draft redirect)."""
+        values = self.make_jsonrpc_request(
+            f'/my/orders/{order.id}/transaction',
+            {
+                'access_token': order.access_token,
+                'provider_id': self.redsys.id,
+                'payment_method_id': self.card_method.id,
+                'token_id': None,
+                'amount': order._get_payment_plan_first_amount(),
+                'flow': 'redirect',
+                'tokenization_requested': False,
+                'landing_route': order.get_portal_url(),
+            },
+        )
+        return self.env['payment.transaction'].search([('reference', '=', values['reference'])])
+
+    def _confirm_order_payment(self, tx, order):
+        """Redsys confirms the payment (signed notification, card saved if asked): the
+        transaction is done and the order paid."""
+        with mute_logger('odoo.addons.payment_redsys.controllers.main'):
+            self.assertEqual(self._notify(tx, **SAVED_CARD).status_code, 200)
+        self._post_process_outcomes()
+        self.env.invalidate_all()
+        self.assertEqual(tx.state, 'done')
+        self.assertEqual(order.payment_plan_status, 'paid')
+
+    @freeze_time('2026-03-01 10:00:00')
+    @mute_logger('odoo.http')
+    def test_attack_payer_naming_their_redsys_card_on_the_pay_page(self):
+        """Asked to authenticate (0195), the payer posts their own saved Redsys card (hidden
+        from the form) to the pay page's route: nothing is sent, and nothing is left "under
+        way": they can still pay on Redsys's page, and the plan goes on."""
+        plan = self._redsys_plan()
+        first, second = plan.installment_ids.sorted('sequence')[:2]
+        self._answer_rest('0195')
+        with self.api.serving():
+            first._collect()
+        self.assertTrue(first.authentication_required)
+        self.authenticate(None, None)
+        params = {
+            'access_token': pay_token(first._get_payment_url()),
+            'provider_id': self.redsys.id,
+            'payment_method_id': self.card_method.id,
+            'token_id': plan.token_id.id,
+            'amount': 30.0,
+            'flow': 'token',
+            'tokenization_requested': False,
+            'landing_route': plan.access_url,
+        }
+        with self.api.serving():
+            self.make_jsonrpc_request(f'/my/plans/{plan.id}/transaction', params)
+        self.assertEqual(len(self.api.requests_to('POST', REST_URL)), 1, "nothing more sent")
+        tx = first.transaction_ids.filtered(lambda t: t.operation == 'online_token')
+        self.assertEqual(tx.state, 'error')
+        self.assertFalse(tx.payment_plan_outcome_unknown)
+        # The payer pays the right way; the next installment is charged when due.
+        self.make_jsonrpc_request(
+            f'/my/plans/{plan.id}/transaction',
+            {**params, 'token_id': None, 'flow': 'redirect', 'tokenization_requested': True},
+        )
+        with freeze_time(second.due_date):
+            self._answer_rest('0000')
+            with self.api.serving():
+                self.env['payment.plan.installment']._collect()
+        self.assertEqual(second.state, 'paid', second.last_error)
+
+    @freeze_time('2026-03-01')
+    def test_attack_a_signed_authorisation_of_another_amount_is_never_charged_again(self):
+        """Redsys authorises (signed 0000) another amount, or in another currency, than the
+        charge's: not a refusal to retry, an outcome for staff to check."""
+        plan = self._redsys_plan(plan_type='subscription', amount=30.0, max_attempts=3)
+        first, second = plan.installment_ids.sorted('sequence')[:2]
+        for installment, answer in (
+            (first, {'Ds_Amount': '2999'}),
+            (second, {'Ds_Currency': '978'}),
+        ):
+            with self.subTest(answer=answer), freeze_time(installment.due_date):
+                sent_before = len(self.api.requests_to('POST', REST_URL))
+                self._answer_rest('0000', **answer)
+                with self.api.serving():
+                    installment._collect()
+                tx = installment.transaction_ids
+                self.assertEqual((tx.state, tx.payment_plan_outcome_unknown), ('pending', True))
+                self.assertEqual(installment.state, 'processing')
+                with freeze_time(installment.due_date + timedelta(days=1)):
+                    self._answer_rest('0000')
+                    with self.api.serving():
+                        self.env['payment.plan.installment']._collect()
+                self.assertEqual(
+                    len(self.api.requests_to('POST', REST_URL)), sent_before + 1, "charged twice"
+                )
+
+    @freeze_time('2026-03-01')
+    def test_attack_a_repeated_order_number_is_unknown_not_refused(self):
+        """Ds_Response 0913 (order number repeated), like errorCode SIS0051: the order was
+        received before and may be charged. Never sent again."""
+        plan = self._redsys_plan()
+        first = plan.installment_ids.sorted('sequence')[0]
+        self._answer_rest('0913')
+        with self.api.serving():
+            first._collect()
+        tx = first.transaction_ids
+        self.assertEqual((tx.state, tx.payment_plan_outcome_unknown), ('pending', True))
+        with freeze_time('2026-03-02'), self.api.serving():
+            self.env['payment.plan.installment']._collect()
+        self.assertEqual(len(self.api.requests_to('POST', REST_URL)), 1)
+        # Order numbers of merchant charges do not repeat across copies of the database.
+        self.assertNotEqual(providers.redsys_order_number(tx.id), tx.provider_reference)
+
+    @mute_logger('odoo.addons.payment.models.payment_transaction')
+    def test_attack_salesperson_cancels_the_attempt_while_the_customer_pays(self):
+        """The customer is on Redsys's page; the order's salesperson presses Cancel Payment
+        Attempt: refused, and the customer's payment, once Redsys confirms it, is recorded."""
+        order = self._create_installments_order(user_id=self.salesperson.id)
+        order.action_confirm()
+        self.authenticate(None, None)
+        tx = self._order_tx(order)
+        self.assertEqual((tx.state, tx.operation), ('draft', 'online_redirect'))
+        with self.assertRaisesRegex(UserError, "started paying online"):
+            order.with_user(self.salesperson).action_payment_plan_cancel_attempt()
+        self._confirm_order_payment(tx, order)
+
+    @mute_logger('odoo.addons.payment.models.payment_transaction')
+    def test_attack_a_logged_in_user_pays_the_customers_order_link(self):
+        """The salesperson, logged in, pays the customer's link with a card read out on the
+        phone: the payment is recorded and the order closes; the card is not saved as theirs
+        for the plan, which waits for the customer's card."""
+        order = self._create_installments_order()
+        order.action_confirm()
+        self.authenticate('rs_attack_sales', 'rs_attack_sales-password')
+        tx = self._order_tx(order)
+        self.assertFalse(tx.tokenize, "the customer's plan does not need the payer's card")
+        self._confirm_order_payment(tx, order)
+        self.assertFalse(order.payment_plan_id.token_id)
+        self.assertTrue(
+            any(
+                "waits for the customer's card" in body for body in order.message_ids.mapped('body')
+            )
+        )
+
+    @mute_logger('odoo.addons.payment_redsys.controllers.main')
+    @freeze_time('2026-03-01')
+    def test_attack_a_notification_of_one_charge_replayed_for_another(self):
+        """Redsys's notification of charge A posted again with its order rewritten to charge
+        B's: refused."""
+        plan = self._redsys_plan(plan_type='subscription', amount=30.0)
+        first, second = plan.installment_ids.sorted('sequence')[:2]
+        self.api.answer('POST', REST_URL, timeout=True)
+        with self.api.serving():
+            first._collect()
+            with freeze_time(second.due_date):
+                second._collect()
+        tx_a, tx_b = first.transaction_ids, second.transaction_ids
+        parameters = {
+            'Ds_Amount': '3000',
+            'Ds_Currency': tx_a.currency_id.iso_numeric,
+            'Ds_Order': tx_b.provider_reference,
+            'Ds_Response': '0000',
+        }
+        # Redsys's notification of A (signed with A's key), its order rewritten to B's.
+        encoded = encode({**parameters, 'Ds_Order': tx_b.provider_reference})
+        answer = self.url_open(
+            '/payment/redsys/webhook',
+            data={
+                'Ds_SignatureVersion': 'HMAC_SHA256_V1',
+                'Ds_MerchantParameters': encoded,
+                'Ds_Signature': self._sign(
+                    encode({**parameters, 'Ds_Order': tx_a.provider_reference}),
+                    tx_a.provider_reference,
+                ),
+            },
+        )
+        self.assertEqual(answer.status_code, 403)
+        tx_b.invalidate_recordset()
+        self.assertEqual(tx_b.state, 'pending')

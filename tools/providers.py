@@ -9,6 +9,8 @@ provider sent: no ORM.
 """
 
 import re
+import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -284,6 +286,14 @@ REDSYS_SOFT_CODES = frozenset(
 )
 # The merchant's terminal or Redsys refused the request, not the card.
 REDSYS_PROVIDER_CODES = frozenset({'904', '909', '913', '944', '950', '9218', '9256', '9261'})
+
+
+def redsys_order_number(transaction_id):
+    """Return a Redsys order number for a charge the merchant sends: 8 digits of the
+    transaction's id and 4 random letters or digits, so that a copy of the database (a restored
+    backup, a test copy) charging on the same terminal does not repeat the numbers Redsys saw."""
+    alphabet = string.ascii_uppercase + string.digits
+    return f'{transaction_id % 10**8:08d}' + ''.join(secrets.choice(alphabet) for _i in range(4))
 
 
 def redsys_response_code(payment_data):
