@@ -4,7 +4,9 @@
     `_charge_with_token`, `_post_process`;
 (b) the cron's service, `payment.plan.installment._collect(commit=True)`.
 Both run in one process on the same database, over N installments each (one-period
-subscriptions due today, demo cards that confirm every charge). Prints installments per second,
+subscriptions due today, demo cards that confirm every charge). `--latency-ms` makes the Demo
+provider answer each charge after that delay, as a real gateway does (0.3 to 1 s): a patch of
+the demo charge in the benchmark's own process only. Prints installments per second,
 SQL queries per installment and peak memory (resident set) of each, and the ratio b/a. Each
 side runs in a process of its own, so that its memory peak is its own.
 Run it through `bench/run`, which creates and drops a fresh database.
@@ -97,6 +99,22 @@ def engine(env, installment_ids):
     env['payment.plan.installment']._collect(commit=True)
 
 
+def add_gateway_latency(milliseconds):
+    """Make the Demo provider's charge wait `milliseconds` before answering (benchmark only)."""
+    from odoo.addons.payment_demo.models.payment_transaction import (
+        PaymentTransaction as DemoTransaction,
+    )
+
+    send = DemoTransaction._send_payment_request
+
+    def slow_send(self):
+        if self.provider_code == 'demo':
+            time.sleep(milliseconds / 1000)
+        return send(self)
+
+    DemoTransaction._send_payment_request = slow_send
+
+
 def measure(registry, mode, count):
     """Create `count` due installments, then collect them the `mode` way; print the figures."""
     with registry.cursor() as cr:
@@ -133,6 +151,9 @@ def main():
     parser.add_argument(
         '--mode', choices=['naive', 'engine', 'both', 'engine-only'], default='both'
     )
+    parser.add_argument(
+        '--latency-ms', type=int, default=0, help="the Demo provider's answer time per charge"
+    )
     args = parser.parse_args()
     if args.mode in ('both', 'engine-only'):
         modes = ['naive', 'engine'] if args.mode == 'both' else ['engine']
@@ -150,6 +171,8 @@ def main():
                     str(args.installments),
                     '--mode',
                     mode,
+                    '--latency-ms',
+                    str(args.latency_ms),
                 ],
                 capture_output=True,
                 text=True,
@@ -162,11 +185,19 @@ def main():
             rates[mode] = float(output.split('inst/s')[0].split()[-1])
         if len(rates) == 2:
             print(f"ratio b/a = {rates['engine'] / rates['naive']:.2f}")
+        if args.latency_ms:
+            hours = 1_000_000 / rates['engine'] / 3600
+            print(
+                f"gateway latency {args.latency_ms} ms: 1,000,000 renewals take {hours:.1f} h "
+                "with one cron worker"
+            )
         return
     odoo.tools.config.parse_config(
         ['-d', args.database, f'--addons-path={args.addons_path}', '--log-level=warn']
     )
     registry = Registry(args.database)
+    if args.latency_ms:
+        add_gateway_latency(args.latency_ms)
     measure(registry, args.mode, args.installments)
 
 
