@@ -55,6 +55,8 @@ class PaymentTransaction(models.Model):
     payment_plan_id = fields.Many2one(
         string="Payment Plan", related='installment_id.plan_id', store=True, index='btree_not_null'
     )
+    # Indexed: Redsys's notifications of merchant-sent charges find them by it (see `create`).
+    provider_reference = fields.Char(index='btree_not_null')
     payment_plan_outcome_unknown = fields.Boolean(
         string="Outcome Unknown",
         readonly=True,
@@ -290,31 +292,33 @@ class PaymentTransaction(models.Model):
         price it sent (`additional_info`), while the amount charged (`transaction_amount`) comes
         from the customer's browser: a tampered amount would pay an installment, an order or an
         invoice with a cent. The charged amount must be the transaction's.
+
+        Whatever the provider, a collection charge that fails these checks is not a refusal:
+        see `_payment_plan_check_amount_mismatch`.
         """
         state = self.state
         super()._validate_amount(payment_data)
-        self._payment_plan_check_amount_mismatch(state)
         if (
-            self.provider_code != 'mercado_pago'
-            or self.operation in ('validation', 'refund')
-            or self.state == 'error'
-            or not isinstance(payment_data, dict)
-            or payment_data.get('transaction_amount') is None
+            self.provider_code == 'mercado_pago'
+            and self.operation not in ('validation', 'refund')
+            and self.state != 'error'
+            and isinstance(payment_data, dict)
+            and payment_data.get('transaction_amount') is not None
         ):
-            return
-        try:
-            charged = float(payment_data['transaction_amount'])
-        except (TypeError, ValueError):
-            charged = None
-        if charged is None or self.currency_id.compare_amounts(charged, self.amount) != 0:
-            self._set_error(
-                self.env._(
-                    "The amount charged (%(charged)s) is not the amount of the payment "
-                    "(%(amount)s).",
-                    charged=payment_data['transaction_amount'],
-                    amount=self.currency_id.format(self.amount),
+            try:
+                charged = float(payment_data['transaction_amount'])
+            except (TypeError, ValueError):
+                charged = None
+            if charged is None or self.currency_id.compare_amounts(charged, self.amount) != 0:
+                self._set_error(
+                    self.env._(
+                        "The amount charged (%(charged)s) is not the amount of the payment "
+                        "(%(amount)s).",
+                        charged=payment_data['transaction_amount'],
+                        amount=self.currency_id.format(self.amount),
+                    )
                 )
-            )
+        self._payment_plan_check_amount_mismatch(state)
 
     def _payment_plan_check_amount_mismatch(self, state_before):
         """Stop the processing of a collection charge whose provider data names another amount
@@ -910,14 +914,19 @@ class PaymentTransaction(models.Model):
     def _search_by_reference(self, provider_code, payment_data):
         """Override of `payment` to find a Redsys operation by the order number it was sent
         under when its reference is not one Redsys accepts (see `create`)."""
-        tx = super()._search_by_reference(provider_code, payment_data)
-        if provider_code == 'redsys' and not tx:
+        if provider_code == 'redsys':
             order = self._extract_reference(provider_code, payment_data)
-            if order:
-                tx = self.search(
-                    [('provider_reference', '=', order), ('provider_code', '=', 'redsys')], limit=1
-                )
-        return tx
+            tx = order and self.search(
+                [
+                    ('provider_reference', '=', order),
+                    ('provider_code', '=', 'redsys'),
+                    ('reference', '!=', order),
+                ],
+                limit=1,
+            )
+            if tx:
+                return tx
+        return super()._search_by_reference(provider_code, payment_data)
 
     def _payment_plan_is_moto(self):
         """Tell whether the card of this payment was given by phone to a member of staff."""

@@ -180,6 +180,30 @@ class TestStripeCardsOnFile(StripeCase):
     # === OFF-SESSION CHARGES === #
 
     @freeze_time('2026-03-01')
+    def test_a_succeeded_charge_of_another_amount_is_never_charged_again(self):
+        """Stripe says "succeeded" for another amount than the charge's: the collection does
+        not take it as a refusal to retry (a second charge), but as an outcome for staff."""
+        plan = self._stripe_plan(max_attempts=3)
+        first = plan.installment_ids.sorted('sequence')[0]
+
+        def other_amount(_url, kwargs):
+            tx = self.env['payment.transaction'].search(
+                [('reference', '=', kwargs['data']['description'])]
+            )
+            return self._intent(tx, 'succeeded', amount=round(tx.amount * 100) - 1)
+
+        self.api.answer('POST', r'/v1/payment_intents$', other_amount)
+        with self.api.serving():
+            first._collect()
+        tx = first.transaction_ids
+        self.assertEqual((tx.state, tx.payment_plan_outcome_unknown), ('pending', True))
+        self.assertEqual(first.state, 'processing')
+        self.assertIn("Check the payment with the provider", first.last_error)
+        with freeze_time('2026-03-02'), self.api.serving():
+            self.env['payment.plan.installment']._collect()
+        self.assertEqual(len(self.api.requests_to('POST', r'/v1/payment_intents$')), 1)
+
+    @freeze_time('2026-03-01')
     def test_the_cron_charges_off_session_and_reconciles(self):
         plan = self._stripe_plan()
         first = plan.installment_ids.sorted('sequence')[0]
