@@ -69,6 +69,13 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_INTERVAL_DAYS = 3
 
 DEFAULT_BATCH_SIZE = 100
+# Collection in parallel on OCA's queue_job: the channel of the add-on's jobs, the records per
+# job, and how long jobs may wait for the job runner before the crons work inline again.
+JOB_CHANNEL = 'root.payment_plan'
+DEFAULT_JOB_SIZE = 50
+DEFAULT_JOB_MAX_WAIT_MINUTES = 30
+# The job runner counts as running when it started a job of the add-on within this delay.
+JOB_RUNNER_SEEN_DAYS = 7
 # A claimed attempt whose transaction is still a draft after this delay was interrupted.
 INTERRUPTED_AFTER_MINUTES = 60
 # A payment the customer started online (a draft transaction) blocks other charges of the same

@@ -16,6 +16,7 @@ from . import (
     payment_plan_installment,
     payment_plan_metadata,
     payment_plan_payment_link,
+    payment_plan_queue,
     payment_provider,
     payment_token,
     payment_transaction,

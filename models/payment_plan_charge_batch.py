@@ -157,7 +157,7 @@ class PaymentPlanChargeBatch(models.Model):
         else:
             queued._check_charge_rights()
             self.state = 'queued'
-            self.env.ref('payment_plan.ir_cron_collect_due')._trigger()
+            queued._collect_in_background()
         self._update_progress()
         return self._get_records_action()
 

@@ -169,7 +169,7 @@ class PaymentPlanChargeBatchLine(models.Model):
     # === BUSINESS METHODS: COLLECTION === #
 
     @api.model
-    def _lock_collectable(self, today, limit, ids=None):
+    def _lock_collectable(self, today, limit, ids=None, after_id=None):
         """Override of `payment.plan.collection.mixin`: the queued lines nobody else holds."""
         id_filter = SQL("AND line.id = ANY(%s)", list(ids)) if ids is not None else SQL()
         self.flush_model(['state'])
@@ -179,13 +179,16 @@ class PaymentPlanChargeBatchLine(models.Model):
                 SELECT line.id
                   FROM payment_plan_charge_batch_line line
                  WHERE line.state = 'queued'
+                   AND line.id > %(after_id)s
                    %(id_filter)s
               ORDER BY line.id
                  LIMIT %(limit)s
-                   FOR UPDATE OF line SKIP LOCKED
+                   %(lock)s
                 """,
                 limit=limit,
+                after_id=after_id or 0,
                 id_filter=id_filter,
+                lock=SQL("FOR UPDATE OF line SKIP LOCKED") if after_id is None else SQL(),
             )
         )
         return self.browse(row[0] for row in self.env.cr.fetchall())

@@ -110,6 +110,59 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
                 self.env.invalidate_all()
         return charged
 
+    @api.model
+    def _collect_due(self):
+        """The collection cron's charges: spread over jobs of `root.payment_plan` while
+        queue_job's runner takes them (`payment.plan.queue`), inline in the cron otherwise.
+
+        The cron selects what is due, without locking it, and enqueues it in jobs of
+        `payment_plan.job_size` records; each job runs the collection service over its records
+        (`_job_collect`). While jobs of an earlier run are unfinished, nothing new is enqueued:
+        they are collecting.
+        """
+        self.env['payment.plan.queue']._run(
+            self._name,
+            '_job_collect',
+            enqueue=self._enqueue_due,
+            inline=lambda: self._collect(commit=True),
+        )
+
+    @api.model
+    def _enqueue_due(self):
+        """Enqueue what is due in jobs, page by page (committed), memory flat however many."""
+        Queue = self.env['payment.plan.queue']
+        today = fields.Date.context_today(self)
+        page_size = Queue._get_job_size() * 100
+        last_id = 0
+        while due := self._lock_collectable(today, page_size, after_id=last_id):
+            Queue._enqueue(due, '_job_collect', self._get_collect_job_description())
+            last_id = due[-1].id
+            self.env['ir.cron']._commit_progress()
+            self.env.invalidate_all()
+
+    def _collect_in_background(self):
+        """Charge the records in the background: in jobs right away when queue_job's runner
+        takes them, else in the collection cron (triggered now)."""
+        Queue = self.env['payment.plan.queue']
+        if Queue._get_runner_status()['use_jobs']:
+            Queue._enqueue(self, '_job_collect', self._get_collect_job_description())
+        else:
+            self.env.ref('payment_plan.ir_cron_collect_due').sudo()._trigger()
+
+    def _get_collect_job_description(self):
+        """Return the description of the collection jobs of the model."""
+        return self.env._("Payment Plans: collect")
+
+    def _job_collect(self):
+        """The job of `_collect_due`: charge the records of `self` still due, once.
+
+        Run again (queue_job retries a job whose worker died), the records claimed by the first
+        run are no longer due: only what was never claimed is charged.
+        """
+        # The records were selected by the cron (the superuser) or by a user whose right to
+        # charge was checked before they were enqueued.
+        return self.sudo()._collect(commit=True)
+
     def _collect_after_commit(self):
         """Charge the records once the current transaction is committed, in a cursor of their
         own that commits each step (claim, charge, outcome), as the cron does.
@@ -181,12 +234,14 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
         )
 
     @api.model
-    def _lock_collectable(self, today, limit, ids=None):
+    def _lock_collectable(self, today, limit, ids=None, after_id=None):
         """Select and lock, `FOR UPDATE SKIP LOCKED`, the records due by `today`.
 
         :param date today: Records due on or before this day are selected.
         :param int limit: The maximum number of records.
         :param list ids: Only among these records.
+        :param int after_id: Select without locking, in order of id, the records after this id
+                             (the pages `_collect_due` enqueues).
         :return: The locked records.
         """
         raise NotImplementedError()

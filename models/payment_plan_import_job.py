@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.payment_plan import const
+from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
 from odoo.addons.payment_plan.tools import customer_import
 
 _logger = logging.getLogger(__name__)
@@ -126,7 +127,13 @@ class PaymentPlanImportJob(models.Model):
         if self.state != 'validated':
             return True
         self.write({'state': 'queued', 'rows_done': 0})
-        self.env.ref('payment_plan.ir_cron_apply_import_jobs')._trigger()
+        Queue = self.env['payment.plan.queue']
+        if Queue._get_runner_status()['use_jobs']:
+            Queue._enqueue(
+                self, '_job_process', self.env._("Payment Plans: apply an import"), size=1
+            )
+        else:
+            self.env.ref('payment_plan.ir_cron_apply_import_jobs')._trigger()
         return True
 
     # === BUSINESS METHODS === #
@@ -279,7 +286,11 @@ class PaymentPlanImportJob(models.Model):
     def _process(self, commit=False):
         """Apply the job's rows in batches, from where it stopped; mail the requester at the end.
 
-        :param bool commit: Commit after each batch (the cron).
+        Each batch is applied under the job's row lock, from the count of rows done read under
+        it: a second worker on the same import (a job next to the cron) stops at once, or goes on
+        from where the first stopped; no row is applied twice.
+
+        :param bool commit: Commit after each batch (the cron and the jobs).
         """
         self.ensure_one()
         rows, errors = self._read_file()
@@ -287,9 +298,14 @@ class PaymentPlanImportJob(models.Model):
             # The file was checked when confirmed: it cannot have changed since.
             self.write({'state': 'invalid'})
             return
-        self.state = 'running'
         batch_size = const.IMPORT_BATCH_SIZE
-        while self.rows_done < len(rows):
+        while True:
+            if lock_rows_nowait(self) is None:
+                return  # Another worker applies it.
+            self.invalidate_recordset(['state', 'rows_done'])
+            if self.state not in ('queued', 'running') or self.rows_done >= len(rows):
+                break
+            self.state = 'running'
             batch = rows[self.rows_done : self.rows_done + batch_size]
             created, updated, skipped = self._apply_rows(batch)
             self.env['payment.plan.import.issue'].sudo().create(
@@ -316,6 +332,8 @@ class PaymentPlanImportJob(models.Model):
                 if self.env['ir.cron']._commit_progress(len(batch), remaining=remaining) <= 0:
                     return
                 self.env.invalidate_all()
+        if self.state not in ('queued', 'running'):
+            return
         self.write({'state': 'done', 'date_done': fields.Datetime.now()})
         self._notify_done()
 
@@ -347,6 +365,20 @@ class PaymentPlanImportJob(models.Model):
 
     @api.model
     def _cron_apply_jobs(self):
-        """Apply the queued imports (and resume interrupted ones), oldest first."""
-        for job in self.search([('state', 'in', ('queued', 'running'))], order='id'):
+        """Apply the queued imports (and resume interrupted ones), oldest first: each in a job of
+        its own when queue_job's runner takes them, else here."""
+        imports = self.search([('state', 'in', ('queued', 'running'))], order='id')
+        self.env['payment.plan.queue']._run(
+            self._name,
+            '_job_process',
+            enqueue=lambda: self.env['payment.plan.queue']._enqueue(
+                imports, '_job_process', self.env._("Payment Plans: apply an import"), size=1
+            ),
+            inline=lambda: [job._process(commit=True) for job in imports],
+        )
+
+    def _job_process(self):
+        """The job of an import: apply its rows from where it stopped (a job run again after
+        its worker died resumes, as the cron does)."""
+        for job in self.filtered(lambda j: j.state in ('queued', 'running')):
             job._process(commit=True)

@@ -341,7 +341,7 @@ class PaymentPlanInstallment(models.Model):
     # === BUSINESS METHODS: COLLECTION === #
 
     @api.model
-    def _lock_collectable(self, today, limit, ids=None):
+    def _lock_collectable(self, today, limit, ids=None, after_id=None):
         """Select and lock pending installments due by `today` that no other worker holds.
 
         `FOR UPDATE SKIP LOCKED` lets any number of crons, workers and servers run at once: each
@@ -350,9 +350,19 @@ class PaymentPlanInstallment(models.Model):
         :param date today: Installments due or to retry on or before this day are selected.
         :param int limit: The maximum number of installments.
         :param list ids: Only among these installments (for "retry now" and "pay now").
+        :param int after_id: Select without locking, by id, those after this id (the pages of
+                             the jobs a collection is split into).
         :return: The locked installments, in order of due date.
         """
         id_filter = SQL("AND inst.id = ANY(%s)", list(ids)) if ids is not None else SQL()
+        if after_id is not None:
+            order = SQL("AND inst.id > %s ORDER BY inst.id LIMIT %s", after_id, limit)
+        else:
+            order = SQL(
+                """ORDER BY COALESCE(inst.next_attempt_date, inst.due_date), inst.id
+                   LIMIT %s FOR UPDATE OF inst SKIP LOCKED""",
+                limit,
+            )
         self.flush_model(
             ['state', 'authentication_required', 'next_attempt_date', 'due_date', 'plan_id']
         )
@@ -369,13 +379,11 @@ class PaymentPlanInstallment(models.Model):
                    AND inst.authentication_required IS NOT TRUE
                    AND COALESCE(inst.next_attempt_date, inst.due_date) <= %(today)s
                    %(id_filter)s
-              ORDER BY COALESCE(inst.next_attempt_date, inst.due_date), inst.id
-                 LIMIT %(limit)s
-                   FOR UPDATE OF inst SKIP LOCKED
+                   %(order)s
                 """,
                 today=today,
-                limit=limit,
                 id_filter=id_filter,
+                order=order,
             )
         )
         return self.browse(row[0] for row in self.env.cr.fetchall())
@@ -995,9 +1003,9 @@ class PaymentPlanInstallment(models.Model):
         self._flag_interrupted_attempts()
         self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
         self.env['ir.cron']._commit_progress()
-        self._collect(commit=True)
+        self._collect_due()
         # The lines of mass charges too large to run at once (charge batches).
-        self.env['payment.plan.charge.batch.line']._collect(commit=True)
+        self.env['payment.plan.charge.batch.line']._collect_due()
         self.env['payment.plan.charge.batch']._update_unfinished()
 
     @api.model

@@ -4,7 +4,7 @@ from datetime import date
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
-from odoo.tools import format_date
+from odoo.tools import SQL, format_date
 
 from odoo.addons.payment_plan import const
 
@@ -383,6 +383,33 @@ class PaymentToken(models.Model):
                 <= fields.Date.add(today, days=card.company_id.payment_plan_expiry_warning_days)
             )
         )
+        self.env['payment.plan.queue']._run(
+            self._name,
+            '_warn_expiring',
+            enqueue=lambda: self.env['payment.plan.queue']._enqueue(
+                cards, '_warn_expiring', self.env._("Payment Plans: warn about expiring cards")
+            ),
+            inline=cards._warn_expiring,
+        )
+        return cards
+
+    def _warn_expiring(self):
+        """Mail the customers and schedule the responsibles' activities about these expiring
+        cards (the cron's work, or one of its jobs), each card once: a card another worker holds,
+        or already warned, is left alone."""
+        today = fields.Date.context_today(self)
+        self.flush_recordset(['expiry_warning_date'])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM payment_token
+                 WHERE id = ANY(%s) AND expiry_warning_date IS NULL
+                   FOR UPDATE SKIP LOCKED
+                """,
+                self.ids,
+            )
+        )
+        cards = self.browse(row[0] for row in self.env.cr.fetchall())
         template = self.env.ref('payment_plan.mail_template_card_expiring')
         for card in cards:
             template.send_mail(card.id)

@@ -23,6 +23,31 @@ class ResConfigSettings(models.TransientModel):
         help="Installments charged and committed together by the collection cron (for every "
         "company: the cron's queue spans them).",
     )
+    payment_plan_job_size = fields.Integer(
+        string="Installments per Job",
+        config_parameter='payment_plan.job_size',
+        default=const.DEFAULT_JOB_SIZE,
+        help="The collection cron splits what is due into jobs of this many installments (or "
+        "mass charge lines, or expiring cards), which queue_job's workers run side by side.",
+    )
+    payment_plan_job_max_wait = fields.Integer(
+        string="Maximum Wait (minutes)",
+        config_parameter='payment_plan.job_max_wait',
+        default=const.DEFAULT_JOB_MAX_WAIT_MINUTES,
+        help="When jobs wait longer than this while none starts, the job runner is taken as "
+        "stopped and the crons collect inline.",
+    )
+    payment_plan_jobs_disabled = fields.Boolean(
+        string="Collect Inline Only",
+        config_parameter='payment_plan.jobs_disabled',
+        help="Never use jobs: the crons collect inline, one worker at a time.",
+    )
+    payment_plan_job_status = fields.Char(
+        string="Parallel Collection Status", compute='_compute_payment_plan_job_status'
+    )
+    payment_plan_job_capacity = fields.Char(
+        string="Channel Capacity", compute='_compute_payment_plan_job_status'
+    )
     payment_plan_recently_denied_days = fields.Integer(
         related='company_id.payment_plan_recently_denied_days', readonly=False
     )
@@ -48,15 +73,38 @@ class ResConfigSettings(models.TransientModel):
                 f'{settings.company_id.get_base_url()}/web/login?redirect=/my/plans'
             )
 
-    def set_values(self):
-        """Refuse a batch size that would never charge."""
-        if self.payment_plan_batch_size < 1:
-            raise ValidationError(
+    def _compute_payment_plan_job_status(self):
+        Queue = self.env['payment.plan.queue']
+        status = Queue._get_runner_status()
+        capacity = Queue._get_channel_capacity()
+        for settings in self:
+            settings.payment_plan_job_status = status['reason']
+            settings.payment_plan_job_capacity = (
                 self.env._(
-                    "%(setting)s must be at least 1.",
-                    setting=self._fields['payment_plan_batch_size'].get_description(self.env)[
-                        'string'
-                    ],
+                    "%(capacity)s jobs at once on %(channel)s in this server's job runner",
+                    capacity=capacity,
+                    channel=const.JOB_CHANNEL,
+                )
+                if capacity
+                else self.env._(
+                    "Not set in this server's job runner options: %(channel)s shares the root "
+                    "channel's capacity (ODOO_QUEUE_JOB_CHANNELS=root:4,%(channel)s:4).",
+                    channel=const.JOB_CHANNEL,
                 )
             )
+
+    def set_values(self):
+        """Refuse sizes and delays that would never charge."""
+        for field_name in (
+            'payment_plan_batch_size',
+            'payment_plan_job_size',
+            'payment_plan_job_max_wait',
+        ):
+            if self[field_name] < 1:
+                raise ValidationError(
+                    self.env._(
+                        "%(setting)s must be at least 1.",
+                        setting=self._fields[field_name].get_description(self.env)['string'],
+                    )
+                )
         return super().set_values()

@@ -140,8 +140,23 @@ ensure_postgres() {
     pg_answers || fail_step "connecting to PostgreSQL" "It does not answer on ${PGHOST}: see pg_lsclusters."
 }
 
+# OCA's queue_job (the add-on's dependency), from PyPI. Its wheel requires the "odoo"
+# distribution, which an Odoo installed from source is not: installed without its dependencies,
+# plus the one it needs (openupgradelib).
+QUEUE_JOB_REQUIREMENT="odoo-addon-queue-job==19.0.2.4.0.1"
+ensure_queue_job() {
+    "$PY" -c "import odoo.addons.queue_job, openupgradelib" 2>/dev/null && return 0
+    step "Installing OCA's queue_job ($QUEUE_JOB_REQUIREMENT)"
+    "$PY" -m pip install -qq --no-deps "$QUEUE_JOB_REQUIREMENT" \
+        && "$PY" -m pip install -qq openupgradelib \
+        || fail_step "installing queue_job" "See pip's message above (PyPI must be reachable, or a local index set in pip's configuration)."
+    "$PY" -c "import odoo.addons.queue_job" \
+        || fail_step "importing queue_job" "$PY cannot import odoo.addons.queue_job."
+}
+
 check_requirements() {
     ensure_odoo
+    ensure_queue_job
     ensure_postgres
 }
 

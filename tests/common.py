@@ -1,11 +1,17 @@
+import logging
+import threading
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 
+from odoo import SUPERUSER_ID, api, fields
 from odoo.fields import Command
 from odoo.orm.registry import Registry
-from odoo.tests import new_test_user
+from odoo.tests import TransactionCase, new_test_user
 
 from odoo.addons.base.tests.common import BaseCommon
+
+_logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -232,3 +238,80 @@ class PaymentPlanCommon(BaseCommon):
             payment_plan_collection_mode=mode,
             **values,
         )
+
+
+class ConcurrencyCommon(TransactionCase):
+    """Separate cursors that really commit, as concurrent workers do: the records are created
+    committed, for customers named after the test (the test database is dropped after the run),
+    and the jobs run in threads of their own."""
+
+    def _committed_plans(self, label, count, company=None):
+        """Create and activate, in a committed transaction, `count` one-period subscriptions due
+        yesterday, each for its own customer with a demo card that confirms payments."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env['res.company'].browse(company) if company else env.company
+            provider = env.ref('payment.payment_provider_demo')
+            if company != provider.company_id:
+                provider = provider.copy({'company_id': company.id, 'state': 'test'})
+            # Configure the provider's journal once, as an administrator does when enabling it
+            # (Odoo would otherwise create its payment method line lazily, once per worker).
+            provider.write({'journal_id': provider.journal_id.id})
+            partners = env['res.partner'].create(
+                [
+                    {'name': f"{label} customer {n}", 'email': f'{label}.{n}@example.com'}
+                    for n in range(count)
+                ]
+            )
+            create_demo_cards(env, partners, provider=provider)
+            yesterday = fields.Date.context_today(env['payment.plan']) - timedelta(days=1)
+            plans = (
+                env['payment.plan']
+                .with_company(company)
+                .create(
+                    [
+                        {
+                            'partner_id': partner.id,
+                            'company_id': company.id,
+                            'plan_type': 'subscription',
+                            'installment_count': 1,
+                            'amount': 10.0,
+                            'date_start': yesterday,
+                            'collection_mode': 'token',
+                        }
+                        for partner in partners
+                    ]
+                )
+            )
+            plans.action_activate()
+            return plans.installment_ids.ids
+
+    def _run_in_threads(self, jobs):
+        """Run each job in its own thread, on its own cursor, all at once; fail unless every job
+        ran to its end (a job that never ran would make the test pass for nothing)."""
+        errors, finished = [], []
+
+        def run(job):
+            try:
+                with self.registry.cursor() as cr:
+                    job(api.Environment(cr, SUPERUSER_ID, {}))
+                finished.append(job)
+            except Exception as error:
+                _logger.exception("A concurrent job failed.")
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+        with registry_lock_released():
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=600)
+        self.assertFalse([thread for thread in threads if thread.is_alive()], "a job never ended")
+        self.assertEqual(errors, [])
+        self.assertEqual(len(finished), len(jobs), "a concurrent job did not run")
+
+    @contextmanager
+    def _fresh_env(self):
+        """An environment on a new cursor: the test's own snapshot predates the committed data."""
+        with self.registry.cursor() as cr:
+            yield api.Environment(cr, SUPERUSER_ID, {})

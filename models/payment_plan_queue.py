@@ -1,0 +1,212 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.tools import SQL, str2bool
+
+from odoo.addons.payment_plan import const
+from odoo.addons.queue_job.job import identity_exact
+from odoo.addons.queue_job.jobrunner.channels import ChannelManager
+from odoo.addons.queue_job.jobrunner.runner import _channels as jobrunner_channels
+
+_logger = logging.getLogger(__name__)
+
+# The states of a job that has not ended (queue_job's `STATES`).
+UNFINISHED_STATES = ('wait_dependencies', 'pending', 'enqueued', 'started')
+WAITING_STATES = ('pending', 'enqueued')
+
+
+class PaymentPlanQueue(models.AbstractModel):
+    """The add-on's background work on OCA's queue_job: jobs on the channel `root.payment_plan`
+    while its runner takes them, the crons' own inline work otherwise.
+
+    The crons ask `_get_runner_status` which way to go. Jobs only spread the work over workers
+    and servers: each job runs the same service as the cron (for charges, the collection service,
+    which locks `SKIP LOCKED`, claims and commits before any card is charged), so a job run twice,
+    two jobs over the same records, or a job next to the cron's inline run never do anything
+    twice.
+    """
+
+    _name = 'payment.plan.queue'
+    _description = "Payment Plan Background Jobs"
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _get_job_size(self):
+        """Return the number of records per job (the `payment_plan.job_size` setting)."""
+        return max(
+            int(
+                self.env['ir.config_parameter']
+                .sudo()
+                .get_param('payment_plan.job_size', const.DEFAULT_JOB_SIZE)
+            ),
+            1,
+        )
+
+    @api.model
+    def _get_runner_status(self):
+        """Tell whether the background work goes to jobs, and why.
+
+        Jobs are used once queue_job's runner started a job of the channel within
+        `const.JOB_RUNNER_SEEN_DAYS` days, unless jobs have waited longer than the
+        `payment_plan.job_max_wait` setting (minutes) while none started: the runner stopped.
+        The `payment_plan.jobs_disabled` setting keeps the work inline.
+
+        :return: {'use_jobs': bool, 'reason': str, 'waiting': int, 'last_started': datetime,
+                 'ping': whether to enqueue a job that shows the runner runs}
+        :rtype: dict
+        """
+        ICP = self.env['ir.config_parameter'].sudo()
+        now = fields.Datetime.now()
+        max_wait = int(
+            ICP.get_param('payment_plan.job_max_wait', const.DEFAULT_JOB_MAX_WAIT_MINUTES)
+        )
+        self.env['queue.job'].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT MAX(date_started),
+                       MIN(date_created) FILTER (WHERE state IN %(waiting)s),
+                       COUNT(*) FILTER (WHERE state IN %(waiting)s)
+                  FROM queue_job
+                 WHERE channel = %(channel)s
+                   AND date_created >= %(since)s
+                """,
+                waiting=WAITING_STATES,
+                channel=const.JOB_CHANNEL,
+                since=fields.Datetime.subtract(now, days=const.JOB_RUNNER_SEEN_DAYS),
+            )
+        )
+        last_started, oldest_waiting, waiting = self.env.cr.fetchone()
+        status = {
+            'use_jobs': False,
+            'ping': False,
+            'waiting': waiting,
+            'last_started': last_started,
+        }
+        if str2bool(ICP.get_param('payment_plan.jobs_disabled', 'False'), False):
+            status['reason'] = self.env._(
+                "Parallel collection is off: the crons collect inline, one worker at a time."
+            )
+        elif not last_started:
+            status['ping'] = True
+            status['reason'] = self.env._(
+                "Queue_job's job runner has started no job of the channel %(channel)s in the "
+                "last %(days)s days: the crons collect inline, one worker at a time. Start Odoo "
+                "with workers and the runner (server_wide_modules = base,web,queue_job) and the "
+                "next run of the collection cron uses jobs.",
+                channel=const.JOB_CHANNEL,
+                days=const.JOB_RUNNER_SEEN_DAYS,
+            )
+        elif waiting and fields.Datetime.subtract(now, minutes=max_wait) > max(
+            oldest_waiting, last_started
+        ):
+            status['reason'] = self.env._(
+                "%(count)s jobs have waited since %(since)s and none started for more than "
+                "%(minutes)s minutes: queue_job's job runner seems stopped. The crons collect "
+                "inline until it starts jobs again.",
+                count=waiting,
+                since=fields.Datetime.to_string(oldest_waiting),
+                minutes=max_wait,
+            )
+        else:
+            status['use_jobs'] = True
+            status['reason'] = self.env._(
+                "Collected in jobs of %(size)s on the channel %(channel)s: queue_job's job "
+                "runner started a job at %(date)s (UTC); %(count)s jobs are waiting.",
+                size=self._get_job_size(),
+                channel=const.JOB_CHANNEL,
+                date=fields.Datetime.to_string(last_started),
+                count=waiting,
+            )
+        return status
+
+    @api.model
+    def _run(self, model_name, method_name, enqueue, inline):
+        """Do a cron's work in jobs when queue_job's runner takes them, else inline.
+
+        While jobs of `model_name`.`method_name` are unfinished, nothing is enqueued: they do
+        the work.
+
+        :param callable enqueue: Enqueues the work (with `_enqueue`).
+        :param callable inline: Does the work in the cron.
+        :return: Whether the work went to jobs.
+        """
+        status = self._get_runner_status()
+        if not status['use_jobs']:
+            if status['ping']:
+                self._ping_runner()
+            inline()
+            return False
+        if not self._has_unfinished_jobs(model_name, method_name):
+            enqueue()
+        return True
+
+    @api.model
+    def _get_channel_capacity(self):
+        """Return the capacity of the channel in this server's job runner options (queue_job
+        reads them when the runner starts: `ODOO_QUEUE_JOB_CHANNELS` or the `channels` option of
+        the `[queue_job]` section), or None when they do not name it."""
+        config = ChannelManager.parse_simple_config(jobrunner_channels())
+        capacities = {
+            channel['name'] if channel['name'].startswith('root') else f"root.{channel['name']}": (
+                channel['capacity']
+            )
+            for channel in config
+        }
+        capacity = capacities.get(const.JOB_CHANNEL)
+        if capacity is None:
+            return None
+        return min(capacity, capacities.get('root', 1))
+
+    @api.model
+    def _ping_runner(self):
+        """Enqueue, once, a job that does nothing: the runner is seen when it starts it."""
+        self.with_delay(
+            channel=const.JOB_CHANNEL,
+            identity_key=identity_exact,
+            description=self.env._("Payment Plans: check that the job runner runs"),
+        )._job_ping()
+
+    def _job_ping(self):
+        """The job that shows the runner runs (queue_job records when it started)."""
+        return "The job runner runs."
+
+    @api.model
+    def _has_unfinished_jobs(self, model_name, method_name):
+        """Tell whether jobs of `model_name`.`method_name` have not ended yet."""
+        self.env['queue.job'].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1
+                  FROM queue_job
+                 WHERE channel = %s AND model_name = %s AND method_name = %s AND state IN %s
+                 LIMIT 1
+                """,
+                const.JOB_CHANNEL,
+                model_name,
+                method_name,
+                UNFINISHED_STATES,
+            )
+        )
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _enqueue(self, records, method_name, description, size=None):
+        """Enqueue `records`.`method_name`() in jobs of `size` records (default: the
+        `payment_plan.job_size` setting).
+
+        :return: The number of jobs enqueued.
+        """
+        size = size or self._get_job_size()
+        count = 0
+        for start in range(0, len(records), size):
+            chunk = records[start : start + size]
+            delayable = chunk.with_delay(
+                channel=const.JOB_CHANNEL,
+                description=f"{description} ({chunk[:1].id}-{chunk[-1:].id})",
+            )
+            getattr(delayable, method_name)()
+            count += 1
+        return count
