@@ -128,6 +128,7 @@ def start_server(args, capacity, port, log):
             '--log-level=info',
             '--log-handler=odoo.addons.queue_job:WARNING',
             '--log-handler=odoo.modules:WARNING',
+            '--log-handler=odoo.addons.payment_plan:INFO',
         ],
         env=env,
         stdout=log,
@@ -239,13 +240,18 @@ def report(label, count, elapsed, queries, peak, problems, extra=''):
 
 
 def serve(latency_ms, odoo_args):
-    """Run an Odoo server whose Demo provider answers after `latency_ms` (benchmark only)."""
+    """Run an Odoo server whose Demo provider answers after `latency_ms` (benchmark only).
+
+    Odoo's prefork server starts its websocket process as `python <argv[0]> gevent <options>`:
+    this file, which then runs Odoo's `gevent` command (see `main`)."""
     add_gateway_latency(latency_ms)
-    sys.argv = ['odoo', 'server', *odoo_args]
+    sys.argv = [os.path.abspath(__file__), *odoo_args]
     odoo_main()
 
 
 def main():
+    if odoo.evented:  # the prefork server's websocket process (`gevent` read by Odoo's import)
+        return odoo_main()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--serve', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--database')

@@ -41,12 +41,17 @@ ensure_odoo() {
 
 # Odoo's requirements.txt with the known adjustments: cbor2 5.4.2 has no wheel for Python 3.11
 # (5.6.5 has); python-ldap (LDAP log-in only) needs the LDAP headers; psycopg2 builds from
-# source only where pg_config is (else psycopg2-binary, the same driver prebuilt).
+# source only where pg_config is (else psycopg2-binary, the same driver prebuilt). gevent (the
+# websocket process of a server with workers) checks its zope dependencies with pkg_resources,
+# which, with the setuptools of Python 3.11, does not find the releases of zope.interface and
+# zope.event named the new way: the last ones named the old way.
 odoo_requirements() {
     local pg_config_found=1
     command -v pg_config >/dev/null 2>&1 || pg_config_found=0
     sed -e 's/^cbor2==5\.4\.2\([ ;]\)/cbor2==5.6.5\1/' -e '/^python-ldap/d' "$1" \
         | if [ "$pg_config_found" = 1 ]; then cat; else sed 's/^psycopg2==/psycopg2-binary==/'; fi
+    echo "zope.interface<7"
+    echo "zope.event<5.1"
 }
 
 build_odoo_venv() {

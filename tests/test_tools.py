@@ -461,6 +461,8 @@ def test_the_set_up_adjusts_odoo_requirements_per_python_version(tmp_path):
         "cbor2==5.6.2 ; python_version >= '3.12'",
         "psycopg2==2.9.5 ; python_version == '3.11'",
         "lxml==5.2.1",
+        "zope.interface<7",
+        "zope.event<5.1",
     ]
     (tools / 'pg_config').unlink()
     adjusted = _run_setup_function(f'odoo_requirements "{requirements}"', {'PATH': path})
