@@ -51,6 +51,7 @@
         'views/payment_plan_payment_link_templates.xml',
         'views/payment_plan_import_job_views.xml',
         'views/auth_signup_templates.xml',
+        'views/queue_job_views.xml',
         'views/payment_plan_menus.xml',
     ],
     'demo': [
