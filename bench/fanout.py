@@ -62,6 +62,17 @@ def check_charged_once(env, installment_ids):
     return problems
 
 
+def database_rollbacks(registry):
+    """Return the number of transactions rolled back in the database so far (PostgreSQL's
+    statistics: a conflict between workers, or a request that failed)."""
+    with registry.cursor() as cr:
+        cr.execute("SELECT pg_stat_force_next_flush()")
+        cr.execute(
+            "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return cr.fetchone()[0]
+
+
 def worker_peaks(server_pid):
     """Return {pid: peak RSS in MiB} of the server's worker processes (its children)."""
     peaks = {}
@@ -184,6 +195,7 @@ def fan_out(args, registry, capacity):
                 )
             log.flush()
             log_start = os.path.getsize(log_path)
+            rollbacks = database_rollbacks(registry)
             start = time.perf_counter()
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
@@ -199,6 +211,7 @@ def fan_out(args, registry, capacity):
 
             wait_until(registry, all_paid, 3600, "the installments to be paid")
             elapsed = time.perf_counter() - start
+            rollbacks = database_rollbacks(registry) - rollbacks
             peaks = worker_peaks(server.pid)
             with registry.cursor() as cr:
                 problems = check_charged_once(
@@ -222,7 +235,10 @@ def fan_out(args, registry, capacity):
         sum(job_queries) + enqueue_queries,
         peak,
         problems,
-        extra=f"  {len(job_queries)} jobs, enqueued in {enqueued:.1f} s",
+        extra=(
+            f"  {len(job_queries)} jobs, enqueued in {enqueued:.1f} s, "
+            f"{rollbacks} transactions rolled back"
+        ),
     )
     return args.installments / elapsed
 

@@ -90,6 +90,7 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
                 if not commit or conflicts >= 10:
                     raise
                 conflicts += 1
+                _logger.info("%s: a batch met another worker's changes; taken again.", self._name)
                 self.env.cr.rollback()
                 self.env.invalidate_all()
                 continue
