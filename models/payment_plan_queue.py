@@ -10,8 +10,7 @@ from odoo.addons.queue_job.jobrunner.runner import _channels as jobrunner_channe
 
 _logger = logging.getLogger(__name__)
 
-# The states of a job that has not ended (queue_job's `STATES`).
-UNFINISHED_STATES = ('wait_dependencies', 'pending', 'enqueued', 'started')
+# The states of queue_job's jobs waiting for a worker.
 WAITING_STATES = ('pending', 'enqueued')
 
 
@@ -58,9 +57,7 @@ class PaymentPlanQueue(models.AbstractModel):
         """
         ICP = self.env['ir.config_parameter'].sudo()
         now = fields.Datetime.now()
-        max_wait = int(
-            ICP.get_param('payment_plan.job_max_wait', const.DEFAULT_JOB_MAX_WAIT_MINUTES)
-        )
+        max_wait = self._get_max_wait()
         self.env['queue.job'].flush_model()
         self.env.cr.execute(
             SQL(
@@ -173,21 +170,42 @@ class PaymentPlanQueue(models.AbstractModel):
         return "The job runner runs."
 
     @api.model
+    def _get_max_wait(self):
+        """Return the `payment_plan.job_max_wait` setting, in minutes."""
+        return max(
+            int(
+                self.env['ir.config_parameter']
+                .sudo()
+                .get_param('payment_plan.job_max_wait', const.DEFAULT_JOB_MAX_WAIT_MINUTES)
+            ),
+            1,
+        )
+
+    @api.model
     def _has_unfinished_jobs(self, model_name, method_name):
-        """Tell whether jobs of `model_name`.`method_name` have not ended yet."""
+        """Tell whether jobs of `model_name`.`method_name` have not ended yet.
+
+        A job started longer ago than the maximum wait counts as ended: its worker died and
+        nobody requeued it (the runner is down too). The work is enqueued again, and done
+        inline once the new jobs wait too long.
+        """
         self.env['queue.job'].flush_model()
         self.env.cr.execute(
             SQL(
                 """
                 SELECT 1
                   FROM queue_job
-                 WHERE channel = %s AND model_name = %s AND method_name = %s AND state IN %s
+                 WHERE channel = %(channel)s
+                   AND model_name = %(model)s
+                   AND method_name = %(method)s
+                   AND (state IN %(waiting)s OR (state = 'started' AND date_started >= %(since)s))
                  LIMIT 1
                 """,
-                const.JOB_CHANNEL,
-                model_name,
-                method_name,
-                UNFINISHED_STATES,
+                channel=const.JOB_CHANNEL,
+                model=model_name,
+                method=method_name,
+                waiting=('wait_dependencies', *WAITING_STATES),
+                since=fields.Datetime.subtract(fields.Datetime.now(), minutes=self._get_max_wait()),
             )
         )
         return bool(self.env.cr.fetchone())

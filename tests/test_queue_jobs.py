@@ -275,6 +275,37 @@ class TestQueueJobs(PaymentPlanCommon):
         self.assertEqual(set(waiting.mapped('state')), {'done'})
         self._assert_charged_once(due)
 
+    @freeze_time('2026-03-01 08:00')
+    def test_a_job_stuck_started_does_not_stop_collection_for_good(self):
+        self._runner_seen()
+        due = self._due_installments(2)
+        self._run_cron()
+        stuck = self.env['queue.job'].search([('method_name', '=', '_job_collect')])
+        self.assertEqual(len(stuck), 1)
+        # A worker takes the job and dies before it starts charging; the runner, down too,
+        # never requeues it.
+        job = Job.load(self.env, stuck.uuid)
+        job.set_enqueued()
+        job.set_started()
+        job.store()
+        with freeze_time('2026-03-01 08:20'):
+            self._run_cron()  # it may still be charging: nothing more is enqueued
+            self.assertEqual(self.env['queue.job'].search_count(self._collect_jobs()), 1)
+        with freeze_time('2026-03-01 08:45'):
+            self._run_cron()  # started longer ago than the maximum wait: the work goes again
+            self.assertEqual(self.env['queue.job'].search_count(self._collect_jobs()), 2)
+            run_stored_jobs(self.env)
+        self.env.invalidate_all()
+        self._assert_charged_once(due)
+        # The stuck job, requeued at last, finds nothing to charge.
+        self._in_own_cursor(
+            lambda env: env['payment.plan.installment'].browse(stuck.records.ids)._job_collect()
+        )
+        self._assert_charged_once(due)
+
+    def _collect_jobs(self):
+        return [('channel', '=', CHANNEL), ('method_name', '=', '_job_collect')]
+
     # === Mass charges, imports and card warnings go the same way === #
 
     @freeze_time('2026-03-01 08:00')
