@@ -191,7 +191,10 @@ def fan_out(args, registry, capacity):
             wait_for_server(port, server)
             # The runner is seen once it ran the add-on's first job.
             with registry.cursor() as cr:
-                api.Environment(cr, SUPERUSER_ID, {})['payment.plan.queue']._ping_runner()
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                if args.job_size:
+                    env['ir.config_parameter'].set_param('payment_plan.job_size', args.job_size)
+                env['payment.plan.queue']._ping_runner()
             wait_until(
                 registry,
                 lambda env: env['payment.plan.queue']._get_runner_status()['use_jobs'],
@@ -291,6 +294,9 @@ def main():
         help="installments of (a), the single cron (default: as many as (b))",
     )
     parser.add_argument('--capacities', default='4,8,16')
+    parser.add_argument(
+        '--job-size', type=int, default=0, help="installments per job (default: the setting, 50)"
+    )
     parser.add_argument('--latency-ms', type=int, default=300)
     parser.add_argument('--log-dir', default='.')
     parser.add_argument('odoo_args', nargs='*')
