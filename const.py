@@ -74,6 +74,12 @@ DEFAULT_BATCH_SIZE = 100
 JOB_CHANNEL = 'root.payment_plan'
 DEFAULT_JOB_SIZE = 50
 DEFAULT_JOB_MAX_WAIT_MINUTES = 30
+# Beyond these, a job would outlast any sensible request time limit, and a wait would outlast
+# the days the runner counts as seen.
+MAX_JOB_SIZE = 500
+MAX_JOB_MAX_WAIT_MINUTES = 7 * 24 * 60
+# How long Odoo's payment providers wait for a gateway's answer (`_send_api_request`).
+PROVIDER_TIMEOUT_SECONDS = 10
 # The job runner counts as running when it started a job of the add-on within this delay.
 JOB_RUNNER_SEEN_DAYS = 7
 # A claimed attempt whose transaction is still a draft after this delay was interrupted.

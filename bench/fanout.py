@@ -76,9 +76,7 @@ def database_rollbacks(registry):
     statistics: a conflict between workers, or a request that failed)."""
     with registry.cursor() as cr:
         cr.execute("SELECT pg_stat_force_next_flush()")
-        cr.execute(
-            "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"
-        )
+        cr.execute("SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()")
         return cr.fetchone()[0]
 
 

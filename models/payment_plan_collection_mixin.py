@@ -228,10 +228,8 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
 
     @api.model
     def _get_batch_size(self):
-        return int(
-            self.env['ir.config_parameter']
-            .sudo()
-            .get_param('payment_plan.batch_size', const.DEFAULT_BATCH_SIZE)
+        return self.env['payment.plan.queue']._get_int_setting(
+            'payment_plan.batch_size', const.DEFAULT_BATCH_SIZE
         )
 
     @api.model

@@ -1,7 +1,7 @@
 import logging
 
 from odoo import api, fields, models
-from odoo.tools import SQL, str2bool
+from odoo.tools import SQL, config, str2bool
 
 from odoo.addons.payment_plan import const
 from odoo.addons.queue_job.job import identity_exact
@@ -31,15 +31,22 @@ class PaymentPlanQueue(models.AbstractModel):
     # === BUSINESS METHODS === #
 
     @api.model
+    def _get_int_setting(self, key, default, maximum=None):
+        """Return the integer setting `key` (a system parameter), within 1 and `maximum`; its
+        default when it is not an integer (a value typed in System Parameters)."""
+        value = self.env['ir.config_parameter'].sudo().get_param(key, default)
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            _logger.warning("The setting %s is not an integer (%r): %s used.", key, value, default)
+            value = default
+        return max(1, min(value, maximum) if maximum else value)
+
+    @api.model
     def _get_job_size(self):
         """Return the number of records per job (the `payment_plan.job_size` setting)."""
-        return max(
-            int(
-                self.env['ir.config_parameter']
-                .sudo()
-                .get_param('payment_plan.job_size', const.DEFAULT_JOB_SIZE)
-            ),
-            1,
+        return self._get_int_setting(
+            'payment_plan.job_size', const.DEFAULT_JOB_SIZE, const.MAX_JOB_SIZE
         )
 
     @api.model
@@ -52,7 +59,8 @@ class PaymentPlanQueue(models.AbstractModel):
         The `payment_plan.jobs_disabled` setting keeps the work inline.
 
         :return: {'use_jobs': bool, 'reason': str, 'waiting': int, 'last_started': datetime,
-                 'ping': whether to enqueue a job that shows the runner runs}
+                 'ping': whether to enqueue a job that shows the runner runs,
+                 'warning': what to change in the server's options, or ''}
         :rtype: dict
         """
         ICP = self.env['ir.config_parameter'].sudo()
@@ -78,6 +86,7 @@ class PaymentPlanQueue(models.AbstractModel):
         status = {
             'use_jobs': False,
             'ping': False,
+            'warning': '',
             'waiting': waiting,
             'last_started': last_started,
         }
@@ -108,6 +117,7 @@ class PaymentPlanQueue(models.AbstractModel):
             )
         else:
             status['use_jobs'] = True
+            status['warning'] = self._get_time_limit_warning()
             status['reason'] = self.env._(
                 "Collected in jobs of %(size)s on the channel %(channel)s: queue_job's job "
                 "runner started a job at %(date)s (UTC); %(count)s jobs are waiting.",
@@ -117,6 +127,24 @@ class PaymentPlanQueue(models.AbstractModel):
                 count=waiting,
             )
         return status
+
+    @api.model
+    def _get_time_limit_warning(self):
+        """Say when a job of this server's workers may be killed before its end: a job charges
+        its records one after the other, each waiting up to the provider's timeout, within the
+        request time limit of the worker that runs it."""
+        limit = config['limit_time_real']
+        worst = self._get_job_size() * const.PROVIDER_TIMEOUT_SECONDS
+        if not config['workers'] or not limit or worst <= limit:
+            return ''
+        return self.env._(
+            "A job of %(size)s charges may last %(worst)s s when the gateway answers slowly, "
+            "more than this server's request time limit (limit_time_real = %(limit)s s): lower "
+            "the installments per job, or raise the limit.",
+            size=self._get_job_size(),
+            worst=worst,
+            limit=limit,
+        )
 
     @api.model
     def _run(self, model_name, method_name, enqueue, inline):
@@ -172,13 +200,10 @@ class PaymentPlanQueue(models.AbstractModel):
     @api.model
     def _get_max_wait(self):
         """Return the `payment_plan.job_max_wait` setting, in minutes."""
-        return max(
-            int(
-                self.env['ir.config_parameter']
-                .sudo()
-                .get_param('payment_plan.job_max_wait', const.DEFAULT_JOB_MAX_WAIT_MINUTES)
-            ),
-            1,
+        return self._get_int_setting(
+            'payment_plan.job_max_wait',
+            const.DEFAULT_JOB_MAX_WAIT_MINUTES,
+            const.MAX_JOB_MAX_WAIT_MINUTES,
         )
 
     @api.model

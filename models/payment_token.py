@@ -362,41 +362,53 @@ class PaymentToken(models.Model):
 
     def _cron_warn_expiring_cards(self):
         """Tell customers (a mail) and plan responsibles (an activity) that a card paying running
-        plans expires within the configured number of days. Each card is warned once."""
+        plans expires within the configured number of days. Each card is warned once: in jobs
+        of N cards when queue_job's runner runs, here otherwise."""
         today = fields.Date.context_today(self)
-        [(longest,)] = (
-            self.env['res.company']
-            .sudo()
-            ._read_group([], [], ['payment_plan_expiry_warning_days:max'])
-        )
-        cards = self.search(
-            [
-                ('expiry_date', '!=', False),
-                ('expiry_date', '<=', fields.Date.add(today, days=longest)),
-                ('expiry_date', '>=', today),
-                ('expiry_warning_date', '=', False),
-                ('payment_plan_ids.state', '=', 'active'),
-            ]
-        ).filtered(
-            lambda card: (
-                card.expiry_date
-                <= fields.Date.add(today, days=card.company_id.payment_plan_expiry_warning_days)
-            )
-        )
-        self.env['payment.plan.queue']._run(
+        cards = self.search(self._get_expiring_domain(today))._filter_expiring(today)
+        Queue = self.env['payment.plan.queue']
+        Queue._run(
             self._name,
             '_warn_expiring',
-            enqueue=lambda: self.env['payment.plan.queue']._enqueue(
+            enqueue=lambda: Queue._enqueue(
                 cards, '_warn_expiring', self.env._("Payment Plans: warn about expiring cards")
             ),
             inline=cards._warn_expiring,
         )
         return cards
 
+    @api.model
+    def _get_expiring_domain(self, today):
+        """Return the domain of the cards to warn today: active, paying a running plan, not
+        warned yet, expiring within the longest warning delay of the companies."""
+        [(longest,)] = (
+            self.env['res.company']
+            .sudo()
+            ._read_group([], [], ['payment_plan_expiry_warning_days:max'])
+        )
+        return [
+            ('active', '=', True),
+            ('expiry_date', '!=', False),
+            ('expiry_date', '<=', fields.Date.add(today, days=longest)),
+            ('expiry_date', '>=', today),
+            ('expiry_warning_date', '=', False),
+            ('payment_plan_ids.state', '=', 'active'),
+        ]
+
+    def _filter_expiring(self, today):
+        """Keep the cards expiring within their own company's warning delay."""
+        return self.filtered(
+            lambda card: (
+                card.expiry_date
+                <= fields.Date.add(today, days=card.company_id.payment_plan_expiry_warning_days)
+            )
+        )
+
     def _warn_expiring(self):
         """Mail the customers and schedule the responsibles' activities about these expiring
-        cards (the cron's work, or one of its jobs), each card once: a card another worker holds,
-        or already warned, is left alone."""
+        cards (the cron's work, or one of its jobs), each card once: a card another worker holds
+        or already warned is left alone, and one that no longer needs the warning when the job
+        runs (its plans cancelled, the card replaced, archived or expired) too."""
         today = fields.Date.context_today(self)
         self.flush_recordset(['expiry_warning_date'])
         self.env.cr.execute(
@@ -409,7 +421,11 @@ class PaymentToken(models.Model):
                 self.ids,
             )
         )
-        cards = self.browse(row[0] for row in self.env.cr.fetchall())
+        cards = (
+            self.browse(row[0] for row in self.env.cr.fetchall())
+            .filtered_domain(self._get_expiring_domain(today))
+            ._filter_expiring(today)
+        )
         template = self.env.ref('payment_plan.mail_template_card_expiring')
         for card in cards:
             template.send_mail(card.id)

@@ -78,7 +78,9 @@ class ResConfigSettings(models.TransientModel):
         status = Queue._get_runner_status()
         capacity = Queue._get_channel_capacity()
         for settings in self:
-            settings.payment_plan_job_status = status['reason']
+            settings.payment_plan_job_status = " ".join(
+                filter(None, [status['reason'], status['warning']])
+            )
             settings.payment_plan_job_capacity = (
                 self.env._(
                     "%(capacity)s jobs at once on %(channel)s in this server's job runner",
@@ -94,17 +96,21 @@ class ResConfigSettings(models.TransientModel):
             )
 
     def set_values(self):
-        """Refuse sizes and delays that would never charge."""
-        for field_name in (
-            'payment_plan_batch_size',
-            'payment_plan_job_size',
-            'payment_plan_job_max_wait',
+        """Refuse sizes and delays that would never charge, or outlast what they bound."""
+        for field_name, maximum in (
+            ('payment_plan_batch_size', None),
+            ('payment_plan_job_size', const.MAX_JOB_SIZE),
+            ('payment_plan_job_max_wait', const.MAX_JOB_MAX_WAIT_MINUTES),
         ):
-            if self[field_name] < 1:
+            if self[field_name] < 1 or (maximum and self[field_name] > maximum):
+                setting = self._fields[field_name].get_description(self.env)['string']
                 raise ValidationError(
                     self.env._(
-                        "%(setting)s must be at least 1.",
-                        setting=self._fields[field_name].get_description(self.env)['string'],
+                        "%(setting)s must be between 1 and %(maximum)s.",
+                        setting=setting,
+                        maximum=maximum,
                     )
+                    if maximum
+                    else self.env._("%(setting)s must be at least 1.", setting=setting)
                 )
         return super().set_values()

@@ -7,6 +7,7 @@ each stored job, or queue_job's `trap_jobs` catches what is enqueued and perform
 
 import base64
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -14,7 +15,9 @@ from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
 from odoo.tests import tagged
+from odoo.tools import config
 
+from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tests.common import (
     ConcurrencyCommon,
     PaymentPlanCommon,
@@ -154,13 +157,57 @@ class TestQueueJobs(PaymentPlanCommon):
         self._runner_seen()
         settings = self.env['res.config.settings'].create({})
         self.assertIn("Collected in jobs of 3", settings.payment_plan_job_status)
-        with self.assertRaisesRegex(ValidationError, "at least 1"):
+        with self.assertRaisesRegex(ValidationError, "between 1 and 500"):
             self.env['res.config.settings'].create({'payment_plan_job_size': 0}).set_values()
         self.assertEqual(self.ICP.get_param('payment_plan.job_size'), '3')
         self.env['res.config.settings'].create({'payment_plan_jobs_disabled': True}).set_values()
         status = self.Queue._get_runner_status()
         self.assertFalse(status['use_jobs'])
         self.assertIn("off", status['reason'])
+
+    @freeze_time('2026-03-01 08:00')
+    def test_settings_out_of_bounds_are_refused_and_odd_parameters_change_nothing(self):
+        self._runner_seen()
+        for values in (
+            {'payment_plan_job_max_wait': 1_500_000_000},
+            {'payment_plan_job_size': const.MAX_JOB_SIZE + 1},
+        ):
+            with self.assertRaisesRegex(ValidationError, "between 1 and"):
+                self.env['res.config.settings'].create(values).set_values()
+        # Typed in System Parameters instead: the crons keep working, with the default or the
+        # bound.
+        due = self._due_installments(2)
+        self.ICP.set_param('payment_plan.job_max_wait', '1500000000')
+        self.ICP.set_param('payment_plan.job_size', '50.0')
+        self.Queue._ping_runner()  # a job waiting: the maximum wait is read
+        with freeze_time('2026-03-01 08:01'):
+            status = self.Queue._get_runner_status()
+            self.assertTrue(status['use_jobs'])
+            self.assertIn("jobs of 50", status['reason'])
+            with trap_jobs() as trap:
+                self._run_cron()
+                self.assertEqual(len(trapped(trap, '_job_collect')), 1)
+                self.env.flush_all()
+                trap.perform_enqueued_jobs()
+            self.assertIn(
+                "Collected", self.env['res.config.settings'].create({}).payment_plan_job_status
+            )
+        self.env.invalidate_all()
+        self._assert_charged_once(due)
+
+    @freeze_time('2026-03-01 08:00')
+    def test_the_settings_warn_when_a_job_may_outlast_the_request_time_limit(self):
+        self._runner_seen()
+        with patch.dict(config.options, {'workers': 6, 'limit_time_real': 120}):
+            status = self.env['res.config.settings'].create({}).payment_plan_job_status
+            self.assertNotIn("limit_time_real", status)  # 3 charges, 10 s each at worst
+            self.ICP.set_param('payment_plan.job_size', 50)
+            status = self.env['res.config.settings'].create({}).payment_plan_job_status
+            self.assertIn("may last 500 s", status)
+            self.assertIn("limit_time_real = 120 s", status)
+        with patch.dict(config.options, {'workers': 0}):  # one process: no time limit
+            status = self.env['res.config.settings'].create({}).payment_plan_job_status
+            self.assertNotIn("limit_time_real", status)
 
     # === The runner runs: jobs of N === #
 
@@ -383,10 +430,24 @@ class TestQueueJobs(PaymentPlanCommon):
         self.assertEqual(self.env['res.partner'].search_count([('ref', '=like', 'JOB%')]), 5)
 
     @freeze_time('2026-03-01 08:00')
-    def test_expiring_cards_are_warned_in_jobs_each_once(self):
+    def test_a_warning_job_running_late_warns_only_cards_that_still_need_it(self):
         self._runner_seen()
+        cards, plans = self._expiring_cards_on_plans(3)
+        mails_before = self.env['mail.mail'].search([])
+        with trap_jobs() as trap:
+            self.env['payment.token']._cron_warn_expiring_cards()
+            # Before the job runs, one plan is cancelled and one card is archived.
+            plans[0].action_cancel()
+            cards[1].action_archive()
+            self.env.flush_all()
+            trap.perform_enqueued_jobs()
+        mails = self.env['mail.mail'].search([]) - mails_before
+        self.assertEqual(mails.recipient_ids, cards[2].partner_id)
+        self.assertFalse(cards[0].expiry_warning_date)
+
+    def _expiring_cards_on_plans(self, count):
         partners = self.env['res.partner'].create(
-            [{'name': f"Expiring {n}", 'email': f'expiring.{n}@example.com'} for n in range(4)]
+            [{'name': f"Expiring {n}", 'email': f'expiring.{n}@example.com'} for n in range(count)]
         )
         cards = create_demo_cards(self.env, partners)
         cards.write({'expiry_month': 3, 'expiry_year': 2026})
@@ -405,6 +466,13 @@ class TestQueueJobs(PaymentPlanCommon):
             ]
         )
         plans.action_activate()
+        return cards, plans
+
+    @freeze_time('2026-03-01 08:00')
+    def test_expiring_cards_are_warned_in_jobs_each_once(self):
+        self._runner_seen()
+        cards, plans = self._expiring_cards_on_plans(4)
+        partners = cards.partner_id
         mails_before = self.env['mail.mail'].search([])
         Token = self.env['payment.token']
         with trap_jobs() as trap:
