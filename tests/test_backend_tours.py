@@ -45,6 +45,16 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
         self.assertEqual(batch.state, 'done')
         self.assertEqual(invoice.amount_residual, 0.0)
 
+    def test_parallel_collection_settings_say_why_and_save(self):
+        self.start_tour(
+            '/odoo/settings#payment_plan',
+            'payment_plan_parallel_collection_settings_tour',
+            login='admin',
+        )
+        self.assertEqual(
+            self.env['ir.config_parameter'].sudo().get_param('payment_plan.job_size'), '20'
+        )
+
     def test_overview_figures_open_their_lists(self):
         plan = self._create_plan(date_start=fields.Date.today())
         plan.action_activate()

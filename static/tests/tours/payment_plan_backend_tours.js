@@ -56,3 +56,28 @@ registry.category("web_tour.tours").add("payment_plan_overview_tour", {
         },
     ],
 });
+
+// Settings: the parallel collection says why it is not used, and its job size is saved.
+registry.category("web_tour.tours").add("payment_plan_parallel_collection_settings_tour", {
+    steps: () => [
+        {
+            content: "The Settings page says why the crons collect inline",
+            trigger: ".o_field_widget[name='payment_plan_job_status']:contains('has started no job')",
+        },
+        {
+            content: "Set the installments per job",
+            trigger: ".o_field_widget[name='payment_plan_job_size'] input",
+            run: "edit 20",
+        },
+        {
+            content: "Save (the settings page reloads)",
+            trigger: ".o_form_button_save",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "Saved",
+            trigger: ".o_field_widget[name='payment_plan_job_size'] input:value(20)",
+        },
+    ],
+});
