@@ -172,12 +172,11 @@ class PaymentPlanQueue(models.AbstractModel):
         """Return the capacity of the channel in this server's job runner options (queue_job
         reads them when the runner starts: `ODOO_QUEUE_JOB_CHANNELS` or the `channels` option of
         the `[queue_job]` section), or None when they do not name it."""
-        config = ChannelManager.parse_simple_config(jobrunner_channels())
         capacities = {
             channel['name'] if channel['name'].startswith('root') else f"root.{channel['name']}": (
                 channel['capacity']
             )
-            for channel in config
+            for channel in ChannelManager.parse_simple_config(jobrunner_channels())
         }
         capacity = capacities.get(const.JOB_CHANNEL)
         if capacity is None:
