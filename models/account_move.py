@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -96,6 +96,145 @@ class AccountMove(models.Model):
         self.ensure_one()
         return bool(self._payment_plan_get_charges_under_way())
 
+    # === BUSINESS METHODS: WHAT IS OPEN (the one home of these rules) === #
+
+    @api.model
+    def _payment_plan_get_open_invoice_domain(self, commercial_partners, company=None):
+        """Return the domain of the posted customer invoices of `commercial_partners` (of
+        `company`) with something left to pay: the candidates every path filters with
+        `_payment_plan_filter_payable`."""
+        domain = [
+            ('move_type', '=', 'out_invoice'),
+            ('state', '=', 'posted'),
+            ('commercial_partner_id', 'in', commercial_partners.ids),
+            ('payment_state', 'in', ('not_paid', 'partial')),
+        ]
+        if company:
+            domain.append(('company_id', '=', company.id))
+        return domain
+
+    def _payment_plan_get_received_amounts(self):
+        """Return, for each invoice, the money received but not yet recorded: done payments
+        (not card validations, not refunds) whose payment Odoo's post-processing has not created
+        yet. A transaction paying several invoices is shared among them, the oldest due first,
+        up to what each has open. {invoice id: amount in the invoice's currency}
+
+        :rtype: dict
+        """
+        received = dict.fromkeys(self.ids, 0.0)
+        if not self:
+            return received
+        # Transactions are the payment administrators' records: only their amounts are read.
+        transactions_sudo = (
+            self.env['payment.transaction']
+            .sudo()
+            .search(
+                [
+                    ('invoice_ids', 'in', self.ids),
+                    ('state', '=', 'done'),
+                    ('payment_id', '=', False),
+                    ('operation', 'not in', ('validation', 'refund')),
+                ]
+            )
+        )
+        shared = {}
+        for tx in transactions_sudo:
+            remaining = tx.amount
+            for invoice in tx.invoice_ids.sudo().sorted(
+                lambda inv: (inv.invoice_date_due or inv.date, inv.id)
+            ):
+                if remaining <= 0:
+                    break
+                amount = tx.currency_id._convert(
+                    remaining, invoice.currency_id, invoice.company_id, tx.create_date.date()
+                )
+                share = min(amount, max(invoice.amount_residual - shared.get(invoice.id, 0.0), 0.0))
+                shared[invoice.id] = shared.get(invoice.id, 0.0) + share
+                remaining -= invoice.currency_id._convert(
+                    share, tx.currency_id, invoice.company_id, tx.create_date.date()
+                )
+        for invoice_id in received:
+            received[invoice_id] = shared.get(invoice_id, 0.0)
+        return received
+
+    def _payment_plan_get_open_amounts(self):
+        """Return what is still open on each invoice: nothing on an invoice that is not a posted
+        customer invoice, else its residual less the money received but not yet recorded
+        (`_payment_plan_get_received_amounts`). No charge of any path exceeds it.
+        {invoice id: amount}
+
+        :rtype: dict
+        """
+        received = self._payment_plan_get_received_amounts()
+        return {
+            invoice.id: (
+                invoice.currency_id.round(max(invoice.amount_residual - received[invoice.id], 0.0))
+                if invoice.state == 'posted' and invoice.move_type == 'out_invoice'
+                else 0.0
+            )
+            for invoice in self
+        }
+
+    def _payment_plan_get_open_amount(self):
+        """Return what is open on the invoices together (`_payment_plan_get_open_amounts`)."""
+        return sum(self._payment_plan_get_open_amounts().values())
+
+    def _payment_plan_get_collected_by_plans(self):
+        """Return the invoices that a running plan collects: those backing an installment still
+        open of an active or paused plan. They are the plan's to collect."""
+        # Installments are the plan users' records: only which invoices they back is read.
+        installments_sudo = (
+            self.env['payment.plan.installment']
+            .sudo()
+            .search(
+                [
+                    ('invoice_id', 'in', self.ids),
+                    ('state', 'in', const.OPEN_INSTALLMENT_STATES),
+                    ('plan_id.state', 'in', ('active', 'paused')),
+                ]
+            )
+        )
+        return self & self.browse(installments_sudo.invoice_id.ids)
+
+    def _payment_plan_filter_payable(self, exclude_lines=None, settle_plans=False):
+        """Return the invoices that a charge may pay now, the oldest due first: the one rule of
+        "payable", for every path that charges or asks for the payment of an invoice.
+
+        Payable: a posted customer invoice with something open (`_payment_plan_get_open_amounts`,
+        money received and not yet recorded counted as paid), that no charge pays right now
+        (neither a charge batch line other than `exclude_lines` nor a payment under way), and that
+        no running plan collects, unless `settle_plans` (the user chose to settle those plans
+        early: the plans, and their gateways, are then told).
+
+        :param payment.plan.charge.batch.line exclude_lines: Lines whose own charge is ignored.
+        :param bool settle_plans: Whether invoices collected by running plans are payable.
+        :rtype: account.move
+        """
+        exclude_lines = exclude_lines or self.env['payment.plan.charge.batch.line']
+        candidates = self.filtered(
+            lambda inv: (
+                inv.state == 'posted'
+                and inv.move_type == 'out_invoice'
+                and inv.payment_state in ('not_paid', 'partial')
+                and (
+                    not inv.payment_plan_charge_line_id
+                    or inv.payment_plan_charge_line_id in exclude_lines
+                )
+            )
+        )
+        open_amounts = candidates._payment_plan_get_open_amounts()
+        charging = candidates._payment_plan_get_charges_under_way()
+        collected = self.browse() if settle_plans else candidates._payment_plan_get_collected_by_plans()
+        return (
+            candidates.filtered(
+                lambda inv: (
+                    inv.currency_id.compare_amounts(open_amounts[inv.id], 0) > 0
+                    and inv.id not in charging
+                    and inv not in collected
+                )
+            )
+        ).sorted(lambda inv: (inv.invoice_date_due or inv.invoice_date or inv.date, inv.id))
+
     def _payment_plan_settle_installments(self):
         """Mark paid the open installments that the payments of these invoices now cover,
         whatever paid them (a mass charge, Pay on Behalf, the customer paying the invoice, a
@@ -108,10 +247,9 @@ class AccountMove(models.Model):
         )
         if not installments_sudo:
             return Installment
-        open_amounts = installments_sudo._get_open_amounts()
-        covered = installments_sudo.filtered(
-            lambda i: i.currency_id.compare_amounts(open_amounts[i.id], 0) <= 0
-        )
-        return covered._register_payment(
+        paid = installments_sudo._filter_paid()._register_payment(
             note=self.env._("paid on their invoice by another payment")
         )
+        # A gateway that runs the plan's schedule must not charge what was paid here.
+        paid.plan_id._gateway_notify_after_commit('schedule.updated')
+        return paid

@@ -860,6 +860,12 @@ class PaymentPlan(models.Model):
         """Return the schedule the gateway runs for the plan: customer, amounts, dates."""
         self.ensure_one()
         partner = self.partner_id
+        to_charge = self.installment_ids.filtered(
+            lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+        ).sorted('sequence')
+        # What the gateway may charge of each: what is still owed (another path may have paid
+        # part of it).
+        open_amounts = to_charge._get_open_amounts()
         return {
             'reference': self.name,
             'order_reference': self.sale_order_id.name or None,
@@ -879,11 +885,9 @@ class PaymentPlan(models.Model):
                 {
                     'reference': installment.name,
                     'due_date': fields.Date.to_string(installment.due_date),
-                    'amount': installment.amount,
+                    'amount': open_amounts[installment.id],
                 }
-                for installment in self.installment_ids.filtered(
-                    lambda i: i.state in const.OPEN_INSTALLMENT_STATES
-                ).sorted('sequence')
+                for installment in to_charge
             ],
         }
 

@@ -41,6 +41,12 @@ class PaymentPlanChargeBatch(models.Model):
         readonly=True,
         tracking=True,
     )
+    settle_plans = fields.Boolean(
+        string="Settle Plans Early",
+        readonly=True,
+        help="Invoices that running plans collect are charged too: those plans are settled early "
+        "(and their gateways told).",
+    )
     date_done = fields.Datetime(string="Finished On", readonly=True, copy=False)
     note = fields.Char(readonly=True, help="Shown on the payments' receipts (their memo).")
     line_ids = fields.One2many(

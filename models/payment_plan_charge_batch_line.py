@@ -127,28 +127,14 @@ class PaymentPlanChargeBatchLine(models.Model):
         return None
 
     @api.model
-    def _get_payable_invoices(self, invoices, exclude_lines=None):
-        """Return the invoices among `invoices` that are still open and that no charge under
-        way pays: neither a line of a charge batch nor a pending transaction.
-
-        :param account.move invoices: The candidate invoices.
-        :param payment.plan.charge.batch.line exclude_lines: Lines whose own charge is ignored.
-        :return: The payable invoices, the oldest due first.
-        """
-        exclude_lines = exclude_lines or self.browse()
-        return invoices.filtered(
-            lambda inv: (
-                inv.state == 'posted'
-                and inv.move_type == 'out_invoice'
-                and inv.payment_state in ('not_paid', 'partial')
-                and inv.currency_id.compare_amounts(inv.amount_residual, 0) > 0
-                and (
-                    not inv.payment_plan_charge_line_id
-                    or inv.payment_plan_charge_line_id in exclude_lines
-                )
-                and not inv._payment_plan_transaction_under_way()
+    def _get_unpayable_reason(self, invoices):
+        """Return why none of `invoices` may be charged (`_payment_plan_filter_payable`)."""
+        if invoices._payment_plan_get_collected_by_plans():
+            return self.env._(
+                "Collected by a running payment plan: left to the plan (choose to settle plans "
+                "early to charge it now)."
             )
-        ).sorted(lambda inv: (inv.invoice_date_due or inv.invoice_date or inv.date, inv.id))
+        return self.env._("Already paid, or being paid by a charge under way.")
 
     @api.model
     def _compute_charge_amount(self, invoices, mode, value):
@@ -157,7 +143,7 @@ class PaymentPlanChargeBatchLine(models.Model):
         :param float value: The fixed amount (`fixed`) or the percentage (`percent`).
         """
         currency = invoices[:1].currency_id
-        balance = sum(invoices.mapped('amount_residual'))
+        balance = invoices._payment_plan_get_open_amount()
         if mode == 'fixed':
             amount = min(value, balance)
         elif mode == 'percent':
@@ -204,13 +190,12 @@ class PaymentPlanChargeBatchLine(models.Model):
         to_charge = self.browse()
         for line in self:
             # Only the customer's own invoices, whatever the line was given.
-            invoices = self._get_payable_invoices(
-                line.invoice_ids.filtered(
-                    lambda inv, line=line: (
-                        inv.commercial_partner_id == line.partner_id.commercial_partner_id
-                    )
-                ),
-                exclude_lines=line,
+            invoices = line.invoice_ids.filtered(
+                lambda inv, line=line: (
+                    inv.commercial_partner_id == line.partner_id.commercial_partner_id
+                )
+            )._payment_plan_filter_payable(
+                exclude_lines=line, settle_plans=line.batch_id.settle_plans
             )
             if line.batch_id.charge_mode == 'open':
                 amount = self._compute_charge_amount(invoices, 'open', 0)
@@ -231,7 +216,7 @@ class PaymentPlanChargeBatchLine(models.Model):
                 to_charge |= line
                 continue
             if line.invoice_ids and not invoices:
-                reason = self.env._("Already paid, or being paid by a charge under way.")
+                reason = self._get_unpayable_reason(line.invoice_ids)
             line._set_skipped({'message': reason})
         to_charge._mark_invoices()
         transactions = self.env['payment.transaction'].create(

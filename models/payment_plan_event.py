@@ -109,8 +109,15 @@ class PaymentPlanEvent(models.Model):
             _logger.warning("Webhook %s: unknown reference %s.", gateway_code, data['reference'])
             return 404, {'error': f"Unknown installment reference: {data['reference']}"}
         currency = installment_sudo.currency_id
-        if data['currency'] != currency.name or float_compare(
-            float(data['amount']), installment_sudo.amount, precision_rounding=currency.rounding
+        # What the gateway may have charged: what is still owed of the installment (the one rule
+        # of "paid"), or its amount in the schedule the gateway was given (money that came in
+        # is recorded, whatever paid the installment meanwhile).
+        expected = {installment_sudo._get_open_amounts()[installment_sudo.id]}
+        expected.add(installment_sudo.amount)
+        if data['currency'] != currency.name or all(
+            float_compare(float(data['amount']), amount, precision_rounding=currency.rounding)
+            or currency.is_zero(amount)
+            for amount in expected
         ):
             _logger.warning(
                 "Webhook %s: amount or currency mismatch for %s.", gateway_code, data['reference']
@@ -193,6 +200,31 @@ class PaymentPlanEvent(models.Model):
                 )
             )
 
+    def _alert_overpayment(self, installment, open_amount):
+        """Ask the plan's responsible to settle a gateway's charge of more than was owed (an
+        installment already paid by another path): the excess is the customer's credit until it
+        is refunded. Return the event's outcome."""
+        self.ensure_one()
+        currency = installment.currency_id
+        outcome = self.env._(
+            "%(gateway)s charged %(amount)s for %(name)s while %(open)s was owed (paid by another "
+            "path): %(excess)s is the customer's credit until it is refunded.",
+            gateway=self.gateway_id.name,
+            amount=currency.format(self.amount),
+            name=installment.name,
+            open=currency.format(open_amount),
+            excess=currency.format(self.amount - open_amount),
+        )
+        plan = installment.plan_id
+        plan.activity_schedule(
+            'mail.mail_activity_data_todo',
+            user_id=(plan.user_id or self.env.ref('base.user_admin')).id,
+            summary=self.env._("Charged twice by the gateway: refund the customer"),
+            note=outcome,
+        )
+        _logger.warning("Gateway event %s: %s", self.event_reference, outcome)
+        return outcome
+
     def _apply_to_installment(self, installment):
         """Apply the event to its installment and return what happened and the outcome state.
 
@@ -201,8 +233,8 @@ class PaymentPlanEvent(models.Model):
         """
         self.ensure_one()
         if self.status == 'confirmed':
-            if installment.state == 'paid':
-                return self.env._("Already paid: nothing changed."), 'ignored'
+            # Money came in: it is recorded whatever paid the installment meanwhile.
+            open_amount = installment._get_open_amounts()[installment.id]
             payment = installment._register_external_payment(
                 self.amount,
                 self.occurred_at.date(),
@@ -210,6 +242,8 @@ class PaymentPlanEvent(models.Model):
                 memo=f'{self.gateway_id.name} {self.event_reference}',
             )
             self.payment_id = payment
+            if installment.currency_id.compare_amounts(self.amount, open_amount) > 0:
+                return self._alert_overpayment(installment, open_amount), 'applied'
             return self.env._("Paid by %(payment)s.", payment=payment.name), 'applied'
         if installment.state in ('paid', 'cancelled'):
             return (

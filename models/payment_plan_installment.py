@@ -419,9 +419,7 @@ class PaymentPlanInstallment(models.Model):
         with_card -= void
         busy = with_card._claim_invoices()
         open_amounts = (with_card - busy)._get_open_amounts()
-        settled = (with_card - busy).filtered(
-            lambda i: i.currency_id.compare_amounts(open_amounts[i.id], 0) <= 0
-        )
+        settled = (with_card - busy)._filter_paid(open_amounts)
         to_charge = with_card - busy - settled
         Transaction = self.env['payment.transaction']
         references = {i.id: i._get_next_reference() for i in to_charge}
@@ -564,21 +562,36 @@ class PaymentPlanInstallment(models.Model):
             order='plan_id, sequence desc, id desc',
         )
         paid_for = siblings._get_amounts_paid_for()
+        # What is open on the invoice: money received and not yet recorded counts as paid.
+        invoice_open = invoices._payment_plan_get_open_amounts()
         for invoice, backed in siblings.grouped('invoice_id').items():
-            residual = invoice.amount_residual
+            residual = invoice_open[invoice.id]
             for installment in backed:  # the last ones first
                 unpaid = max(installment.amount - paid_for.get(installment.id, 0.0), 0.0)
                 owed = invoice.currency_id.round(min(unpaid, max(residual, 0.0)))
                 residual -= owed
                 result[installment.id] = owed
-        for installment in self:
-            if installment.id in result:
-                continue
+        rest = self.filtered(lambda i: i.id not in result)
+        paid_for_rest = rest._get_amounts_paid_for()
+        for installment in rest:
             if installment.state in ('paid', 'cancelled') or installment.invoice_id in invoices:
                 result[installment.id] = 0.0
             else:
-                result[installment.id] = installment.amount
+                result[installment.id] = installment.currency_id.round(
+                    max(installment.amount - paid_for_rest[installment.id], 0.0)
+                )
         return result
+
+    def _filter_paid(self, open_amounts=None):
+        """Return the installments nothing is owed of any more (`_get_open_amounts`): the one
+        rule of "an installment is paid", whatever paid it (a charge, the customer on the
+        invoice, a mass charge, a gateway, a registered payment, a credit note).
+
+        :param dict open_amounts: The open amounts, when the caller already read them.
+        """
+        if open_amounts is None:
+            open_amounts = self._get_open_amounts()
+        return self.filtered(lambda i: i.currency_id.compare_amounts(open_amounts[i.id], 0) <= 0)
 
     def _get_amounts_paid_for(self):
         """Return what was paid for each installment in particular: its done charges (not card
@@ -915,11 +928,8 @@ class PaymentPlanInstallment(models.Model):
         )
         # Only a payment covering what was open pays the installment (the ledger); a smaller
         # one stays on the invoice and the installment owes the rest.
-        if invoice:
-            open_amount = self._get_open_amounts()[self.id]
-        else:
-            open_amount = max(self.amount - amount, 0.0)
-        if self.currency_id.compare_amounts(open_amount, 0) <= 0:
+        open_amount = self._get_open_amounts()[self.id]
+        if self._filter_paid({self.id: open_amount}):
             self._register_payment()
         else:
             self.plan_id.message_post(

@@ -122,13 +122,9 @@ class PaymentPlanPaymentLink(models.Model):
         if self.invoice_ids:
             invoices_sudo = self.invoice_ids.sudo()
             # Only posted invoices still open are paid (a cancelled one keeps its residual).
-            if invoices_sudo.filtered(
-                lambda inv: (
-                    inv.state != 'posted' or inv.payment_state not in ('not_paid', 'partial')
-                )
-            ):
+            if invoices_sudo.filtered(lambda inv: inv.payment_state not in ('not_paid', 'partial')):
                 return 0.0
-            residual = sum(invoices_sudo.mapped('amount_residual'))
+            residual = invoices_sudo._payment_plan_get_open_amount()
             return min(self.amount, residual) if residual > 0 else 0.0
         return self.amount
 
@@ -163,12 +159,9 @@ class PaymentPlanPaymentLink(models.Model):
             raise UserError(under_way_message)
         if invoices_sudo:
             invoices_sudo._payment_plan_claim()
-            payable = (
-                self.env['payment.plan.charge.batch.line']
-                .sudo()
-                ._get_payable_invoices(invoices_sudo)
-            )
-            if payable != invoices_sudo or invoices_sudo._payment_plan_get_charges_under_way():
+            # The customer paying their invoice settles the plan that collects it, if any.
+            payable = invoices_sudo._payment_plan_filter_payable(settle_plans=True)
+            if payable != invoices_sudo:
                 raise UserError(under_way_message)
         # A row update: a concurrent request that locked the link meanwhile fails to serialize.
         self.sudo().date_last_payment = fields.Datetime.now()

@@ -832,10 +832,9 @@ class PaymentTransaction(models.Model):
     def _apply_outcome_to_installments(self):
         """Pay, retry or deny the installments according to their transactions' state.
 
-        A done payment pays its installment when it covers what was open of it: after the
-        payment is reconciled, nothing is left open on the invoice (the ledger), or, without an
-        invoice, it covers the amount (`_payment_plan_covers`). A validation never pays; money
-        that came in late still pays. A failure only counts when it is the outcome of the
+        A done payment pays its installment when nothing is left open of it afterwards
+        (`_filter_paid`, the ledger). A validation never pays; money that came in late still
+        pays. A failure only counts when it is the outcome of the
         installment's current attempt, so replayed or out-of-order outcomes change nothing.
         """
         confirmed = self.filtered(
@@ -846,17 +845,9 @@ class PaymentTransaction(models.Model):
             )
         )
         open_amounts = confirmed.installment_id._get_open_amounts()
-        paid = self.env['payment.plan.installment']
-        for tx in confirmed:
-            installment = tx.installment_id
-            if installment.invoice_id.state == 'posted':
-                covered = installment.currency_id.is_zero(open_amounts[installment.id])
-            else:
-                covered = tx._payment_plan_covers(installment.amount, installment.currency_id)
-            if covered:
-                paid |= installment
-            else:
-                installment._register_short_payment(tx, open_amounts[installment.id])
+        paid = confirmed.installment_id._filter_paid(open_amounts)
+        for tx in confirmed.filtered(lambda t: t.installment_id not in paid):
+            tx.installment_id._register_short_payment(tx, open_amounts[tx.installment_id.id])
         paid._register_payment()
         story = defaultdict(list)  # {plan: [lines]}: every charge is told on its plan.
         for tx in confirmed.filtered(lambda t: t.installment_id in paid):

@@ -380,18 +380,13 @@ class ResPartner(models.Model):
         """Open the wizard that sends the customer a link to pay an amount or an open invoice
         (the oldest one, proposed)."""
         self.ensure_one()
-        invoice = self.env['account.move']
-        if invoice.has_access('read'):  # Users who see invoices get the oldest open one.
-            invoice = invoice.search(
-                [
-                    ('move_type', '=', 'out_invoice'),
-                    ('state', '=', 'posted'),
-                    ('commercial_partner_id', '=', self.commercial_partner_id.id),
-                    ('payment_state', 'in', ('not_paid', 'partial')),
-                ],
+        Move = self.env['account.move']
+        invoice = Move
+        if Move.has_access('read'):  # Users who see invoices get the oldest open one.
+            invoice = Move.search(
+                Move._payment_plan_get_open_invoice_domain(self.commercial_partner_id),
                 order='invoice_date_due, id',
-                limit=1,
-            )
+            )._payment_plan_filter_payable()[:1]
         return {
             'type': 'ir.actions.act_window',
             'name': self.env._("Send a Payment Link"),

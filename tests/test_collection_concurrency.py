@@ -166,12 +166,17 @@ class TestCollectionConcurrency(ConcurrencyCommon):
         self.assertEqual(sorted(status for status, _answer in answers), [200, 200, 200])
         self.assertEqual(
             sorted(answer['status'] for _status, answer in answers),
-            ['applied', 'ignored', 'replay'],
+            ['applied', 'applied', 'replay'],
         )
         with self._fresh_env() as env:
             installment = env['payment.plan.installment'].browse(installment_id)
             self.assertEqual(installment.state, 'paid')
-            self.assertEqual(len(installment.payment_ids), 1)
+            # Two charges by the gateway: both recorded, the second one flagged for a refund.
+            self.assertEqual(len(installment.payment_ids), 2)
+            self.assertIn(
+                "Charged twice by the gateway",
+                installment.plan_id.activity_ids.mapped('summary'),
+            )
             self.assertEqual(
                 env['payment.plan.event'].search_count([('installment_id', '=', installment_id)]), 2
             )

@@ -123,3 +123,24 @@ class TestGatewaySchedule(PaymentPlanCommon):
         self.gateway.schedule_url = False
         self._confirm_gateway_order()
         self.assertFalse(self.server.requests)
+
+    def test_a_payment_by_another_path_tells_the_gateway_what_is_left_to_charge(self):
+        plan = self._create_plan(collection_mode='gateway', gateway_id=self.gateway.id)
+        plan.action_activate()
+        self._run_after_commit()
+        first, second, third = plan.installment_ids.sorted('sequence')
+        first._ensure_invoices()
+        # The customer pays a first share of the invoice at the counter.
+        self.env['account.payment.register'].with_context(
+            active_model='account.move', active_ids=first.invoice_id.ids
+        ).create({'amount': 33.33})._create_payments()
+        self._run_after_commit()
+        self.assertEqual(first.state, 'paid')
+        self.assertEqual(
+            [e['type'] for e in self.server.events()], ['schedule.created', 'schedule.updated']
+        )
+        self.assertEqual(
+            [(i['reference'], i['amount']) for i in self.server.events()[1]['data']['installments']],
+            [(second.name, second.amount), (third.name, third.amount)],
+            "the gateway no longer charges the installment paid here",
+        )

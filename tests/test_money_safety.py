@@ -280,6 +280,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
             {
                 'company_id': self.company.id,
                 'charge_mode': 'open',
+                'settle_plans': True,  # The user chose to settle the plan early.
                 'line_ids': [
                     Command.create(
                         {

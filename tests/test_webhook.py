@@ -250,3 +250,19 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
             'secret' in self.gateway.with_user(self.plan_user).fields_get(),
             "only managers see the gateway secret",
         )
+
+    def test_a_gateway_charge_of_an_installment_paid_by_another_path_is_recorded_and_flagged(self):
+        # The customer paid the installment at the counter; the gateway then charged it too.
+        self.first._register_external_payment(
+            30.0, self.first.due_date, self.gateway.journal_id, memo="Counter"
+        )
+        self.assertEqual(self.first.state, 'paid')
+        response = self._post()
+        self.assertEqual(response.json()['status'], 'applied')
+        self.assertEqual(len(self.first.payment_ids), 2, "the money that came in is recorded")
+        event = self._events()
+        self.assertIn("customer's credit", event.outcome)
+        activity = self.plan.activity_ids.filtered(
+            lambda a: a.summary == "Charged twice by the gateway: refund the customer"
+        )
+        self.assertTrue(activity, "staff are alerted")

@@ -36,6 +36,12 @@ class PaymentPlanMassCharge(models.TransientModel):
     percent = fields.Float(
         string="Share of the Balance (%)", default=100.0, help="Of each customer's open balance."
     )
+    settle_plans = fields.Boolean(
+        string="Settle Plans Early",
+        help="Also charge the invoices that running plans collect (their future installments): "
+        "the plans are then settled early, and the gateways that run their schedules told. "
+        "Otherwise those invoices are left to their plans.",
+    )
     charge_count = fields.Integer(string="Customers to Charge", compute='_compute_summary')
     skip_count = fields.Integer(string="Customers Skipped", compute='_compute_summary')
     amount_total = fields.Monetary(string="Total to Charge", compute='_compute_summary')
@@ -51,7 +57,9 @@ class PaymentPlanMassCharge(models.TransientModel):
 
     # === COMPUTE METHODS === #
 
-    @api.depends('partner_ids', 'invoice_ids', 'charge_mode', 'fixed_amount', 'percent')
+    @api.depends(
+        'partner_ids', 'invoice_ids', 'charge_mode', 'fixed_amount', 'percent', 'settle_plans'
+    )
     def _compute_summary(self):
         for wizard in self:
             lines = wizard._prepare_line_values()
@@ -132,6 +140,7 @@ class PaymentPlanMassCharge(models.TransientModel):
             {
                 'company_id': self.company_id.id,
                 'charge_mode': self.charge_mode,
+                'settle_plans': self.settle_plans,
                 'note': self.note,
                 'line_ids': [
                     Command.create({**vals, 'sequence': sequence})
@@ -149,15 +158,11 @@ class PaymentPlanMassCharge(models.TransientModel):
         if self.invoice_ids:
             invoices = self.invoice_ids
         elif self.partner_ids:
-            commercial_ids = self.partner_ids.commercial_partner_id.ids
-            invoices = self.env['account.move'].search(
-                [
-                    ('move_type', '=', 'out_invoice'),
-                    ('state', '=', 'posted'),
-                    ('company_id', '=', self.company_id.id),
-                    ('commercial_partner_id', 'in', commercial_ids),
-                    ('payment_state', 'in', ('not_paid', 'partial')),
-                ]
+            Move = self.env['account.move']
+            invoices = Move.search(
+                Move._payment_plan_get_open_invoice_domain(
+                    self.partner_ids.commercial_partner_id, self.company_id
+                )
             )
         else:
             return self.env['account.move']
@@ -174,7 +179,7 @@ class PaymentPlanMassCharge(models.TransientModel):
         self.ensure_one()
         Line = self.env['payment.plan.charge.batch.line']
         invoices = self._get_open_invoices()
-        payable = Line._get_payable_invoices(invoices)
+        payable = invoices._payment_plan_filter_payable(settle_plans=self.settle_plans)
         per_customer = defaultdict(lambda: self.env['account.move'])
         for invoice in invoices:
             per_customer[invoice.commercial_partner_id, invoice.currency_id] |= invoice
@@ -190,7 +195,7 @@ class PaymentPlanMassCharge(models.TransientModel):
             card = Line._get_card(partner, self.company_id)
             reason = Line._get_skip_reason(partner, card, open_invoices, amount, currency)
             if reason and customer_invoices and not open_invoices:
-                reason = self.env._("Already paid, or being paid by a charge under way.")
+                reason = Line._get_unpayable_reason(customer_invoices)
             lines.append(
                 {
                     'partner_id': partner.id,

@@ -32,6 +32,11 @@ class PaymentPlanPayBehalf(models.TransientModel):
         "('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
         check_company=True,
     )
+    settle_plans = fields.Boolean(
+        string="Settle Plans Early",
+        help="Also charge invoices that running plans collect: the plans are then settled early "
+        "(and the gateways that run their schedules told).",
+    )
     open_amount = fields.Monetary(string="Open Balance", compute='_compute_open_amount')
     mode = fields.Selection(
         string="What to Do", selection=PAY_BEHALF_MODES, required=True, default='total'
@@ -61,23 +66,25 @@ class PaymentPlanPayBehalf(models.TransientModel):
             if not wizard.partner_id:
                 wizard.invoice_ids = False
                 continue
-            invoices = self.env['account.move'].search(
-                [
-                    ('move_type', '=', 'out_invoice'),
-                    ('state', '=', 'posted'),
-                    ('company_id', '=', wizard.company_id.id),
-                    ('commercial_partner_id', '=', wizard.partner_id.commercial_partner_id.id),
-                    ('payment_state', 'in', ('not_paid', 'partial')),
-                ]
+            Move = self.env['account.move']
+            invoices = Move.search(
+                Move._payment_plan_get_open_invoice_domain(
+                    wizard.partner_id.commercial_partner_id, wizard.company_id
+                )
             )
-            wizard.invoice_ids = Line._get_payable_invoices(invoices)
+            # Invoices that a running plan collects are left to it unless chosen by hand.
+            wizard.invoice_ids = invoices._payment_plan_filter_payable()
 
-    @api.depends('invoice_ids')
+    @api.depends('invoice_ids', 'settle_plans')
     def _compute_open_amount(self):
         Line = self.env['payment.plan.charge.batch.line']
         for wizard in self:
             wizard.open_amount = Line._compute_charge_amount(
-                Line._get_payable_invoices(wizard.invoice_ids._origin), 'open', 0
+                wizard.invoice_ids._origin._payment_plan_filter_payable(
+                    settle_plans=wizard.settle_plans
+                ),
+                'open',
+                0,
             )
 
     @api.depends('partner_id', 'company_id')
@@ -114,7 +121,7 @@ class PaymentPlanPayBehalf(models.TransientModel):
             raise UserError(
                 self.env._("No payment provider of the company accepts cards given by phone.")
             )
-        open_amount = sum(invoices.mapped('amount_residual'))
+        open_amount = invoices._payment_plan_get_open_amount()
         amount = self.oneoff_amount or open_amount
         currency = invoices.currency_id[:1] or self.currency_id
         if (
@@ -158,14 +165,18 @@ class PaymentPlanPayBehalf(models.TransientModel):
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id
         # Only the customer's own invoices of the company, whatever the form sent.
-        invoices = self.env['payment.plan.charge.batch.line']._get_payable_invoices(
-            self.invoice_ids.filtered(
-                lambda inv: (
-                    inv.commercial_partner_id == partner and inv.company_id == self.company_id
-                )
-            )
+        chosen = self.invoice_ids.filtered(
+            lambda inv: inv.commercial_partner_id == partner and inv.company_id == self.company_id
         )
+        invoices = chosen._payment_plan_filter_payable(settle_plans=self.settle_plans)
         if not invoices:
+            if chosen._payment_plan_get_collected_by_plans():
+                raise UserError(
+                    self.env._(
+                        "A running payment plan collects these invoices: choose to settle the "
+                        "plan early to charge them now."
+                    )
+                )
             raise UserError(
                 self.env._(
                     "%(customer)s has no open invoice to pay.", customer=self.partner_id.name
@@ -203,6 +214,7 @@ class PaymentPlanPayBehalf(models.TransientModel):
             {
                 'company_id': self.company_id.id,
                 'charge_mode': 'fixed',
+                'settle_plans': self.settle_plans,
                 'line_ids': [
                     Command.create(
                         {
@@ -243,7 +255,7 @@ class PaymentPlanPayBehalf(models.TransientModel):
                 'currency_id': invoices.currency_id.id,
                 'plan_type': 'installments',
                 'description': self.env._("Balance of %(invoice)s", invoice=invoices.name),
-                'amount': invoices.amount_residual,
+                'amount': invoices._payment_plan_get_open_amount(),
                 'installment_count': self.installment_count,
                 'interval_number': self.interval_number,
                 'interval_unit': self.interval_unit,

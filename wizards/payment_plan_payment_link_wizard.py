@@ -49,7 +49,9 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
     def _compute_amount(self):
         for wizard in self:
             wizard.amount = (
-                wizard.invoice_id.amount_residual if wizard.invoice_id else wizard.amount
+                wizard.invoice_id.sudo()._payment_plan_get_open_amount()
+                if wizard.invoice_id
+                else wizard.amount
             )
 
     @api.depends('invoice_id')
@@ -69,11 +71,11 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
         if self.partner_id.company_id and self.partner_id.company_id != self.company_id:
             raise UserError(self.env._("The customer belongs to another company."))
         invoice_sudo = self.invoice_id.sudo()
+        open_amount = invoice_sudo._payment_plan_get_open_amount()
         if invoice_sudo and (
             invoice_sudo.commercial_partner_id != self.partner_id.commercial_partner_id
-            or invoice_sudo.move_type != 'out_invoice'
-            or invoice_sudo.state != 'posted'
             or invoice_sudo.payment_state not in ('not_paid', 'partial')
+            or invoice_sudo.currency_id.compare_amounts(open_amount, 0) <= 0
             or invoice_sudo.company_id != self.company_id
         ):
             raise UserError(self.env._("Only an open invoice of the customer can be paid by link."))
@@ -81,12 +83,12 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
         currency = invoice_sudo.currency_id or self.currency_id
         if currency.compare_amounts(self.amount, 0) <= 0:
             raise UserError(self.env._("Give the amount to pay."))
-        if invoice_sudo and currency.compare_amounts(self.amount, invoice_sudo.amount_residual) > 0:
+        if invoice_sudo and currency.compare_amounts(self.amount, open_amount) > 0:
             raise UserError(
                 self.env._(
                     "The amount cannot exceed what is open on %(invoice)s (%(open)s).",
                     invoice=invoice_sudo.name,
-                    open=currency.format(invoice_sudo.amount_residual),
+                    open=currency.format(open_amount),
                 )
             )
         if not (self.reason or '').strip():
