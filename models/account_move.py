@@ -224,7 +224,9 @@ class AccountMove(models.Model):
         )
         open_amounts = candidates._payment_plan_get_open_amounts()
         charging = candidates._payment_plan_get_charges_under_way()
-        collected = self.browse() if settle_plans else candidates._payment_plan_get_collected_by_plans()
+        collected = (
+            self.browse() if settle_plans else candidates._payment_plan_get_collected_by_plans()
+        )
         return (
             candidates.filtered(
                 lambda inv: (

@@ -140,7 +140,10 @@ class TestGatewaySchedule(PaymentPlanCommon):
             [e['type'] for e in self.server.events()], ['schedule.created', 'schedule.updated']
         )
         self.assertEqual(
-            [(i['reference'], i['amount']) for i in self.server.events()[1]['data']['installments']],
+            [
+                (i['reference'], i['amount'])
+                for i in self.server.events()[1]['data']['installments']
+            ],
             [(second.name, second.amount), (third.name, third.amount)],
             "the gateway no longer charges the installment paid here",
         )

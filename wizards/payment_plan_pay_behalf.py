@@ -61,7 +61,6 @@ class PaymentPlanPayBehalf(models.TransientModel):
 
     @api.depends('partner_id', 'company_id')
     def _compute_invoice_ids(self):
-        Line = self.env['payment.plan.charge.batch.line']
         for wizard in self:
             if not wizard.partner_id:
                 wizard.invoice_ids = False
