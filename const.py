@@ -209,3 +209,8 @@ IMPORT_JOB_STATES = [
     ('done', "Done"),
 ]
 IMPORT_BATCH_SIZE = 2000
+
+# Attempts (card validations, payments) allowed per hour through one public link, and from one
+# address through all of them: a link's holder cannot test card numbers.
+LINK_MAX_ATTEMPTS_PER_LINK = 5
+LINK_MAX_ATTEMPTS_PER_IP = 20

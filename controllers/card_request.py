@@ -63,15 +63,14 @@ class PaymentPlanCardRequestController(PaymentPlanPortal):
         )
         if problem:
             raise Forbidden()
-        if (
-            int(kwargs.get('provider_id') or 0)
-            not in self._get_card_request_providers(request_sudo).ids
-        ):
-            raise Forbidden()
         self._validate_transaction_kwargs(kwargs, additional_allowed_keys=('reference_prefix',))
+        self._check_typed_card(kwargs)
+        self._check_offered_provider(kwargs, self._get_card_request_providers(request_sudo))
+        self._check_attempt_rate(f'payment.plan.card.request,{request_sudo.id}')
         request_sudo.consent_ip = request.httprequest.remote_addr
         kwargs.update(
             {
+                'reference_prefix': 'V',  # The page's, whatever was sent.
                 'amount': None,
                 'currency_id': None,
                 'partner_id': request_sudo.partner_id.id,

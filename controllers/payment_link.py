@@ -66,20 +66,15 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
         self._validate_transaction_kwargs(kwargs)
         # The link pays with a card the customer enters: never a card on file (a link forwarded
         # to someone else must not charge it), never a validation, only the link's providers.
-        if (
-            kwargs.pop('is_validation', False)
-            or kwargs.get('token_id')
-            or kwargs.get('flow') == 'token'
-        ):
+        self._check_typed_card(kwargs)
+        if kwargs.pop('is_validation', False):
             raise Forbidden()
         link_sudo._lock_for_payment()
         amount = link_sudo._get_amount_due()
         if not amount:
             raise Forbidden()
-        if int(kwargs.get('provider_id') or 0) not in (
-            self._get_payment_link_providers(link_sudo, amount).ids
-        ):
-            raise Forbidden()
+        self._check_offered_provider(kwargs, self._get_payment_link_providers(link_sudo, amount))
+        self._check_attempt_rate(f'payment.plan.payment.link,{link_sudo.id}')
         kwargs.update(
             {
                 'amount': amount,

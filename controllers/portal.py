@@ -1,3 +1,4 @@
+from werkzeug.exceptions import Forbidden, TooManyRequests
 from werkzeug.urls import url_encode
 
 from odoo import fields, http
@@ -45,7 +46,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             .sudo()
             .search(
                 [
-                    ('partner_id', 'child_of', partner.commercial_partner_id.id),
+                    ('partner_id', 'in', [partner.id, partner.commercial_partner_id.id]),
                     ('plan_id.state', 'in', ('active', 'paused')),
                     '|',
                     ('state', '=', 'denied'),
@@ -60,7 +61,61 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
     # === PLANS === #
 
     def _prepare_plans_domain(self, partner):
-        return [('partner_id', 'child_of', [partner.commercial_partner_id.id])]
+        """The plans the payer sees: their own and their company's, never a colleague's (as the
+        portal's record rules)."""
+        return [('partner_id', 'in', [partner.id, partner.commercial_partner_id.id])]
+
+    # === WHAT A ROUTE ACCEPTS === #
+
+    @staticmethod
+    def _check_offered_provider(kwargs, providers_sudo):
+        """Refuse a payment whose provider (or payment method) is not one the page offered:
+        the one rule of which providers a route that starts a payment accepts.
+
+        :param dict kwargs: The transaction route's parameters.
+        :param payment.provider providers_sudo: The providers the route's page offers.
+        :raise Forbidden: When the provider or the payment method was not offered.
+        """
+        try:
+            provider_id = int(kwargs.get('provider_id') or 0)
+            payment_method_id = int(kwargs.get('payment_method_id') or 0)
+        except (TypeError, ValueError):
+            raise Forbidden() from None
+        provider_sudo = providers_sudo.filtered(lambda p: p.id == provider_id)
+        if not provider_sudo:
+            raise Forbidden()
+        if payment_method_id and payment_method_id not in (
+            provider_sudo.with_context(active_test=False).payment_method_ids.ids
+        ):
+            raise Forbidden()
+
+    @staticmethod
+    def _check_typed_card(kwargs):
+        """Refuse a payment with a card on file: a link's page takes a card its holder types
+        in (a link forwarded to someone else, or a colleague holding it, must not charge a card
+        on file).
+
+        :raise Forbidden: When a saved card is named.
+        """
+        if kwargs.get('token_id') or kwargs.get('flow') == 'token':
+            raise Forbidden()
+
+    @staticmethod
+    def _check_attempt_rate(key):
+        """Count an attempt made through the link `key` and refuse it past the rate limits (per
+        link and per address).
+
+        :raise TooManyRequests: When too many attempts were made.
+        """
+        if not request.env['payment.plan.rate.limit'].sudo()._hit(
+            key,
+            request.httprequest.remote_addr,
+            const.LINK_MAX_ATTEMPTS_PER_LINK,
+            const.LINK_MAX_ATTEMPTS_PER_IP,
+        ):
+            raise TooManyRequests(
+                request.env._("Too many attempts: try again in an hour, or contact us.")
+            )
 
     def _get_plan_sortings(self):
         return {
@@ -167,7 +222,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             plan_sudo = self._document_check_access('payment.plan', plan_id, access_token)
         except (AccessError, MissingError):
             raise request.not_found() from None
-        if not plan_sudo._can_payer_cancel():
+        if not plan_sudo._can_payer_cancel() or not request.env.user._payment_plan_may_act(
+            plan_sudo
+        ):
             raise AccessError(request.env._("This plan cannot be cancelled from the portal."))
         plan_sudo._cancel_plans(
             request.env._(
@@ -209,28 +266,20 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         if not installment_sudo and (
             plan_sudo.collection_mode != 'token' or plan_sudo.state not in ('active', 'paused')
         ):
+            if pay_token:  # Never the plan's permanent portal token to a link's holder.
+                return request.render(
+                    'payment_plan.portal_plan_pay_done',
+                    {'plan': plan_sudo, 'company': plan_sudo.company_id, 'nothing_due': True},
+                )
             return request.redirect(plan_sudo.get_portal_url())
         partner_sudo = plan_sudo.partner_id
-        company = plan_sudo.company_id
         if installment_sudo:
             installment_sudo._ensure_invoices()
             amount = installment_sudo._get_open_amounts()[installment_sudo.id]
         else:
             amount = 0.0
         currency = plan_sudo.currency_id
-        providers_sudo = (
-            request.env['payment.provider']
-            .sudo()
-            ._get_compatible_providers(
-                company.id,
-                partner_sudo.id,
-                amount,
-                currency_id=currency.id,
-                payment_plan_id=plan_sudo.id,
-                force_tokenization=True,
-                is_validation=not installment_sudo,
-            )
-        )
+        providers_sudo = self._get_plan_pay_providers(plan_sudo, installment_sudo, amount)
         payment_methods_sudo = (
             request.env['payment.method']
             .sudo()
@@ -270,6 +319,24 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         )
         return request.render('payment_plan.portal_my_plan_pay', values)
 
+    @staticmethod
+    def _get_plan_pay_providers(plan_sudo, installment_sudo, amount):
+        """Return the providers the plan's pay page offers, and its transaction route accepts:
+        those that save the card, in the plan's company and currency."""
+        return (
+            request.env['payment.provider']
+            .sudo()
+            ._get_compatible_providers(
+                plan_sudo.company_id.id,
+                plan_sudo.partner_id.id,
+                amount,
+                currency_id=plan_sudo.currency_id.id,
+                payment_plan_id=plan_sudo.id,
+                force_tokenization=True,
+                is_validation=not installment_sudo,
+            )
+        )
+
     @http.route(
         '/my/plans/<int:plan_id>/pay/done', type='http', auth='public', website=True, sitemap=False
     )
@@ -303,8 +370,18 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             raise ValidationError(request.env._("The access token is invalid.")) from None
         make_default = bool(kwargs.pop('payment_plan_make_default', False))
         self._validate_transaction_kwargs(kwargs)
+        self._check_typed_card(kwargs)
         is_validation = kwargs.pop('is_validation', False)
         installment_sudo = plan_sudo._get_installment_to_pay_now()
+        self._check_offered_provider(
+            kwargs,
+            self._get_plan_pay_providers(
+                plan_sudo,
+                installment_sudo,
+                installment_sudo._get_open_amounts()[installment_sudo.id] if installment_sudo else 0,
+            ),
+        )
+        self._check_attempt_rate(f'payment.plan,{plan_sudo.id}')
         custom_values = {
             'payment_plan_card_plan_id': plan_sudo.id,
             'payment_plan_make_default': make_default,
@@ -363,17 +440,17 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
     # === CARDS === #
 
     def _get_cards_sudo(self, partner):
-        return (
-            request.env['payment.token']
-            .sudo()
-            .search([('partner_id', 'child_of', partner.commercial_partner_id.id)])
-        )
+        """Return the cards the payer acts on: their own, and their company's where they may
+        (`res.users._payment_plan_get_portal_payers`); never a colleague's."""
+        payers = request.env.user._payment_plan_get_portal_payers()
+        if partner not in payers:
+            payers = partner
+        return request.env['payment.token'].sudo().search([('partner_id', 'in', payers.ids)])
 
     def _get_card_sudo(self, token_id):
-        """Return the payer's card `token_id`, or raise if it is not theirs."""
+        """Return the payer's card `token_id`, or raise if they may not act on it."""
         card_sudo = request.env['payment.token'].sudo().browse(token_id).exists()
-        commercial_partner = request.env.user.partner_id.commercial_partner_id
-        if not card_sudo or card_sudo.partner_id.commercial_partner_id != commercial_partner:
+        if not card_sudo or not request.env.user._payment_plan_may_act(card_sudo):
             raise request.not_found()
         return card_sudo
 
@@ -435,7 +512,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
 
     def _prepare_transactions_domain(self, partner):
         return [
-            ('partner_id', 'child_of', [partner.commercial_partner_id.id]),
+            ('partner_id', 'in', [partner.id, partner.commercial_partner_id.id]),
             ('operation', '!=', 'validation'),
             ('state', '!=', 'draft'),
         ]

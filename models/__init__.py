@@ -17,6 +17,7 @@ from . import (
     payment_plan_metadata,
     payment_plan_payment_link,
     payment_plan_queue,
+    payment_plan_rate_limit,
     payment_provider,
     payment_token,
     payment_transaction,

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Command
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
@@ -95,6 +96,60 @@ class AccountMove(models.Model):
         moment ago."""
         self.ensure_one()
         return bool(self._payment_plan_get_charges_under_way())
+
+    def _payment_plan_credit(self, amount, reason):
+        """Credit `amount` of the invoice (a posted credit note of one line, on the invoice's
+        income account, reconciled with it): what a changed plan no longer owes.
+
+        :return: The credit note.
+        """
+        self.ensure_one()
+        product_lines = self.invoice_line_ids.filtered(lambda line: line.display_type == 'product')
+        credit_note = (
+            self.with_company(self.company_id)
+            .with_context(mail_create_nolog=True)
+            .create(
+                {
+                    'move_type': 'out_refund',
+                    'partner_id': self.partner_id.id,
+                    'currency_id': self.currency_id.id,
+                    'invoice_date': fields.Date.context_today(self),
+                    'invoice_origin': self.invoice_origin,
+                    'reversed_entry_id': self.id,
+                    'ref': reason,
+                    'invoice_line_ids': [
+                        Command.create(
+                            {
+                                'name': reason,
+                                'quantity': 1,
+                                'price_unit': amount,
+                                'account_id': product_lines[:1].account_id.id,
+                                'tax_ids': [Command.clear()],
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        credit_note.action_post()
+        receivable = self.line_ids.filtered(
+            lambda line: line.display_type == 'payment_term' and not line.reconciled
+        )
+        (
+            receivable
+            + credit_note.line_ids.filtered(
+                lambda line: line.account_id in receivable.account_id and not line.reconciled
+            )
+        ).reconcile()
+        self.message_post(
+            body=self.env._(
+                "%(amount)s credited (%(credit_note)s): %(reason)s.",
+                amount=self.currency_id.format(amount),
+                credit_note=credit_note.name,
+                reason=reason,
+            )
+        )
+        return credit_note
 
     # === BUSINESS METHODS: WHAT IS OPEN (the one home of these rules) === #
 

@@ -1018,10 +1018,14 @@ class PaymentPlan(models.Model):
         self.ensure_one()
         if self.state not in ('active', 'paused'):
             raise UserError(self.env._("Only running or paused plans can be changed."))
+        self._check_no_charge_under_way()
         unpaid = self._get_regenerable_installments()
         kept = self.installment_ids - unpaid
         first_sequence = max(kept.mapped('sequence'), default=0) + 1
         before = self._describe_unpaid(unpaid)
+        # The ledger follows the schedule: what the replaced installments owed on their invoices
+        # is credited; an installment plan's new total is invoiced below.
+        self._credit_replaced_installments(unpaid)
         unpaid.filtered(lambda i: not i.transaction_ids).unlink()
         unpaid.exists()._set_cancelled()
         if unpaid.exists():
@@ -1031,11 +1035,24 @@ class PaymentPlan(models.Model):
             'schedule_anchor_sequence': first_sequence,
         }
         if self.plan_type == 'installments':
-            self.env['payment.plan.installment']._create_quietly(
+            new_installments = self.env['payment.plan.installment']._create_quietly(
                 self._prepare_split_installments(
                     amount, remaining_count, next_due_date, first_sequence
                 )
             )
+            if self.invoice_id:
+                # The rest is invoiced anew: the new installments pay shares of that invoice.
+                invoice = (
+                    self.env['account.move']
+                    .with_company(self.company_id)
+                    .with_context(mail_create_nolog=True)
+                    .create(
+                        self._prepare_invoice_values(amount, fields.Date.context_today(self))
+                    )
+                )
+                invoice.action_post()
+                self.invoice_id = invoice
+                new_installments._write_internal({'invoice_id': invoice.id})
             paid = sum(
                 kept.filtered(lambda i: i.state in ('paid', 'processing', 'denied')).mapped(
                     'amount'
@@ -1053,6 +1070,7 @@ class PaymentPlan(models.Model):
         self.with_context(payment_plan_change=True).write(plan_values)
         self._extend_subscription_schedule()
         after = self._describe_unpaid(self._get_regenerable_installments())
+        self._gateway_notify_after_commit('schedule.updated')
         self.message_post(
             body=self.env._(
                 "Schedule changed%(reason)s. Before: %(before)s. After: %(after)s.",
@@ -1061,6 +1079,46 @@ class PaymentPlan(models.Model):
                 after=after,
             )
         )
+
+    def _check_no_charge_under_way(self):
+        """Refuse to change a plan while a charge of it is under way: a charge sent and not
+        settled, an installment being charged, or a payment of its invoices started online.
+
+        :raise UserError: When one is under way.
+        """
+        self.ensure_one()
+        open_installments = self.installment_ids.filtered(
+            lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+        )
+        if open_installments.filtered(lambda i: i.state == 'processing'):
+            raise UserError(
+                self.env._("A charge of %(plan)s is under way: wait for its outcome.", plan=self.name)
+            )
+        open_installments._check_no_payment_under_way()
+
+    def _credit_replaced_installments(self, installments):
+        """Credit, on each posted invoice backing `installments` (about to be replaced), what is
+        still open of it beyond what the other open installments of the invoice owe: the ledger
+        then owes exactly the schedule that remains."""
+        self.ensure_one()
+        Installment = self.env['payment.plan.installment']
+        for invoice, replaced in installments.filtered(
+            lambda i: i.invoice_id.state == 'posted'
+        ).grouped('invoice_id').items():
+            others = Installment.search(
+                [
+                    ('invoice_id', '=', invoice.id),
+                    ('state', 'in', const.OPEN_INSTALLMENT_STATES),
+                    ('id', 'not in', replaced.ids),
+                ]
+            )
+            owed_by_others = sum(others._get_open_amounts().values())
+            credit = invoice._payment_plan_get_open_amount() - owed_by_others
+            if invoice.currency_id.compare_amounts(credit, 0) > 0:
+                invoice._payment_plan_credit(
+                    credit,
+                    self.env._("Schedule of %(plan)s changed", plan=self.name),
+                )
 
     def _describe_unpaid(self, installments):
         """Return a line telling the unpaid `installments` of the plan (for the chatter)."""

@@ -423,14 +423,30 @@ class PaymentPlanInstallment(models.Model):
         to_charge = with_card - busy - settled
         Transaction = self.env['payment.transaction']
         references = {i.id: i._get_next_reference() for i in to_charge}
-        existing_refs = set(
-            Transaction.search([('reference', 'in', list(references.values()))]).mapped('reference')
+        existing = {
+            tx.reference: tx
+            for tx in Transaction.search([('reference', 'in', list(references.values()))])
+        }
+        # A reference another payment took (before references were reserved) is not the
+        # attempt's: the installment never waits on it, the next attempt number is used.
+        squatted = to_charge.filtered(
+            lambda i: (
+                references[i.id] in existing and existing[references[i.id]].installment_id != i
+            )
         )
+        for installment in squatted:
+            _logger.warning(
+                "Installment %s: reference %s is another payment's; the next one is used.",
+                installment.name,
+                references[installment.id],
+            )
+            installment._write_internal({'attempt_count': installment.attempt_count + 1})
+        to_charge -= squatted
         # An attempt that already has its transaction is looked up, never sent again: its
         # outcome arrives through the provider's webhook or the post-processing.
         values_list = []
         for installment in to_charge:
-            if references[installment.id] in existing_refs:
+            if references[installment.id] in existing:
                 continue
             values = installment._prepare_transaction_values(
                 installment._get_next_attempt(), amount=open_amounts[installment.id]

@@ -219,14 +219,23 @@ class PaymentToken(models.Model):
     def _take_over_running_plans(self):
         """Charge the customer's running card plans to this card from now on."""
         self.ensure_one()
-        plans = self.env['payment.plan'].search(
-            [
-                ('partner_id', 'child_of', self.partner_id.commercial_partner_id.id),
-                ('company_id', '=', self.company_id.id),
-                ('state', 'in', const.RUNNING_PLAN_STATES),
-                ('collection_mode', '=', 'token'),
-                ('token_id', '!=', self.id),
-            ]
+        user = self.env.user
+        user._payment_plan_check_may_act(self)
+        # The plans this card may pay (its holder's, or its company's contacts' for a company's
+        # card) that the user may act on: never a colleague's plan.
+        plans = (
+            self.env['payment.plan']
+            .sudo()
+            .search(
+                [
+                    ('partner_id', 'child_of', self.partner_id.id),
+                    ('company_id', '=', self.company_id.id),
+                    ('state', 'in', const.RUNNING_PLAN_STATES),
+                    ('collection_mode', '=', 'token'),
+                    ('token_id', '!=', self.id),
+                ]
+            )
+            .filtered(user._payment_plan_may_act)
         )
         for plan in plans:
             plan.message_post(
@@ -250,9 +259,9 @@ class PaymentToken(models.Model):
     def action_set_default(self):
         """Make this card the one charged by default for its customer in its company."""
         self.ensure_one()
-        self.check_access('read')
+        self.env.user._payment_plan_check_may_act(self)
         # Only system administrators may write tokens in `payment`; marking the default card is
-        # a business action of anyone who can see the card (staff, or its owner in the portal).
+        # a business action of Payment Plans staff or of the card's owner in the portal.
         self.sudo().write({'is_default': True})
         return True
 

@@ -99,6 +99,19 @@ class PaymentTransaction(models.Model):
         """Override of `payment` to bill a charge to another address than the customer's (a card
         given by phone): Odoo copies the customer's address into the transaction at creation."""
         billings = [vals.pop('payment_plan_billing', None) for vals in vals_list]
+        for vals in vals_list:
+            # Collection references are the collection's own: a payment of any other path that
+            # took one would leave the attempt it belongs to waiting forever.
+            if collection.is_attempt_reference(vals.get('reference')) and not (
+                vals.get('installment_id') or vals.get('payment_plan_charge_line_id')
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The reference %(reference)s is reserved for the collection of payment "
+                        "plans.",
+                        reference=vals['reference'],
+                    )
+                )
         transactions = super().create(vals_list)
         for tx, billing in zip(transactions, billings, strict=True):
             if billing:
@@ -115,6 +128,22 @@ class PaymentTransaction(models.Model):
         ):
             tx.provider_reference = providers.redsys_order_number(tx.id)
         return transactions
+
+    # === BUSINESS METHODS: REFERENCES === #
+
+    @api.model
+    def _compute_reference(self, provider_code, prefix=None, separator='-', **kwargs):
+        """Override of `payment` never to make a collection attempt's reference for a payment
+        of another path: a prefix of that shape (sent by a payment form, say) is ignored."""
+        if prefix and collection.is_attempt_reference(prefix):
+            _logger.warning("Payment reference prefix %s refused: reserved for collections.", prefix)
+            prefix = None
+        reference = super()._compute_reference(
+            provider_code, prefix=prefix, separator=separator, **kwargs
+        )
+        if collection.is_attempt_reference(reference):  # Computed from a document's name.
+            reference = super()._compute_reference(provider_code, prefix=None, separator=separator)
+        return reference
 
     # === CONSTRAINT METHODS === #
 

@@ -23,6 +23,12 @@ class ResPartner(models.Model):
     payment_plan_count = fields.Integer(
         compute='_compute_payment_plan_count',
     )
+    payment_plan_contacts_manage = fields.Boolean(
+        string="Contacts Manage Plans and Cards",
+        help="The company's contacts with a portal account may make its cards the default, move "
+        "its plans to a card, delete its cards and cancel its plans, as the company's own account "
+        "does. A contact never acts on a colleague's own card or plan.",
+    )
     default_token_id = fields.Many2one(
         string="Default Card",
         comodel_name='payment.token',

@@ -31,3 +31,4 @@ from . import test_gateway_schedule
 from . import test_attacks_flows
 from . import test_queue_jobs
 from . import test_ledger
+from . import test_portal_access

@@ -496,7 +496,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         wizard = (
             self.env['payment.plan.mass.charge']
             .with_user(self.plan_manager)
-            .create({'invoice_ids': [Command.set(invoice.ids)]})
+            .create({'invoice_ids': [Command.set(invoice.ids)], 'settle_plans': True})
         )
         wizard.action_charge()
         calls, killing = self._count_provider_calls(kill_after_answer=True)

@@ -44,6 +44,55 @@ class TestPlanChange(PaymentPlanCommon):
         self.assertIn("Agreed on the phone", plan.message_ids[0].body)
         self.assertIn("4 unpaid installment(s)", plan.message_ids[0].body)
 
+    def test_a_change_of_the_total_is_invoiced_and_each_installment_charged_its_share(self):
+        card = self._create_card()
+        plan = self._create_plan(
+            amount=300,
+            installment_count=3,
+            date_start='2026-02-15',
+            collection_mode='token',
+            token_id=card.id,
+        )
+        plan.action_activate()
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        self.assertEqual(first.state, 'paid')
+        old_invoice = plan.invoice_id
+        # The rest (200 in 2) becomes 600 in 2.
+        self._change(plan, amount=600, remaining_count=2).action_apply()
+        self.assertEqual(old_invoice.amount_residual, 0.0, "the old rest is credited")
+        self.assertEqual(plan.invoice_id.amount_total, 600.0, "the new rest is invoiced")
+        self.assertEqual(plan.amount, 700.0)
+        with freeze_time('2026-05-01'):
+            self.env['payment.plan.installment']._collect()
+        charged = plan.installment_ids.transaction_ids.filtered(lambda tx: tx.state == 'done')
+        self.assertEqual(sorted(charged.mapped('amount')), [100.0, 300.0, 300.0])
+        self.assertEqual(
+            set(plan.installment_ids.filtered('transaction_ids').mapped('state')), {'paid'}
+        )
+        self.assertEqual(plan.state, 'done')
+        invoices = old_invoice | plan.invoice_id
+        self.assertEqual(sum(invoices.mapped('amount_residual')), 0.0)
+
+    def test_a_lower_total_credits_the_difference(self):
+        plan = self._create_plan(amount=300, installment_count=3, date_start='2026-02-28')
+        plan.action_activate()
+        plan.installment_ids._ensure_invoices()
+        old_invoice = plan.invoice_id
+        self._change(plan, amount=150, remaining_count=3).action_apply()
+        self.assertEqual(old_invoice.amount_residual, 0.0)
+        self.assertEqual(plan.invoice_id.amount_residual, 150.0)
+        pending = plan.installment_ids.filtered(lambda i: i.state == 'pending')
+        self.assertEqual(sum(pending.mapped('amount')), 150.0)
+        self.assertEqual(set(pending.mapped('invoice_id')), {plan.invoice_id})
+
+    def test_a_change_while_a_charge_is_under_way_is_refused(self):
+        plan = self._create_plan(amount=300, installment_count=3, date_start='2026-01-31')
+        plan.action_activate()
+        plan.installment_ids.sorted('sequence')[0]._set_processing()
+        with self.assertRaises(UserError):
+            self._change(plan, amount=600, remaining_count=2).action_apply()
+
     def test_subscription_changes_the_amount_of_coming_periods(self):
         plan = self._create_plan(
             plan_type='subscription', amount=30, installment_count=0, date_start='2026-01-31'

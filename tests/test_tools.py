@@ -14,6 +14,7 @@ from odoo.addons.payment_plan.tools import providers, reporting
 from odoo.addons.payment_plan.tools.collection import (
     attempt_reference,
     fallback_reference,
+    is_attempt_reference,
     is_hard_decline,
     next_attempt_date,
 )
@@ -143,6 +144,22 @@ def test_attempt_references_are_stable_and_distinct():
     assert attempt_reference('PLAN/2026/00001-03', 2) != attempt_reference('PLAN/2026/00001-03', 1)
     with pytest.raises(ValueError):
         attempt_reference('PLAN/2026/00001-03', 0)
+
+
+def test_attempt_references_are_recognised_as_the_collections_own():
+    attempt = attempt_reference('PLAN/2026/00001-03', 2)
+    assert is_attempt_reference(attempt)
+    assert is_attempt_reference(fallback_reference(attempt))
+    assert is_attempt_reference(f'{attempt}-1'), "Odoo's unique suffix is reserved too"
+    for reference in (
+        'PLAN/2026/00001-03',
+        'PLAN/2026/00001-03-1',
+        'INV/2026/00001',
+        'V',
+        '',
+        None,
+    ):
+        assert not is_attempt_reference(reference), reference
 
 
 @pytest.mark.parametrize(

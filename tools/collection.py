@@ -1,5 +1,6 @@
 """Pure rules of the collection engine: attempt references, retry spacing, decline kinds."""
 
+import re
 from datetime import timedelta
 
 from . import providers
@@ -15,6 +16,19 @@ def attempt_reference(installment_name, attempt):
     if attempt < 1:
         raise ValueError("Attempts are numbered from 1.")
     return f'{installment_name}-A{attempt}'
+
+
+# The shape of every reference `attempt_reference` and `fallback_reference` make.
+_ATTEMPT_REFERENCE = re.compile(r'.-A[0-9]+(-F)?(-[0-9]+)?$')
+
+
+def is_attempt_reference(reference):
+    """Tell whether `reference` has the shape of a collection attempt's: references of that
+    shape are the collection's own, which no other payment may take.
+
+    Odoo makes a reference unique by appending `-N`: such a reference is reserved too.
+    """
+    return bool(reference) and bool(_ATTEMPT_REFERENCE.search(reference))
 
 
 def fallback_reference(attempt_ref):

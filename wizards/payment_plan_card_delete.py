@@ -58,7 +58,7 @@ class PaymentPlanCardDelete(models.TransientModel):
     def action_delete(self):
         """Remove the card (archived, as Odoo does: its payments keep it); its plans move."""
         self.ensure_one()
-        if not self.env.user.has_group('payment_plan.group_user'):
+        if not self.env.user._payment_plan_is_staff(self.token_id.sudo().company_id):
             raise AccessError(self.env._("Only Payment Plans users may delete a customer's card."))
         self.token_id.check_access('read')
         # Only system administrators may write tokens in `payment`: removing a card is a business
