@@ -107,11 +107,15 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
 
         :raise TooManyRequests: When too many attempts were made.
         """
-        if not request.env['payment.plan.rate.limit'].sudo()._hit(
-            key,
-            request.httprequest.remote_addr,
-            const.LINK_MAX_ATTEMPTS_PER_LINK,
-            const.LINK_MAX_ATTEMPTS_PER_IP,
+        if (
+            not request.env['payment.plan.rate.limit']
+            .sudo()
+            ._hit(
+                key,
+                request.httprequest.remote_addr,
+                const.LINK_MAX_ATTEMPTS_PER_LINK,
+                const.LINK_MAX_ATTEMPTS_PER_IP,
+            )
         ):
             raise TooManyRequests(
                 request.env._("Too many attempts: try again in an hour, or contact us.")
@@ -378,7 +382,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             self._get_plan_pay_providers(
                 plan_sudo,
                 installment_sudo,
-                installment_sudo._get_open_amounts()[installment_sudo.id] if installment_sudo else 0,
+                installment_sudo._get_open_amounts()[installment_sudo.id]
+                if installment_sudo
+                else 0,
             ),
         )
         self._check_attempt_rate(f'payment.plan,{plan_sudo.id}')
@@ -576,16 +582,27 @@ class PaymentPlanOrderPortal(sale_portal.PaymentPortal):
             order_sudo = self._document_check_access('sale.order', order_id, access_token)
         except (AccessError, MissingError):
             order_sudo = None  # `sale` answers the access error.
-        if (
-            order_sudo
-            and order_sudo.payment_plan_id
-            and order_sudo._payment_plan_first_charge_under_way()
-        ):
-            raise ValidationError(
-                request.env._(
-                    "The first payment of this order is being charged to the card on file: wait "
-                    "for its outcome."
+        if order_sudo and order_sudo.payment_plan_id:
+            if order_sudo._payment_plan_first_charge_under_way():
+                raise ValidationError(
+                    request.env._(
+                        "The first payment of this order is being charged to the card on file: "
+                        "wait for its outcome."
+                    )
                 )
+            # Only the providers the order's page offers: never another company's or a
+            # disabled one.
+            PaymentPlanPortal._check_offered_provider(
+                kwargs,
+                request.env['payment.provider']
+                .sudo()
+                ._get_compatible_providers(
+                    order_sudo.company_id.id,
+                    order_sudo.partner_invoice_id.id,
+                    order_sudo._get_payment_plan_first_amount(),
+                    currency_id=order_sudo.currency_id.id,
+                    sale_order_id=order_sudo.id,
+                ),
             )
         return super().portal_order_transaction(order_id, access_token, **kwargs)
 

@@ -1046,9 +1046,7 @@ class PaymentPlan(models.Model):
                     self.env['account.move']
                     .with_company(self.company_id)
                     .with_context(mail_create_nolog=True)
-                    .create(
-                        self._prepare_invoice_values(amount, fields.Date.context_today(self))
-                    )
+                    .create(self._prepare_invoice_values(amount, fields.Date.context_today(self)))
                 )
                 invoice.action_post()
                 self.invoice_id = invoice
@@ -1092,7 +1090,9 @@ class PaymentPlan(models.Model):
         )
         if open_installments.filtered(lambda i: i.state == 'processing'):
             raise UserError(
-                self.env._("A charge of %(plan)s is under way: wait for its outcome.", plan=self.name)
+                self.env._(
+                    "A charge of %(plan)s is under way: wait for its outcome.", plan=self.name
+                )
             )
         open_installments._check_no_payment_under_way()
 
@@ -1102,9 +1102,11 @@ class PaymentPlan(models.Model):
         then owes exactly the schedule that remains."""
         self.ensure_one()
         Installment = self.env['payment.plan.installment']
-        for invoice, replaced in installments.filtered(
-            lambda i: i.invoice_id.state == 'posted'
-        ).grouped('invoice_id').items():
+        for invoice, replaced in (
+            installments.filtered(lambda i: i.invoice_id.state == 'posted')
+            .grouped('invoice_id')
+            .items()
+        ):
             others = Installment.search(
                 [
                     ('invoice_id', '=', invoice.id),

@@ -136,7 +136,9 @@ class PaymentTransaction(models.Model):
         """Override of `payment` never to make a collection attempt's reference for a payment
         of another path: a prefix of that shape (sent by a payment form, say) is ignored."""
         if prefix and collection.is_attempt_reference(prefix):
-            _logger.warning("Payment reference prefix %s refused: reserved for collections.", prefix)
+            _logger.warning(
+                "Payment reference prefix %s refused: reserved for collections.", prefix
+            )
             prefix = None
         reference = super()._compute_reference(
             provider_code, prefix=prefix, separator=separator, **kwargs

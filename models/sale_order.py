@@ -220,6 +220,7 @@ class SaleOrder(models.Model):
         )
         if self.env.context.get('payment_plan_paid'):
             awaiting = self.browse()
+        awaiting._check_payment_plan_invoiceable()
         awaiting._payment_plan_request_first_payment()
         if awaiting == self:
             return True
@@ -288,6 +289,34 @@ class SaleOrder(models.Model):
         # Plans are the plan users' records: the order's own plan is checked, nothing else read.
         if self.filtered(lambda o: o.sudo().payment_plan_id.sale_order_id != o):
             raise UserError(self.env._("The plan of this order is not the order's own."))
+
+    def _check_payment_plan_invoiceable(self):
+        """Refuse a plan for an order that cannot be invoiced when it is paid: products invoiced
+        on delivered quantities. The order's own invoice is the ledger its plan pays; one made
+        only after the delivery would leave the payment without its invoice (and the order to be
+        invoiced a second time).
+
+        :raise UserError: When an order sells such a product.
+        """
+        for order in self:
+            delivered = order.order_line.filtered(
+                lambda line: (
+                    not line.display_type
+                    and line.product_id.invoice_policy == 'delivery'
+                    and line.product_uom_qty
+                )
+            )
+            if delivered:
+                raise UserError(
+                    self.env._(
+                        "%(order)s cannot be paid by plan: %(products)s are invoiced on delivered "
+                        "quantities, and a plan pays the order's invoice, made when the first "
+                        "payment arrives. Invoice them on ordered quantities, or sell them on "
+                        "another order.",
+                        order=order.name,
+                        products=", ".join(delivered.product_id.mapped('display_name')),
+                    )
+                )
 
     def _payment_plan_first_charge_under_way(self):
         """Return whether the first payment of the order is being charged (sent and not

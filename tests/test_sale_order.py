@@ -1,6 +1,8 @@
 from freezegun import freeze_time
 
-from odoo.tests import HttpCase, tagged
+from odoo.exceptions import UserError
+from odoo.tests import HttpCase, JsonRpcException, tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -45,6 +47,36 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         return self.env['payment.transaction'].search(
             [('reference', '=', processing_values['reference'])]
         )
+
+    def test_an_order_of_products_invoiced_on_delivery_is_refused_for_a_plan(self):
+        order = self._create_installments_order(mode='manual')
+        order.order_line.product_id.write({'type': 'consu', 'invoice_policy': 'delivery'})
+        with self.assertRaisesRegex(UserError, "invoiced on delivered quantities"):
+            order.action_confirm()
+        self.assertEqual(order.state, 'draft')
+        self.assertFalse(order.payment_plan_id)
+
+    def test_the_order_page_refuses_a_provider_it_does_not_offer(self):
+        order = self._create_installments_order(mode='manual')
+        order.action_confirm()
+        other_company = self._create_company("Company B")
+        foreign = self.provider.copy({'name': "Demo B", 'company_id': other_company.id})
+        self.authenticate(None, None)
+        with mute_logger('odoo.http'), self.assertRaises(JsonRpcException):
+            self.make_jsonrpc_request(
+                f'/my/orders/{order.id}/transaction',
+                {
+                    'access_token': order._portal_ensure_token(),
+                    'provider_id': foreign.id,
+                    'payment_method_id': self.payment_method.id,
+                    'token_id': None,
+                    'amount': order._get_payment_plan_first_amount(),
+                    'flow': 'direct',
+                    'tokenization_requested': False,
+                    'landing_route': order.get_portal_url(),
+                },
+            )
+        self.assertFalse(order.transaction_ids)
 
     def test_confirming_an_order_without_card_sends_the_payment_link_by_mail_and_sms(self):
         order = self._create_installments_order()
