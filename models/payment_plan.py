@@ -163,6 +163,7 @@ class PaymentPlan(models.Model):
         readonly=True,
         copy=False,
         index='btree_not_null',
+        check_company=True,
         help="The invoice of the total of an installment plan, which each installment pays a share of.",
     )
     card_missing = fields.Boolean(

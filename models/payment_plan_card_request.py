@@ -20,7 +20,12 @@ class PaymentPlanCardRequest(models.Model):
     _link_route = '/payment_plan/card'
 
     partner_id = fields.Many2one(
-        string="Customer", comodel_name='res.partner', required=True, index=True, readonly=True
+        string="Customer",
+        comodel_name='res.partner',
+        required=True,
+        index=True,
+        readonly=True,
+        check_company=True,
     )
     company_id = fields.Many2one(
         comodel_name='res.company', required=True, default=lambda self: self.env.company
@@ -45,7 +50,9 @@ class PaymentPlanCardRequest(models.Model):
         ),
     )
     date_used = fields.Datetime(string="Card Saved On", readonly=True)
-    token_id = fields.Many2one(string="Card Saved", comodel_name='payment.token', readonly=True)
+    token_id = fields.Many2one(
+        string="Card Saved", comodel_name='payment.token', readonly=True, check_company=True
+    )
     consent_ip = fields.Char(string="Consent IP Address", readonly=True)
     link_url = fields.Char(
         string="Link",

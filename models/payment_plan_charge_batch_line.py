@@ -36,7 +36,7 @@ class PaymentPlanChargeBatchLine(models.Model):
     )
     currency_id = fields.Many2one(comodel_name='res.currency', required=True)
     amount = fields.Monetary(help="The amount to charge (for the skipped lines, what was due).")
-    token_id = fields.Many2one(string="Card", comodel_name='payment.token')
+    token_id = fields.Many2one(string="Card", comodel_name='payment.token', check_company=True)
     state = fields.Selection(
         string="Status",
         selection=const.CHARGE_LINE_STATES,

@@ -34,6 +34,7 @@ class PaymentPlanConsent(models.Model):
         comodel_name='payment.token',
         index='btree_not_null',
         ondelete='set null',
+        check_company=True,
         help="The card the consent is for; empty: every card of the customer.",
     )
     card_request_id = fields.Many2one(

@@ -80,6 +80,7 @@ class PaymentPlanInstallment(models.Model):
         comodel_name='payment.token',
         readonly=True,
         copy=False,
+        check_company=True,
         help="The customer's other card on which the refused attempt is tried again.",
     )
     date_paid = fields.Date(string="Paid On", readonly=True, copy=False)
@@ -95,6 +96,7 @@ class PaymentPlanInstallment(models.Model):
         readonly=True,
         copy=False,
         index='btree_not_null',
+        check_company=True,
         help="The invoice this installment pays (a share of it for installment plans).",
     )
     transaction_ids = fields.One2many(

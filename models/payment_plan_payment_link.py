@@ -18,7 +18,12 @@ class PaymentPlanPaymentLink(models.Model):
     _link_route = '/payment_plan/pay'
 
     partner_id = fields.Many2one(
-        string="Customer", comodel_name='res.partner', required=True, index=True, readonly=True
+        string="Customer",
+        comodel_name='res.partner',
+        required=True,
+        index=True,
+        readonly=True,
+        check_company=True,
     )
     company_id = fields.Many2one(
         comodel_name='res.company',
