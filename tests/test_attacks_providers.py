@@ -198,8 +198,8 @@ class TestPayLinkAttacks(PayLinkCase):
     @freeze_time('2026-03-01')
     @mute_logger('odoo.http')
     def test_refused_validation_with_another_customers_card(self):
-        """Nothing due: a validation by token with another customer's card is refused by Odoo,
-        and the plan's card stays."""
+        """Nothing due: a validation by token with another customer's card is refused (the page
+        takes a card typed in, never a card on file), and the plan's card stays."""
         card = self._create_card()
         plan = self._create_plan(
             collection_mode='token', token_id=card.id, amount=90.0, date_start='2026-04-01'
@@ -208,7 +208,7 @@ class TestPayLinkAttacks(PayLinkCase):
         foreign = self._create_card(partner=self.other_customer, details='6666')
         token = pay_token(card._payment_plan_get_update_url())
         self.authenticate(None, None)
-        with self.assertRaisesRegex(JsonRpcException, 'AccessError'):
+        with self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
             self.make_jsonrpc_request(
                 f'/my/plans/{plan.id}/transaction',
                 self._params(plan, token, is_validation=True, flow='token', token_id=foreign.id),

@@ -174,7 +174,7 @@ class TestCollectionConcurrency(ConcurrencyCommon):
             # Two charges by the gateway: both recorded, the second one flagged for a refund.
             self.assertEqual(len(installment.payment_ids), 2)
             self.assertIn(
-                "Charged twice by the gateway",
+                "Charged twice by the gateway: refund the customer",
                 installment.plan_id.activity_ids.mapped('summary'),
             )
             self.assertEqual(

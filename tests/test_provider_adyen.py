@@ -31,6 +31,7 @@ class TestAdyenCardsOnFile(PaymentPlanCommon, HttpCase):
         cls.adyen.write(
             {
                 'state': 'test',
+                'is_published': True,  # offered to customers on the pages
                 'company_id': cls.company.id,
                 'adyen_merchant_account': 'PaymentPlanECOM',
                 'adyen_api_key': 'AQE_test_key',

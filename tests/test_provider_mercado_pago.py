@@ -31,6 +31,7 @@ class MercadoPagoCase(PaymentPlanCommon, HttpCase):
         cls.mercado_pago.write(
             {
                 'state': 'test',
+                'is_published': True,  # offered to customers on the pages
                 'company_id': cls.company.id,
                 'mercado_pago_account_country_id': cls.env.ref('base.br').id,
                 'mercado_pago_access_token': 'TEST-0000000000000000-PAYMENTPLAN',

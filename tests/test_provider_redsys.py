@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -50,6 +50,7 @@ class RedsysCase(PaymentPlanCommon, HttpCase):
         cls.redsys.write(
             {
                 'state': 'test',
+                'is_published': True,  # offered to customers on the pages
                 'company_id': cls.company.id,
                 'redsys_merchant_code': '999008881',
                 'redsys_merchant_terminal': '1',
@@ -441,8 +442,9 @@ class TestRedsysAttacks(RedsysCase):
     @mute_logger('odoo.http')
     def test_attack_payer_naming_their_redsys_card_on_the_pay_page(self):
         """Asked to authenticate (0195), the payer posts their own saved Redsys card (hidden
-        from the form) to the pay page's route: nothing is sent, and nothing is left "under
-        way": they can still pay on Redsys's page, and the plan goes on."""
+        from the form) to the pay page's route: refused (the page takes a card typed in), nothing
+        is sent, and nothing is left "under way": they can still pay on Redsys's page, and the
+        plan goes on."""
         plan = self._redsys_plan()
         first, second = plan.installment_ids.sorted('sequence')[:2]
         self._answer_rest('0195')
@@ -460,12 +462,14 @@ class TestRedsysAttacks(RedsysCase):
             'tokenization_requested': False,
             'landing_route': plan.access_url,
         }
-        with self.api.serving():
+        with (
+            self.api.serving(),
+            mute_logger('odoo.http'),
+            self.assertRaisesRegex(JsonRpcException, 'Forbidden'),
+        ):
             self.make_jsonrpc_request(f'/my/plans/{plan.id}/transaction', params)
         self.assertEqual(len(self.api.requests_to('POST', REST_URL)), 1, "nothing more sent")
-        tx = first.transaction_ids.filtered(lambda t: t.operation == 'online_token')
-        self.assertEqual(tx.state, 'error')
-        self.assertFalse(tx.payment_plan_outcome_unknown)
+        self.assertFalse(first.transaction_ids.filtered(lambda t: t.operation == 'online_token'))
         # The payer pays the right way; the next installment is charged when due.
         self.make_jsonrpc_request(
             f'/my/plans/{plan.id}/transaction',

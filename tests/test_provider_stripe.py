@@ -36,6 +36,7 @@ class StripeCase(PaymentPlanCommon, HttpCase):
         cls.stripe.write(
             {
                 'state': 'test',
+                'is_published': True,  # offered to customers on the pages
                 'company_id': cls.company.id,
                 'stripe_secret_key': 'sk_test_payment_plan',
                 'stripe_publishable_key': 'pk_test_payment_plan',
