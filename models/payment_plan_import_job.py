@@ -181,6 +181,11 @@ class PaymentPlanImportJob(models.Model):
             ),
             'unknown_country': self.env._("Unknown country: %(value)s.", value=value),
             'bad_bool': self.env._("%(value)s is neither yes nor no.", value=value),
+            'control_character': self.env._(
+                "The cell holds a control character (%(character)s), which a customer's data "
+                "cannot hold: the file is damaged or was not saved as text. Remove it.",
+                character=value,
+            ),
         }
         if code == 'duplicate':
             duplicate, first_line = value.rsplit('|', 1)

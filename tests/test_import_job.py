@@ -139,6 +139,25 @@ class TestImportJob(PaymentPlanCommon):
         self.assertEqual(bom.created_count, 1)
         self.assertTrue(self.env['res.partner'].search([('ref', '=', 'BOM-1')]))
 
+    # === Files that cannot be stored, and failures === #
+
+    def test_control_characters_are_refused_at_check_with_line_and_column(self):
+        job = self._job(
+            '\n'.join(
+                [
+                    HEADER,
+                    'NUL-1,Nul\x00Byte,no,nul@example.com,,,,,,,',
+                    'NUL-2,Bell,no,bell@example.com,,,Street\x07 1,,,,',
+                ]
+            )
+        )
+        job.action_validate()
+        self.assertEqual(job.state, 'invalid')
+        self.assertEqual(self._errors(job), [(2, 'name'), (3, 'street')])
+        self.assertIn("control character (U+0000)", job.issue_ids[0].message)
+        job.action_confirm()
+        self.assertEqual(job.state, 'invalid', "never queued")
+
 
 @tagged('post_install', '-at_install')
 class TestImportTemplate(HttpCase):
