@@ -207,5 +207,6 @@ IMPORT_JOB_STATES = [
     ('queued', "Queued"),
     ('running', "Running"),
     ('done', "Done"),
+    ('failed', "Failed"),
 ]
 IMPORT_BATCH_SIZE = 2000

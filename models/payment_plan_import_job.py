@@ -1,6 +1,8 @@
 import base64
 import logging
 
+from psycopg2 import OperationalError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -50,6 +52,7 @@ class PaymentPlanImportJob(models.Model):
         readonly=True,
     )
     date_done = fields.Datetime(string="Finished On", readonly=True)
+    failure_message = fields.Text(string="Failure", readonly=True, copy=False)
 
     # === COMPUTE METHODS === #
 
@@ -97,21 +100,8 @@ class PaymentPlanImportJob(models.Model):
         self.ensure_one()
         if self.state not in ('draft', 'invalid', 'validated'):
             raise UserError(self.env._("This import was already confirmed."))
-        # The issues are the job's own report: users read them, only the job writes them.
-        self.issue_ids.sudo().unlink()
         rows, errors = self._read_file()
-        self.env['payment.plan.import.issue'].sudo().create(
-            [
-                {
-                    'job_id': self.id,
-                    'kind': 'error',
-                    'line': line,
-                    'column': column,
-                    'message': self._get_error_message(code, value),
-                }
-                for line, column, code, value in errors
-            ]
-        )
+        self._record_errors(errors)
         self.write(
             {
                 'state': 'invalid' if errors else 'validated',
@@ -158,6 +148,23 @@ class PaymentPlanImportJob(models.Model):
             countries[country['code'].upper()] = country['code']
             countries[country['name'].lower()] = country['code']
         return customer_import.validate(header, rows, countries)
+
+    def _record_errors(self, errors):
+        """Replace the job's report by `errors` ([(line, column, code, value)])."""
+        # The issues are the job's own report: users read them, only the job writes them.
+        self.issue_ids.sudo().unlink()
+        self.env['payment.plan.import.issue'].sudo().create(
+            [
+                {
+                    'job_id': self.id,
+                    'kind': 'error',
+                    'line': line,
+                    'column': column,
+                    'message': self._get_error_message(code, value),
+                }
+                for line, column, code, value in errors
+            ]
+        )
 
     def _get_error_message(self, code, value):
         messages = {
@@ -293,15 +300,26 @@ class PaymentPlanImportJob(models.Model):
 
         Each batch is applied under the job's row lock, from the count of rows done read under
         it: a second worker on the same import (a job next to the cron) stops at once, or goes on
-        from where the first stopped; no row is applied twice.
+        from where the first stopped; no row is applied twice. A batch that fails is rolled back
+        and the job marked failed, the requester told: it never blocks the imports after it.
 
         :param bool commit: Commit after each batch (the cron and the jobs).
         """
         self.ensure_one()
-        rows, errors = self._read_file()
+        try:
+            with self.env.cr.savepoint():
+                rows, errors = self._read_file()
+        except OperationalError:
+            raise  # A concurrency conflict: run again.
+        except Exception as error:  # The job fails; the caller goes on with the next one.
+            _logger.exception("Import %s: the file could not be read.", self.name)
+            self._set_failed(error)
+            return
         if errors:
-            # The file was checked when confirmed: it cannot have changed since.
-            self.write({'state': 'invalid'})
+            # Checked when confirmed, the file fails a check added since (an upgrade).
+            self._record_errors(errors)
+            self.write({'state': 'invalid', 'row_count': 0})
+            self._notify_invalid()
             return
         batch_size = const.IMPORT_BATCH_SIZE
         while True:
@@ -310,28 +328,18 @@ class PaymentPlanImportJob(models.Model):
             self.invalidate_recordset(['state', 'rows_done'])
             if self.state not in ('queued', 'running') or self.rows_done >= len(rows):
                 break
-            self.state = 'running'
             batch = rows[self.rows_done : self.rows_done + batch_size]
-            created, updated, skipped = self._apply_rows(batch)
-            self.env['payment.plan.import.issue'].sudo().create(
-                [
-                    {
-                        'job_id': self.id,
-                        'kind': 'skipped',
-                        'line': line,
-                        'message': reason,
-                    }
-                    for line, reason in skipped
-                ]
-            )
-            self.write(
-                {
-                    'rows_done': self.rows_done + len(batch),
-                    'created_count': self.created_count + created,
-                    'updated_count': self.updated_count + updated,
-                    'skipped_count': self.skipped_count + len(skipped),
-                }
-            )
+            try:
+                with self.env.cr.savepoint():
+                    self._apply_batch(batch)
+            except OperationalError:
+                raise  # A concurrency conflict: run again.
+            except Exception as error:  # The batch is rolled back, the job fails.
+                _logger.exception("Import %s: applying rows failed.", self.name)
+                self._set_failed(error)
+                if commit:
+                    self.env['ir.cron']._commit_progress(len(batch), remaining=0)
+                return
             if commit:
                 remaining = len(rows) - self.rows_done
                 if self.env['ir.cron']._commit_progress(len(batch), remaining=remaining) <= 0:
@@ -341,6 +349,65 @@ class PaymentPlanImportJob(models.Model):
             return
         self.write({'state': 'done', 'date_done': fields.Datetime.now()})
         self._notify_done()
+
+    def _apply_batch(self, batch):
+        """Apply `batch` (the rows after those done) and record its counts and skipped rows."""
+        self.state = 'running'
+        created, updated, skipped = self._apply_rows(batch)
+        self.env['payment.plan.import.issue'].sudo().create(
+            [
+                {
+                    'job_id': self.id,
+                    'kind': 'skipped',
+                    'line': line,
+                    'message': reason,
+                }
+                for line, reason in skipped
+            ]
+        )
+        self.write(
+            {
+                'rows_done': self.rows_done + len(batch),
+                'created_count': self.created_count + created,
+                'updated_count': self.updated_count + updated,
+                'skipped_count': self.skipped_count + len(skipped),
+            }
+        )
+
+    def _set_failed(self, error):
+        """Mark the job failed with `error` and tell the requester: the rows of the batches
+        applied before stay, the others are not applied."""
+        self.ensure_one()
+        self.write(
+            {
+                'state': 'failed',
+                'failure_message': str(error),
+                'date_done': fields.Datetime.now(),
+            }
+        )
+        self._notify(
+            self.env._(
+                "Import %(name)s failed after %(done)s of %(count)s rows (%(created)s customers "
+                "created, %(updated)s updated): %(error)s. The rows after them were not applied.",
+                name=self.name,
+                done=self.rows_done,
+                count=self.row_count,
+                created=self.created_count,
+                updated=self.updated_count,
+                error=str(error),
+            )
+        )
+
+    def _notify_invalid(self):
+        """Tell the requester that the file was refused when applied (see its errors)."""
+        self.ensure_one()
+        self._notify(
+            self.env._(
+                "Import %(name)s was not applied: the file has errors (listed on the import). "
+                "Correct them and upload the file again.",
+                name=self.name,
+            )
+        )
 
     def _notify_done(self):
         """Mail the requester the summary: created, updated, skipped with their reasons."""
@@ -361,6 +428,10 @@ class PaymentPlanImportJob(models.Model):
                 self.env._("%(count)s: %(reason)s", count=count, reason=reason)
                 for reason, count in reasons.items()
             )
+        self._notify(body)
+
+    def _notify(self, body):
+        """Post `body` on the job for its requester (mailed as their preferences say)."""
         self.message_post(
             body=body,
             partner_ids=self.user_id.partner_id.ids,

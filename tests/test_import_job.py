@@ -1,5 +1,7 @@
 import base64
+from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
@@ -157,6 +159,40 @@ class TestImportJob(PaymentPlanCommon):
         self.assertIn("control character (U+0000)", job.issue_ids[0].message)
         job.action_confirm()
         self.assertEqual(job.state, 'invalid', "never queued")
+
+    def test_a_queued_import_that_fails_is_marked_failed_and_the_next_one_is_applied(self):
+        if not type(self)._registry_patched:
+            self.registry_enter_test_mode()  # the cron commits: in a cursor of its own
+        # A file queued before its rows were checked for control characters: it used to crash
+        # the cron at each run, and every import queued after it waited for ever.
+        failing = self._job(f'{HEADER}\nFAIL-1,Fanny\x00,no,fanny@example.com,,,,,,,')
+        failing.sudo().write({'state': 'queued', 'row_count': 1})
+        crashing = self._job(HEADER + '\nCRASH-1,Carl Crash,no,carl@example.com,,,,,,,')
+        crashing.action_confirm()
+        following = self._job(HEADER + '\nNEXT-1,Nina Next,no,nina@example.com,,,,,,,')
+        following.action_confirm()
+        Job = self.registry['payment.plan.import.job']
+        apply_rows = Job._apply_rows
+
+        def crash_on_carl(job, rows):
+            if job == crashing:
+                raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+            return apply_rows(job, rows)
+
+        self.env.flush_all()
+        with patch.object(Job, '_apply_rows', crash_on_carl), self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})['payment.plan.import.job']._cron_apply_jobs()
+        self.env.invalidate_all()
+        self.assertEqual(
+            (failing.state, crashing.state, following.state), ('invalid', 'failed', 'done')
+        )
+        self.assertIn("control character", failing.issue_ids.message)
+        self.assertIn("NUL (0x00)", crashing.failure_message)
+        self.assertFalse(self.env['res.partner'].search([('ref', 'in', ['FAIL-1', 'CRASH-1'])]))
+        self.assertTrue(self.env['res.partner'].search([('ref', '=', 'NEXT-1')]))
+        for job, words in ((failing, "has errors"), (crashing, "failed")):
+            told = job.message_ids.filtered(lambda m: self.plan_user.partner_id in m.partner_ids)
+            self.assertIn(words, told.body, "the requester is told")
 
 
 @tagged('post_install', '-at_install')
