@@ -28,6 +28,13 @@ class PaymentPlanImportJob(models.Model):
         readonly=True,
         default=lambda self: self.env.user,
     )
+    company_id = fields.Many2one(
+        comodel_name='res.company',
+        required=True,
+        readonly=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
     file = fields.Binary(string="CSV File", attachment=True, copy=False)
     filename = fields.Char()
     state = fields.Selection(
@@ -76,6 +83,9 @@ class PaymentPlanImportJob(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        if {'user_id', 'company_id'} & vals.keys() and not self.env.su:
+            # The import applies what its requester may change in its company: both are fixed.
+            raise UserError(self.env._("The requester and the company of an import cannot change."))
         if 'file' in vals and self.filtered(
             lambda j: j.state not in ('draft', 'invalid', 'validated')
         ):

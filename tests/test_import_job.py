@@ -2,7 +2,7 @@ import base64
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -140,6 +140,44 @@ class TestImportJob(PaymentPlanCommon):
         bom = self._run(self._job('\ufeff' + HEADER + '\nBOM-1,Bom Bom,no,bom@example.com,,,,,,,'))
         self.assertEqual(bom.created_count, 1)
         self.assertTrue(self.env['res.partner'].search([('ref', '=', 'BOM-1')]))
+
+    # === Companies === #
+
+    def test_a_user_reads_and_changes_no_import_of_another_company(self):
+        other_company = self._create_company("Other Company")
+        text = '\n'.join(
+            [
+                HEADER,
+                'B-1,Bea Secret,no,bea.secret@example.com,+1 555 0199,,,,,,',
+                'B-2,Bob Secret,no,bob.secret(at)example.com,,,,,,,',
+            ]
+        )
+        other_job = (
+            self.env['payment.plan.import.job']
+            .with_company(other_company)
+            .create({'file': base64.b64encode(text.encode()), 'filename': 'b.csv'})
+        )
+        other_job.action_validate()
+        own_job = self._job(text)
+        self.assertEqual(own_job.company_id, self.company)
+        self.assertEqual(other_job.company_id, other_company)
+        Jobs = self.env['payment.plan.import.job'].with_user(self.plan_user)
+        self.assertEqual(Jobs.search([]), own_job, "the other company's imports are not listed")
+        as_user = other_job.with_user(self.plan_user)
+        with self.assertRaises(AccessError):
+            as_user.read(['file', 'filename'])
+        with self.assertRaises(AccessError):
+            as_user.write({'file': base64.b64encode(b'name,email\nX,x@example.com')})
+        with self.assertRaises(AccessError):
+            other_job.issue_ids.with_user(self.plan_user).read(['message'])
+        self.assertEqual(
+            (other_job.state, other_job.issue_ids.line), ('invalid', 3), "the file was not replaced"
+        )
+        # Nor moves an import to another company, or to another requester's rights.
+        for values in ({'company_id': other_company.id}, {'user_id': self.plan_manager.id}):
+            with self.assertRaises(UserError):
+                own_job.write(values)
+        self.assertEqual((own_job.company_id, own_job.user_id), (self.company, self.plan_user))
 
     # === Files that cannot be stored, and failures === #
 
