@@ -5,6 +5,7 @@ from psycopg2 import OperationalError
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Domain
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
@@ -78,6 +79,9 @@ class PaymentPlanImportJob(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            if not self.env.su:
+                # The import applies what its requester may change: the user who creates it.
+                vals['user_id'] = self.env.uid
             if vals.get('name', '/') == '/':
                 vals['name'] = self.env['ir.sequence'].next_by_code('payment.plan.import.job')
         return super().create(vals_list)
@@ -218,15 +222,17 @@ class PaymentPlanImportJob(models.Model):
 
         :return: (created, updated, skipped [(line, reason)])
         """
-        Partner = self.env['res.partner'].with_context(
-            tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
+        # sudo: the cron's rights, whoever runs it. A row may match any customer, archived or
+        # of any company: one the import may not change is skipped, never duplicated.
+        Partner_sudo = (
+            self.env['res.partner']
+            .sudo()
+            .with_context(
+                tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
+            )
         )
-        refs = [row['reference'] for row in rows if row.get('reference')]
-        vats = [self._compact_vat(row['vat']) for row in rows if row.get('vat')]
-        emails = [row['email'] for row in rows if row.get('email')]
-        found = Partner.with_context(active_test=False).search(
-            ['|', '|', ('ref', 'in', refs), ('vat', 'in', vats), ('email_normalized', 'in', emails)]
-        )
+        found = Partner_sudo.with_context(active_test=False).search(self._get_match_domain(rows))
+        protected = self._get_protected_partners(found)
         by_key = {'reference': {}, 'vat': {}, 'email': {}}
         for partner in found:
             for key, value in (
@@ -235,7 +241,7 @@ class PaymentPlanImportJob(models.Model):
                 ('email', partner.email_normalized),
             ):
                 if value:
-                    by_key[key].setdefault(value, Partner.browse())
+                    by_key[key].setdefault(value, Partner_sudo.browse())
                     by_key[key][value] |= partner
         country_ids = {
             country.code: country.id
@@ -245,7 +251,7 @@ class PaymentPlanImportJob(models.Model):
         updated = 0
         for row in rows:
             values = self._prepare_partner_values(row, country_ids)
-            matches = Partner.browse()
+            matches = Partner_sudo.browse()
             for key, value in (
                 ('reference', row.get('reference')),
                 ('vat', self._compact_vat(row.get('vat', ''))),
@@ -254,6 +260,9 @@ class PaymentPlanImportJob(models.Model):
                 if value and value in by_key[key]:
                     matches = by_key[key][value]
                     break
+            if reasons := [protected[p.id] for p in matches if p.id in protected]:
+                skipped.append((row['line'], reasons[0]))
+                continue
             if len(matches) > 1:
                 skipped.append(
                     (
@@ -279,10 +288,82 @@ class PaymentPlanImportJob(models.Model):
                 updated += 1
             else:
                 skipped.append((row['line'], self.env._("Already up to date.")))
+        if to_create:
+            # Created as the cron (the superuser) creates them, if the requester still may.
+            Partner_sudo.with_user(self.user_id).check_access('create')
         # The imported customers have no parent and no children yet: there is nothing for
         # `res.partner._fields_sync` to synchronise, which Odoo's own loader skips likewise.
-        created = Partner.with_context(_partners_skip_fields_sync=True).create(to_create)
+        created = Partner_sudo.with_context(_partners_skip_fields_sync=True).create(to_create)
         return len(created), updated, skipped
+
+    def _get_match_domain(self, rows):
+        """Return the domain of the customers that `rows` may match: by reference, compact VAT
+        (as the import stores it) or normalised email."""
+        refs = [row['reference'] for row in rows if row.get('reference')]
+        vats = [self._compact_vat(row['vat']) for row in rows if row.get('vat')]
+        emails = [row['email'] for row in rows if row.get('email')]
+        return Domain.OR(
+            [
+                Domain('ref', 'in', refs),
+                Domain('vat', 'in', vats),
+                Domain('email_normalized', 'in', emails),
+            ]
+        )
+
+    def _get_protected_partners(self, partners):
+        """Return the customers of `partners` that this import may not change, with the reason.
+
+        The one rule of what an import touches: customers its requester may change in the
+        import's company, as Odoo's record rules let them (no company, or that company), active,
+        and neither a user's contact (internal or portal, active or archived: their email is
+        where a password reset goes) nor a company's own. A row that matches another customer is
+        skipped with the reason, and creates no duplicate either.
+
+        :param partners: res.partner, archived ones included.
+        :return: {partner id: reason}
+        :rtype: dict
+        """
+        self.ensure_one()
+        if not self.user_id:
+            raise UserError(self.env._("The user who requested this import no longer exists."))
+        # sudo: the users and companies of every company, archived ones too, whoever asks.
+        users_sudo = (
+            self.env['res.users']
+            .sudo()
+            .with_context(active_test=False)
+            .search([('partner_id', 'in', partners.ids)])
+        )
+        companies_sudo = (
+            self.env['res.company']
+            .sudo()
+            .with_context(active_test=False)
+            .search([('partner_id', 'in', partners.ids)])
+        )
+        user_partner_ids = set(users_sudo.partner_id.ids)
+        company_partner_ids = set(companies_sudo.partner_id.ids)
+        editable_ids = set(
+            partners.with_user(self.user_id)
+            .with_context(allowed_company_ids=self.company_id.ids)
+            ._filtered_access('write')
+            .ids
+        )
+        protected = {}
+        for partner in partners:
+            if partner.id in user_partner_ids:
+                protected[partner.id] = self.env._(
+                    "Matches the contact of a user: an import never changes a user's contact."
+                )
+            elif partner.id in company_partner_ids:
+                protected[partner.id] = self.env._(
+                    "Matches the contact of a company: an import never changes it."
+                )
+            elif not partner.active:
+                protected[partner.id] = self.env._(
+                    "Matches an archived customer: an import changes no archived customer."
+                )
+            elif partner.id not in editable_ids:
+                protected[partner.id] = self.env._("Matches a customer of another company.")
+        return protected
 
     @staticmethod
     def _compact_vat(vat):

@@ -3,7 +3,8 @@ from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, tagged
+from odoo.fields import Command
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -140,6 +141,106 @@ class TestImportJob(PaymentPlanCommon):
         bom = self._run(self._job('\ufeff' + HEADER + '\nBOM-1,Bom Bom,no,bom@example.com,,,,,,,'))
         self.assertEqual(bom.created_count, 1)
         self.assertTrue(self.env['res.partner'].search([('ref', '=', 'BOM-1')]))
+
+    # === What an import may change === #
+
+    def _skip_reasons(self, job):
+        return job.issue_ids.filtered(lambda i: i.kind == 'skipped').mapped('message')
+
+    def test_an_import_never_takes_over_a_users_account(self):
+        """The attack: match a user's contact by email to give it a reference, then match the
+        reference with the attacker's email, and reset the user's password. Users' contacts
+        (internal or portal, active or archived) are never changed, nor duplicated."""
+        other_company = self._create_company("Victim Company")
+        users = {
+            'internal': new_test_user(
+                self.env,
+                login='victim_admin',
+                groups='base.group_system',
+                email='victim.admin@example.com',
+                company_id=other_company.id,
+                company_ids=[Command.set(other_company.ids)],
+            ),
+            'portal': new_test_user(
+                self.env,
+                login='victim_portal',
+                groups='base.group_portal',
+                email='victim.portal@example.com',
+            ),
+            'archived': new_test_user(
+                self.env, login='victim_gone', email='victim.gone@example.com'
+            ),
+        }
+        users['archived'].active = False
+        for kind, user in users.items():
+            with self.subTest(user=kind):
+                email = user.email
+                claim = self._run(self._job(f'{HEADER}\nTAKE-{kind},Someone,no,{email},,,,,,,'))
+                self.assertEqual((claim.created_count, claim.updated_count), (0, 0))
+                self.assertEqual(claim.skipped_count, 1)
+                self.assertIn("contact of a user", self._skip_reasons(claim)[0])
+                self.assertFalse(user.partner_id.ref, "the user's contact got no reference")
+                self.assertEqual(
+                    self.env['res.partner']
+                    .with_context(active_test=False)
+                    .search_count([('email_normalized', '=', email)]),
+                    1,
+                    "no duplicate of the user's contact either",
+                )
+                # A reference the staff gave the user's contact: no email change through it.
+                user.partner_id.ref = f'STAFF-{kind}'
+                takeover = self._run(
+                    self._job(f'{HEADER}\nSTAFF-{kind},Attacker,no,attacker@example.com,,,,,,,')
+                )
+                self.assertEqual((takeover.created_count, takeover.updated_count), (0, 0))
+                self.assertIn("contact of a user", self._skip_reasons(takeover)[0])
+                self.assertEqual((user.email, user.partner_id.name), (email, user.name))
+                summary = takeover.message_ids.filtered(
+                    lambda m: self.plan_user.partner_id in m.partner_ids
+                )
+                self.assertIn("contact of a user", summary.body)
+
+    def test_an_import_changes_no_archived_customer_and_none_of_another_company(self):
+        other_company = self._create_company("Other Company")
+        Partner = self.env['res.partner']
+        archived = Partner.create(
+            {'name': "Ada Archived", 'email': 'ada.archived@example.com', 'active': False}
+        )
+        foreign = Partner.create(
+            {'name': "Fred Foreign", 'ref': 'FOR-1', 'company_id': other_company.id}
+        )
+        own = Partner.create({'name': "Olga Own", 'ref': 'OWN-1', 'company_id': self.company.id})
+        job = self._run(
+            self._job(
+                '\n'.join(
+                    [
+                        HEADER,
+                        ',Ada Back,no,ada.archived@example.com,+1 555 0101,,,,,,',
+                        'FOR-1,Fred Changed,no,fred@example.com,,,,,,,',
+                        'OWN-1,Olga Changed,no,olga@example.com,,,,,,,',
+                    ]
+                )
+            )
+        )
+        self.assertEqual((job.created_count, job.updated_count, job.skipped_count), (0, 1, 2))
+        self.assertEqual(
+            sorted((i.line, i.message) for i in job.issue_ids),
+            [
+                (2, "Matches an archived customer: an import changes no archived customer."),
+                (3, "Matches a customer of another company."),
+            ],
+        )
+        self.assertEqual(
+            (archived.name, archived.phone, archived.active), ("Ada Archived", False, False)
+        )
+        self.assertEqual((foreign.name, foreign.email), ("Fred Foreign", False))
+        self.assertEqual((own.name, own.email), ("Olga Changed", 'olga@example.com'))
+        self.assertFalse(
+            Partner.search(
+                ['|', ('email', '=', 'ada.archived@example.com'), ('ref', '=', 'FOR-1')]
+            ).filtered(lambda p: p not in archived | foreign),
+            "no duplicate of a customer the import may not change",
+        )
 
     # === Companies === #
 
