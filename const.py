@@ -210,3 +210,5 @@ IMPORT_JOB_STATES = [
     ('failed', "Failed"),
 ]
 IMPORT_BATCH_SIZE = 2000
+# Times a batch is applied again after a concurrency conflict with another import, in a row.
+IMPORT_MAX_RETRIES = 10

@@ -6,12 +6,20 @@ from psycopg2 import OperationalError
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
+from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
 from odoo.addons.payment_plan.tools import customer_import
 
 _logger = logging.getLogger(__name__)
+
+# The advisory lock of the imports' matching (`_search_matches`).
+IMPORT_LOCK = 'payment_plan.import.job'
+
+
+class OutdatedSnapshot(Exception):
+    """The transaction cannot see customers that another import committed after it began."""
 
 
 class PaymentPlanImportJob(models.Model):
@@ -222,16 +230,16 @@ class PaymentPlanImportJob(models.Model):
 
         :return: (created, updated, skipped [(line, reason)])
         """
-        # sudo: the cron's rights, whoever runs it. A row may match any customer, archived or
-        # of any company: one the import may not change is skipped, never duplicated.
-        Partner_sudo = (
-            self.env['res.partner']
-            .sudo()
-            .with_context(
-                tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
-            )
-        )
-        found = Partner_sudo.with_context(active_test=False).search(self._get_match_domain(rows))
+        # sudo: the cron's rights, whoever runs it; what the requester may change is checked.
+        quiet = {
+            'tracking_disable': True,
+            'mail_create_nolog': True,
+            'mail_create_nosubscribe': True,
+        }
+        Partner_sudo = self.env['res.partner'].sudo().with_context(**quiet)
+        # A row may match any customer, archived or of any company: one the import may not
+        # change is skipped, never duplicated.
+        found = self._search_matches(rows).with_context(**quiet)
         protected = self._get_protected_partners(found)
         by_key = {'reference': {}, 'vat': {}, 'email': {}}
         for partner in found:
@@ -296,19 +304,41 @@ class PaymentPlanImportJob(models.Model):
         created = Partner_sudo.with_context(_partners_skip_fields_sync=True).create(to_create)
         return len(created), updated, skipped
 
-    def _get_match_domain(self, rows):
-        """Return the domain of the customers that `rows` may match: by reference, compact VAT
-        (as the import stores it) or normalised email."""
+    def _search_matches(self, rows):
+        """Return every customer that `rows` may match, by reference, compact VAT (as the import
+        stores it) or normalised email, archived or of any company, once no other import is
+        matching and creating customers.
+
+        One import batch at a time in the database, from its matching to its commit (a PostgreSQL
+        advisory lock, released when the transaction ends): the imported customers belong to no
+        company, so imports of every company match them, and two imports of the same file at once
+        would each create every customer. The transaction's snapshot (REPEATABLE READ) may
+        predate the batch that another import committed before releasing the lock: the matches
+        are read again through a cursor of its own, whose snapshot sees that batch.
+
+        :return: res.partner, as superuser, archived ones included.
+        :raise OutdatedSnapshot: The cursor of its own found customers that this transaction
+                                 cannot see: the batch is applied again in a new transaction.
+        """
         refs = [row['reference'] for row in rows if row.get('reference')]
         vats = [self._compact_vat(row['vat']) for row in rows if row.get('vat')]
         emails = [row['email'] for row in rows if row.get('email')]
-        return Domain.OR(
+        domain = Domain.OR(
             [
                 Domain('ref', 'in', refs),
                 Domain('vat', 'in', vats),
                 Domain('email_normalized', 'in', emails),
             ]
         )
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(hashtext(%s))", IMPORT_LOCK))
+        # sudo: every customer may be matched (then skipped if the import may not change it).
+        Partner_sudo = self.env['res.partner'].sudo().with_context(active_test=False)
+        found = Partner_sudo.search(domain)
+        with self.env.registry.cursor() as cr:
+            cr.execute(Partner_sudo._search(domain).select())
+            if {partner_id for (partner_id,) in cr.fetchall()} - set(found.ids):
+                raise OutdatedSnapshot()
+        return found
 
     def _get_protected_partners(self, partners):
         """Return the customers of `partners` that this import may not change, with the reason.
@@ -413,6 +443,7 @@ class PaymentPlanImportJob(models.Model):
             self._notify_invalid()
             return
         batch_size = const.IMPORT_BATCH_SIZE
+        retries = 0
         while True:
             if lock_rows_nowait(self) is None:
                 return  # Another worker applies it.
@@ -423,14 +454,23 @@ class PaymentPlanImportJob(models.Model):
             try:
                 with self.env.cr.savepoint():
                     self._apply_batch(batch)
-            except OperationalError:
-                raise  # A concurrency conflict: run again.
+            except (OutdatedSnapshot, OperationalError) as error:
+                # Another import changed these customers after this transaction began (a
+                # concurrency conflict): the batch is applied again, in a new transaction.
+                if not commit or retries >= const.IMPORT_MAX_RETRIES:
+                    raise
+                retries += 1
+                _logger.info("Import %s: %r, the batch is applied again.", self.name, error)
+                self.env['ir.cron']._commit_progress()
+                self.env.invalidate_all()
+                continue
             except Exception as error:  # The batch is rolled back, the job fails.
                 _logger.exception("Import %s: applying rows failed.", self.name)
                 self._set_failed(error)
                 if commit:
                     self.env['ir.cron']._commit_progress(len(batch), remaining=0)
                 return
+            retries = 0
             if commit:
                 remaining = len(rows) - self.rows_done
                 if self.env['ir.cron']._commit_progress(len(batch), remaining=remaining) <= 0:

@@ -1,4 +1,6 @@
 import base64
+import threading
+import uuid
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
@@ -6,7 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.common import ConcurrencyCommon, PaymentPlanCommon
 
 HEADER = 'reference,name,is_company,email,phone,vat,street,street2,zip,city,country'
 
@@ -279,6 +281,8 @@ class TestImportJob(PaymentPlanCommon):
             with self.assertRaises(UserError):
                 own_job.write(values)
         self.assertEqual((own_job.company_id, own_job.user_id), (self.company, self.plan_user))
+        forged = Jobs.create({'user_id': self.plan_manager.id, 'company_id': self.company.id})
+        self.assertEqual(forged.user_id, self.plan_user, "the requester is who creates it")
 
     # === Files that cannot be stored, and failures === #
 
@@ -332,6 +336,62 @@ class TestImportJob(PaymentPlanCommon):
         for job, words in ((failing, "has errors"), (crashing, "failed")):
             told = job.message_ids.filtered(lambda m: self.plan_user.partner_id in m.partner_ids)
             self.assertIn(words, told.body, "the requester is told")
+
+
+@tagged('post_install', '-at_install')
+class TestImportJobConcurrency(ConcurrencyCommon):
+    """Imports applied by two workers at once, with real cursors that commit."""
+
+    def test_the_same_file_imported_twice_at_once_creates_each_customer_once(self):
+        tag = uuid.uuid4().hex[:8]
+        count = 300
+        text = '\n'.join(
+            [HEADER]
+            + [
+                f'CC{tag}-{n},Concurrent {n},no,cc.{tag}.{n}@example.com,,,,,,,'
+                for n in range(count)
+            ]
+        )
+        with self.registry.cursor() as cr:
+            jobs = api.Environment(cr, SUPERUSER_ID, {})['payment.plan.import.job'].create(
+                [{'file': base64.b64encode(text.encode()), 'filename': 'twice.csv'}] * 2
+            )
+            for job in jobs:
+                job.action_validate()
+            jobs.write({'state': 'queued'})
+            job_ids = jobs.ids
+        Job = self.registry['payment.plan.import.job']
+        apply_rows = Job._apply_rows
+        barrier = threading.Barrier(2)
+        met = set()
+
+        def apply_together(job, rows):
+            # Both workers reach their first batch at the same time.
+            if job.id not in met:
+                met.add(job.id)
+                barrier.wait(timeout=30)
+            return apply_rows(job, rows)
+
+        def apply(job_id):
+            return lambda env: env['payment.plan.import.job'].browse(job_id)._job_process()
+
+        try:
+            with patch.object(Job, '_apply_rows', apply_together):
+                self._run_in_threads([apply(job_id) for job_id in job_ids])
+            with self._fresh_env() as env:
+                jobs = env['payment.plan.import.job'].browse(job_ids)
+                self.assertEqual(set(jobs.mapped('state')), {'done'})
+                self.assertEqual(
+                    env['res.partner'].search_count([('ref', '=like', f'CC{tag}-%')]),
+                    count,
+                    "one customer per email",
+                )
+                self.assertEqual(sorted(jobs.mapped('created_count')), [0, count])
+                self.assertEqual(sorted(jobs.mapped('skipped_count')), [0, count])
+        finally:
+            with self._fresh_env() as env:
+                env['payment.plan.import.job'].browse(job_ids).unlink()
+                env['res.partner'].search([('ref', '=like', f'CC{tag}-%')]).unlink()
 
 
 @tagged('post_install', '-at_install')
