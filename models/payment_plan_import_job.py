@@ -354,8 +354,13 @@ class PaymentPlanImportJob(models.Model):
         :rtype: dict
         """
         self.ensure_one()
-        if not self.user_id:
-            raise UserError(self.env._("The user who requested this import no longer exists."))
+        if self.company_id not in self.user_id.sudo().company_ids:
+            raise UserError(
+                self.env._(
+                    "The user who requested this import no longer works in %(company)s.",
+                    company=self.company_id.name,
+                )
+            )
         # sudo: the users and companies of every company, archived ones too, whoever asks.
         users_sudo = (
             self.env['res.users']

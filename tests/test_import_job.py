@@ -273,6 +273,14 @@ class TestImportJob(PaymentPlanCommon):
             as_user.write({'file': base64.b64encode(b'name,email\nX,x@example.com')})
         with self.assertRaises(AccessError):
             other_job.issue_ids.with_user(self.plan_user).read(['message'])
+        Attachment = self.env['ir.attachment'].with_user(self.plan_user)
+        file_domain = [
+            ('res_model', '=', other_job._name),
+            ('res_id', '=', other_job.id),
+            ('res_field', '=', 'file'),
+        ]
+        self.assertTrue(self.env['ir.attachment'].search(file_domain), "the file is stored")
+        self.assertFalse(Attachment.search(file_domain), "nor is its file found")
         self.assertEqual(
             (other_job.state, other_job.issue_ids.line), ('invalid', 3), "the file was not replaced"
         )
@@ -283,6 +291,19 @@ class TestImportJob(PaymentPlanCommon):
         self.assertEqual((own_job.company_id, own_job.user_id), (self.company, self.plan_user))
         forged = Jobs.create({'user_id': self.plan_manager.id, 'company_id': self.company.id})
         self.assertEqual(forged.user_id, self.plan_user, "the requester is who creates it")
+
+    def test_an_import_whose_requester_left_its_company_fails(self):
+        other_company = self._create_company("New Employer")
+        customer = self.env['res.partner'].create({'name': "Lea Left", 'ref': 'LEFT-1'})
+        job = self._job(HEADER + '\nLEFT-1,Lea Changed,no,lea@example.com,,,,,,,')
+        job.action_confirm()
+        self.plan_user.sudo().write(
+            {'company_ids': [Command.set(other_company.ids)], 'company_id': other_company.id}
+        )
+        job.sudo()._process()
+        self.assertEqual(job.sudo().state, 'failed')
+        self.assertIn("no longer works in", job.sudo().failure_message)
+        self.assertEqual((customer.name, customer.email), ("Lea Left", False))
 
     # === Files that cannot be stored, and failures === #
 
