@@ -207,6 +207,7 @@ IMPORT_JOB_STATES = [
     ('queued', "Queued"),
     ('running', "Running"),
     ('done', "Done"),
+    ('failed', "Failed"),
 ]
 IMPORT_BATCH_SIZE = 2000
 
@@ -214,3 +215,6 @@ IMPORT_BATCH_SIZE = 2000
 # address through all of them: a link's holder cannot test card numbers.
 LINK_MAX_ATTEMPTS_PER_LINK = 5
 LINK_MAX_ATTEMPTS_PER_IP = 20
+
+# Times a batch is applied again after a concurrency conflict with another import, in a row.
+IMPORT_MAX_RETRIES = 10

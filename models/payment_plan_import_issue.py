@@ -9,6 +9,7 @@ class PaymentPlanImportIssue(models.Model):
     job_id = fields.Many2one(
         comodel_name='payment.plan.import.job', required=True, ondelete='cascade', index=True
     )
+    company_id = fields.Many2one(related='job_id.company_id', store=True, index=True)
     kind = fields.Selection(
         selection=[('error', "Error"), ('skipped', "Skipped")], required=True, default='error'
     )

@@ -1,14 +1,25 @@
 import base64
 import logging
 
+from psycopg2 import OperationalError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Domain
+from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
 from odoo.addons.payment_plan.tools import customer_import
 
 _logger = logging.getLogger(__name__)
+
+# The advisory lock of the imports' matching (`_search_matches`).
+IMPORT_LOCK = 'payment_plan.import.job'
+
+
+class OutdatedSnapshot(Exception):
+    """The transaction cannot see customers that another import committed after it began."""
 
 
 class PaymentPlanImportJob(models.Model):
@@ -25,6 +36,13 @@ class PaymentPlanImportJob(models.Model):
         comodel_name='res.users',
         readonly=True,
         default=lambda self: self.env.user,
+    )
+    company_id = fields.Many2one(
+        comodel_name='res.company',
+        required=True,
+        readonly=True,
+        index=True,
+        default=lambda self: self.env.company,
     )
     file = fields.Binary(string="CSV File", attachment=True, copy=False)
     filename = fields.Char()
@@ -50,6 +68,7 @@ class PaymentPlanImportJob(models.Model):
         readonly=True,
     )
     date_done = fields.Datetime(string="Finished On", readonly=True)
+    failure_message = fields.Text(string="Failure", readonly=True, copy=False)
 
     # === COMPUTE METHODS === #
 
@@ -68,11 +87,17 @@ class PaymentPlanImportJob(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            if not self.env.su:
+                # The import applies what its requester may change: the user who creates it.
+                vals['user_id'] = self.env.uid
             if vals.get('name', '/') == '/':
                 vals['name'] = self.env['ir.sequence'].next_by_code('payment.plan.import.job')
         return super().create(vals_list)
 
     def write(self, vals):
+        if {'user_id', 'company_id'} & vals.keys() and not self.env.su:
+            # The import applies what its requester may change in its company: both are fixed.
+            raise UserError(self.env._("The requester and the company of an import cannot change."))
         if 'file' in vals and self.filtered(
             lambda j: j.state not in ('draft', 'invalid', 'validated')
         ):
@@ -97,21 +122,8 @@ class PaymentPlanImportJob(models.Model):
         self.ensure_one()
         if self.state not in ('draft', 'invalid', 'validated'):
             raise UserError(self.env._("This import was already confirmed."))
-        # The issues are the job's own report: users read them, only the job writes them.
-        self.issue_ids.sudo().unlink()
         rows, errors = self._read_file()
-        self.env['payment.plan.import.issue'].sudo().create(
-            [
-                {
-                    'job_id': self.id,
-                    'kind': 'error',
-                    'line': line,
-                    'column': column,
-                    'message': self._get_error_message(code, value),
-                }
-                for line, column, code, value in errors
-            ]
-        )
+        self._record_errors(errors)
         self.write(
             {
                 'state': 'invalid' if errors else 'validated',
@@ -159,6 +171,23 @@ class PaymentPlanImportJob(models.Model):
             countries[country['name'].lower()] = country['code']
         return customer_import.validate(header, rows, countries)
 
+    def _record_errors(self, errors):
+        """Replace the job's report by `errors` ([(line, column, code, value)])."""
+        # The issues are the job's own report: users read them, only the job writes them.
+        self.issue_ids.sudo().unlink()
+        self.env['payment.plan.import.issue'].sudo().create(
+            [
+                {
+                    'job_id': self.id,
+                    'kind': 'error',
+                    'line': line,
+                    'column': column,
+                    'message': self._get_error_message(code, value),
+                }
+                for line, column, code, value in errors
+            ]
+        )
+
     def _get_error_message(self, code, value):
         messages = {
             'empty': self.env._("The file is empty."),
@@ -181,6 +210,11 @@ class PaymentPlanImportJob(models.Model):
             ),
             'unknown_country': self.env._("Unknown country: %(value)s.", value=value),
             'bad_bool': self.env._("%(value)s is neither yes nor no.", value=value),
+            'control_character': self.env._(
+                "The cell holds a control character (%(character)s), which a customer's data "
+                "cannot hold: the file is damaged or was not saved as text. Remove it.",
+                character=value,
+            ),
         }
         if code == 'duplicate':
             duplicate, first_line = value.rsplit('|', 1)
@@ -196,15 +230,17 @@ class PaymentPlanImportJob(models.Model):
 
         :return: (created, updated, skipped [(line, reason)])
         """
-        Partner = self.env['res.partner'].with_context(
-            tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
-        )
-        refs = [row['reference'] for row in rows if row.get('reference')]
-        vats = [self._compact_vat(row['vat']) for row in rows if row.get('vat')]
-        emails = [row['email'] for row in rows if row.get('email')]
-        found = Partner.with_context(active_test=False).search(
-            ['|', '|', ('ref', 'in', refs), ('vat', 'in', vats), ('email_normalized', 'in', emails)]
-        )
+        # sudo: the cron's rights, whoever runs it; what the requester may change is checked.
+        quiet = {
+            'tracking_disable': True,
+            'mail_create_nolog': True,
+            'mail_create_nosubscribe': True,
+        }
+        Partner_sudo = self.env['res.partner'].sudo().with_context(**quiet)
+        # A row may match any customer, archived or of any company: one the import may not
+        # change is skipped, never duplicated.
+        found = self._search_matches(rows).with_context(**quiet)
+        protected = self._get_protected_partners(found)
         by_key = {'reference': {}, 'vat': {}, 'email': {}}
         for partner in found:
             for key, value in (
@@ -213,7 +249,7 @@ class PaymentPlanImportJob(models.Model):
                 ('email', partner.email_normalized),
             ):
                 if value:
-                    by_key[key].setdefault(value, Partner.browse())
+                    by_key[key].setdefault(value, Partner_sudo.browse())
                     by_key[key][value] |= partner
         country_ids = {
             country.code: country.id
@@ -223,7 +259,7 @@ class PaymentPlanImportJob(models.Model):
         updated = 0
         for row in rows:
             values = self._prepare_partner_values(row, country_ids)
-            matches = Partner.browse()
+            matches = Partner_sudo.browse()
             for key, value in (
                 ('reference', row.get('reference')),
                 ('vat', self._compact_vat(row.get('vat', ''))),
@@ -232,6 +268,9 @@ class PaymentPlanImportJob(models.Model):
                 if value and value in by_key[key]:
                     matches = by_key[key][value]
                     break
+            if reasons := [protected[p.id] for p in matches if p.id in protected]:
+                skipped.append((row['line'], reasons[0]))
+                continue
             if len(matches) > 1:
                 skipped.append(
                     (
@@ -257,10 +296,109 @@ class PaymentPlanImportJob(models.Model):
                 updated += 1
             else:
                 skipped.append((row['line'], self.env._("Already up to date.")))
+        if to_create:
+            # Created as the cron (the superuser) creates them, if the requester still may.
+            Partner_sudo.with_user(self.user_id).check_access('create')
         # The imported customers have no parent and no children yet: there is nothing for
         # `res.partner._fields_sync` to synchronise, which Odoo's own loader skips likewise.
-        created = Partner.with_context(_partners_skip_fields_sync=True).create(to_create)
+        created = Partner_sudo.with_context(_partners_skip_fields_sync=True).create(to_create)
         return len(created), updated, skipped
+
+    def _search_matches(self, rows):
+        """Return every customer that `rows` may match, by reference, compact VAT (as the import
+        stores it) or normalised email, archived or of any company, once no other import is
+        matching and creating customers.
+
+        One import batch at a time in the database, from its matching to its commit (a PostgreSQL
+        advisory lock, released when the transaction ends): the imported customers belong to no
+        company, so imports of every company match them, and two imports of the same file at once
+        would each create every customer. The transaction's snapshot (REPEATABLE READ) may
+        predate the batch that another import committed before releasing the lock: the matches
+        are read again through a cursor of its own, whose snapshot sees that batch.
+
+        :return: res.partner, as superuser, archived ones included.
+        :raise OutdatedSnapshot: The cursor of its own found customers that this transaction
+                                 cannot see: the batch is applied again in a new transaction.
+        """
+        refs = [row['reference'] for row in rows if row.get('reference')]
+        vats = [self._compact_vat(row['vat']) for row in rows if row.get('vat')]
+        emails = [row['email'] for row in rows if row.get('email')]
+        domain = Domain.OR(
+            [
+                Domain('ref', 'in', refs),
+                Domain('vat', 'in', vats),
+                Domain('email_normalized', 'in', emails),
+            ]
+        )
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(hashtext(%s))", IMPORT_LOCK))
+        # sudo: every customer may be matched (then skipped if the import may not change it).
+        Partner_sudo = self.env['res.partner'].sudo().with_context(active_test=False)
+        found = Partner_sudo.search(domain)
+        with self.env.registry.cursor() as cr:
+            cr.execute(Partner_sudo._search(domain).select())
+            if {partner_id for (partner_id,) in cr.fetchall()} - set(found.ids):
+                raise OutdatedSnapshot()
+        return found
+
+    def _get_protected_partners(self, partners):
+        """Return the customers of `partners` that this import may not change, with the reason.
+
+        The one rule of what an import touches: customers its requester may change in the
+        import's company, as Odoo's record rules let them (no company, or that company), active,
+        and neither a user's contact (internal or portal, active or archived: their email is
+        where a password reset goes) nor a company's own. A row that matches another customer is
+        skipped with the reason, and creates no duplicate either.
+
+        :param partners: res.partner, archived ones included.
+        :return: {partner id: reason}
+        :rtype: dict
+        """
+        self.ensure_one()
+        if self.company_id not in self.user_id.sudo().company_ids:
+            raise UserError(
+                self.env._(
+                    "The user who requested this import no longer works in %(company)s.",
+                    company=self.company_id.name,
+                )
+            )
+        # sudo: the users and companies of every company, archived ones too, whoever asks.
+        users_sudo = (
+            self.env['res.users']
+            .sudo()
+            .with_context(active_test=False)
+            .search([('partner_id', 'in', partners.ids)])
+        )
+        companies_sudo = (
+            self.env['res.company']
+            .sudo()
+            .with_context(active_test=False)
+            .search([('partner_id', 'in', partners.ids)])
+        )
+        user_partner_ids = set(users_sudo.partner_id.ids)
+        company_partner_ids = set(companies_sudo.partner_id.ids)
+        editable_ids = set(
+            partners.with_user(self.user_id)
+            .with_context(allowed_company_ids=self.company_id.ids)
+            ._filtered_access('write')
+            .ids
+        )
+        protected = {}
+        for partner in partners:
+            if partner.id in user_partner_ids:
+                protected[partner.id] = self.env._(
+                    "Matches the contact of a user: an import never changes a user's contact."
+                )
+            elif partner.id in company_partner_ids:
+                protected[partner.id] = self.env._(
+                    "Matches the contact of a company: an import never changes it."
+                )
+            elif not partner.active:
+                protected[partner.id] = self.env._(
+                    "Matches an archived customer: an import changes no archived customer."
+                )
+            elif partner.id not in editable_ids:
+                protected[partner.id] = self.env._("Matches a customer of another company.")
+        return protected
 
     @staticmethod
     def _compact_vat(vat):
@@ -288,45 +426,56 @@ class PaymentPlanImportJob(models.Model):
 
         Each batch is applied under the job's row lock, from the count of rows done read under
         it: a second worker on the same import (a job next to the cron) stops at once, or goes on
-        from where the first stopped; no row is applied twice.
+        from where the first stopped; no row is applied twice. A batch that fails is rolled back
+        and the job marked failed, the requester told: it never blocks the imports after it.
 
         :param bool commit: Commit after each batch (the cron and the jobs).
         """
         self.ensure_one()
-        rows, errors = self._read_file()
+        try:
+            with self.env.cr.savepoint():
+                rows, errors = self._read_file()
+        except OperationalError:
+            raise  # A concurrency conflict: run again.
+        except Exception as error:  # The job fails; the caller goes on with the next one.
+            _logger.exception("Import %s: the file could not be read.", self.name)
+            self._set_failed(error)
+            return
         if errors:
-            # The file was checked when confirmed: it cannot have changed since.
-            self.write({'state': 'invalid'})
+            # Checked when confirmed, the file fails a check added since (an upgrade).
+            self._record_errors(errors)
+            self.write({'state': 'invalid', 'row_count': 0})
+            self._notify_invalid()
             return
         batch_size = const.IMPORT_BATCH_SIZE
+        retries = 0
         while True:
             if lock_rows_nowait(self) is None:
                 return  # Another worker applies it.
             self.invalidate_recordset(['state', 'rows_done'])
             if self.state not in ('queued', 'running') or self.rows_done >= len(rows):
                 break
-            self.state = 'running'
             batch = rows[self.rows_done : self.rows_done + batch_size]
-            created, updated, skipped = self._apply_rows(batch)
-            self.env['payment.plan.import.issue'].sudo().create(
-                [
-                    {
-                        'job_id': self.id,
-                        'kind': 'skipped',
-                        'line': line,
-                        'message': reason,
-                    }
-                    for line, reason in skipped
-                ]
-            )
-            self.write(
-                {
-                    'rows_done': self.rows_done + len(batch),
-                    'created_count': self.created_count + created,
-                    'updated_count': self.updated_count + updated,
-                    'skipped_count': self.skipped_count + len(skipped),
-                }
-            )
+            try:
+                with self.env.cr.savepoint():
+                    self._apply_batch(batch)
+            except (OutdatedSnapshot, OperationalError) as error:
+                # Another import changed these customers after this transaction began (a
+                # concurrency conflict): the batch is applied again, in a new transaction.
+                if not commit or retries >= const.IMPORT_MAX_RETRIES:
+                    raise
+                retries += 1
+                _logger.info("Import %s: %r, the batch is applied again.", self.name, error)
+                self.env['ir.cron']._commit_progress()
+                self.env.invalidate_all()
+                continue
+            except Exception as error:  # The batch is rolled back, the job fails.
+                _logger.exception("Import %s: applying rows failed.", self.name)
+                self._set_failed(error)
+                if commit:
+                    self.env['ir.cron']._commit_progress(len(batch), remaining=0)
+                return
+            retries = 0
             if commit:
                 remaining = len(rows) - self.rows_done
                 if self.env['ir.cron']._commit_progress(len(batch), remaining=remaining) <= 0:
@@ -336,6 +485,65 @@ class PaymentPlanImportJob(models.Model):
             return
         self.write({'state': 'done', 'date_done': fields.Datetime.now()})
         self._notify_done()
+
+    def _apply_batch(self, batch):
+        """Apply `batch` (the rows after those done) and record its counts and skipped rows."""
+        self.state = 'running'
+        created, updated, skipped = self._apply_rows(batch)
+        self.env['payment.plan.import.issue'].sudo().create(
+            [
+                {
+                    'job_id': self.id,
+                    'kind': 'skipped',
+                    'line': line,
+                    'message': reason,
+                }
+                for line, reason in skipped
+            ]
+        )
+        self.write(
+            {
+                'rows_done': self.rows_done + len(batch),
+                'created_count': self.created_count + created,
+                'updated_count': self.updated_count + updated,
+                'skipped_count': self.skipped_count + len(skipped),
+            }
+        )
+
+    def _set_failed(self, error):
+        """Mark the job failed with `error` and tell the requester: the rows of the batches
+        applied before stay, the others are not applied."""
+        self.ensure_one()
+        self.write(
+            {
+                'state': 'failed',
+                'failure_message': str(error),
+                'date_done': fields.Datetime.now(),
+            }
+        )
+        self._notify(
+            self.env._(
+                "Import %(name)s failed after %(done)s of %(count)s rows (%(created)s customers "
+                "created, %(updated)s updated): %(error)s. The rows after them were not applied.",
+                name=self.name,
+                done=self.rows_done,
+                count=self.row_count,
+                created=self.created_count,
+                updated=self.updated_count,
+                error=str(error),
+            )
+        )
+
+    def _notify_invalid(self):
+        """Tell the requester that the file was refused when applied (see its errors)."""
+        self.ensure_one()
+        self._notify(
+            self.env._(
+                "Import %(name)s was not applied: the file has errors (listed on the import). "
+                "Correct them and upload the file again.",
+                name=self.name,
+            )
+        )
 
     def _notify_done(self):
         """Mail the requester the summary: created, updated, skipped with their reasons."""
@@ -356,6 +564,10 @@ class PaymentPlanImportJob(models.Model):
                 self.env._("%(count)s: %(reason)s", count=count, reason=reason)
                 for reason, count in reasons.items()
             )
+        self._notify(body)
+
+    def _notify(self, body):
+        """Post `body` on the job for its requester (mailed as their preferences say)."""
         self.message_post(
             body=body,
             partner_ids=self.user_id.partner_id.ids,

@@ -1,9 +1,14 @@
 import base64
+import threading
+import uuid
+from unittest.mock import patch
 
-from odoo.exceptions import UserError
-from odoo.tests import HttpCase, tagged
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import AccessError, UserError
+from odoo.fields import Command
+from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.common import ConcurrencyCommon, PaymentPlanCommon
 
 HEADER = 'reference,name,is_company,email,phone,vat,street,street2,zip,city,country'
 
@@ -138,6 +143,276 @@ class TestImportJob(PaymentPlanCommon):
         bom = self._run(self._job('\ufeff' + HEADER + '\nBOM-1,Bom Bom,no,bom@example.com,,,,,,,'))
         self.assertEqual(bom.created_count, 1)
         self.assertTrue(self.env['res.partner'].search([('ref', '=', 'BOM-1')]))
+
+    # === What an import may change === #
+
+    def _skip_reasons(self, job):
+        return job.issue_ids.filtered(lambda i: i.kind == 'skipped').mapped('message')
+
+    def test_an_import_never_takes_over_a_users_account(self):
+        """The attack: match a user's contact by email to give it a reference, then match the
+        reference with the attacker's email, and reset the user's password. Users' contacts
+        (internal or portal, active or archived) are never changed, nor duplicated."""
+        other_company = self._create_company("Victim Company")
+        users = {
+            'internal': new_test_user(
+                self.env,
+                login='victim_admin',
+                groups='base.group_system',
+                email='victim.admin@example.com',
+                company_id=other_company.id,
+                company_ids=[Command.set(other_company.ids)],
+            ),
+            'portal': new_test_user(
+                self.env,
+                login='victim_portal',
+                groups='base.group_portal',
+                email='victim.portal@example.com',
+            ),
+            'archived': new_test_user(
+                self.env, login='victim_gone', email='victim.gone@example.com'
+            ),
+        }
+        users['archived'].active = False
+        for kind, user in users.items():
+            with self.subTest(user=kind):
+                email = user.email
+                claim = self._run(self._job(f'{HEADER}\nTAKE-{kind},Someone,no,{email},,,,,,,'))
+                self.assertEqual((claim.created_count, claim.updated_count), (0, 0))
+                self.assertEqual(claim.skipped_count, 1)
+                self.assertIn("contact of a user", self._skip_reasons(claim)[0])
+                self.assertFalse(user.partner_id.ref, "the user's contact got no reference")
+                self.assertEqual(
+                    self.env['res.partner']
+                    .with_context(active_test=False)
+                    .search_count([('email_normalized', '=', email)]),
+                    1,
+                    "no duplicate of the user's contact either",
+                )
+                # A reference the staff gave the user's contact: no email change through it.
+                user.partner_id.ref = f'STAFF-{kind}'
+                takeover = self._run(
+                    self._job(f'{HEADER}\nSTAFF-{kind},Attacker,no,attacker@example.com,,,,,,,')
+                )
+                self.assertEqual((takeover.created_count, takeover.updated_count), (0, 0))
+                self.assertIn("contact of a user", self._skip_reasons(takeover)[0])
+                self.assertEqual((user.email, user.partner_id.name), (email, user.name))
+                summary = takeover.message_ids.filtered(
+                    lambda m: self.plan_user.partner_id in m.partner_ids
+                )
+                self.assertIn("contact of a user", summary.body)
+
+    def test_an_import_changes_no_archived_customer_and_none_of_another_company(self):
+        other_company = self._create_company("Other Company")
+        Partner = self.env['res.partner']
+        archived = Partner.create(
+            {'name': "Ada Archived", 'email': 'ada.archived@example.com', 'active': False}
+        )
+        foreign = Partner.create(
+            {'name': "Fred Foreign", 'ref': 'FOR-1', 'company_id': other_company.id}
+        )
+        own = Partner.create({'name': "Olga Own", 'ref': 'OWN-1', 'company_id': self.company.id})
+        job = self._run(
+            self._job(
+                '\n'.join(
+                    [
+                        HEADER,
+                        ',Ada Back,no,ada.archived@example.com,+1 555 0101,,,,,,',
+                        'FOR-1,Fred Changed,no,fred@example.com,,,,,,,',
+                        'OWN-1,Olga Changed,no,olga@example.com,,,,,,,',
+                    ]
+                )
+            )
+        )
+        self.assertEqual((job.created_count, job.updated_count, job.skipped_count), (0, 1, 2))
+        self.assertEqual(
+            sorted((i.line, i.message) for i in job.issue_ids),
+            [
+                (2, "Matches an archived customer: an import changes no archived customer."),
+                (3, "Matches a customer of another company."),
+            ],
+        )
+        self.assertEqual(
+            (archived.name, archived.phone, archived.active), ("Ada Archived", False, False)
+        )
+        self.assertEqual((foreign.name, foreign.email), ("Fred Foreign", False))
+        self.assertEqual((own.name, own.email), ("Olga Changed", 'olga@example.com'))
+        self.assertFalse(
+            Partner.search(
+                ['|', ('email', '=', 'ada.archived@example.com'), ('ref', '=', 'FOR-1')]
+            ).filtered(lambda p: p not in archived | foreign),
+            "no duplicate of a customer the import may not change",
+        )
+
+    # === Companies === #
+
+    def test_a_user_reads_and_changes_no_import_of_another_company(self):
+        other_company = self._create_company("Other Company")
+        text = '\n'.join(
+            [
+                HEADER,
+                'B-1,Bea Secret,no,bea.secret@example.com,+1 555 0199,,,,,,',
+                'B-2,Bob Secret,no,bob.secret(at)example.com,,,,,,,',
+            ]
+        )
+        other_job = (
+            self.env['payment.plan.import.job']
+            .with_company(other_company)
+            .create({'file': base64.b64encode(text.encode()), 'filename': 'b.csv'})
+        )
+        other_job.action_validate()
+        own_job = self._job(text)
+        self.assertEqual(own_job.company_id, self.company)
+        self.assertEqual(other_job.company_id, other_company)
+        Jobs = self.env['payment.plan.import.job'].with_user(self.plan_user)
+        self.assertEqual(Jobs.search([]), own_job, "the other company's imports are not listed")
+        as_user = other_job.with_user(self.plan_user)
+        with self.assertRaises(AccessError):
+            as_user.read(['file', 'filename'])
+        with self.assertRaises(AccessError):
+            as_user.write({'file': base64.b64encode(b'name,email\nX,x@example.com')})
+        with self.assertRaises(AccessError):
+            other_job.issue_ids.with_user(self.plan_user).read(['message'])
+        Attachment = self.env['ir.attachment'].with_user(self.plan_user)
+        file_domain = [
+            ('res_model', '=', other_job._name),
+            ('res_id', '=', other_job.id),
+            ('res_field', '=', 'file'),
+        ]
+        self.assertTrue(self.env['ir.attachment'].search(file_domain), "the file is stored")
+        self.assertFalse(Attachment.search(file_domain), "nor is its file found")
+        self.assertEqual(
+            (other_job.state, other_job.issue_ids.line), ('invalid', 3), "the file was not replaced"
+        )
+        # Nor moves an import to another company, or to another requester's rights.
+        for values in ({'company_id': other_company.id}, {'user_id': self.plan_manager.id}):
+            with self.assertRaises(UserError):
+                own_job.write(values)
+        self.assertEqual((own_job.company_id, own_job.user_id), (self.company, self.plan_user))
+        forged = Jobs.create({'user_id': self.plan_manager.id, 'company_id': self.company.id})
+        self.assertEqual(forged.user_id, self.plan_user, "the requester is who creates it")
+
+    def test_an_import_whose_requester_left_its_company_fails(self):
+        other_company = self._create_company("New Employer")
+        customer = self.env['res.partner'].create({'name': "Lea Left", 'ref': 'LEFT-1'})
+        job = self._job(HEADER + '\nLEFT-1,Lea Changed,no,lea@example.com,,,,,,,')
+        job.action_confirm()
+        self.plan_user.sudo().write(
+            {'company_ids': [Command.set(other_company.ids)], 'company_id': other_company.id}
+        )
+        job.sudo()._process()
+        self.assertEqual(job.sudo().state, 'failed')
+        self.assertIn("no longer works in", job.sudo().failure_message)
+        self.assertEqual((customer.name, customer.email), ("Lea Left", False))
+
+    # === Files that cannot be stored, and failures === #
+
+    def test_control_characters_are_refused_at_check_with_line_and_column(self):
+        job = self._job(
+            '\n'.join(
+                [
+                    HEADER,
+                    'NUL-1,Nul\x00Byte,no,nul@example.com,,,,,,,',
+                    'NUL-2,Bell,no,bell@example.com,,,Street\x07 1,,,,',
+                ]
+            )
+        )
+        job.action_validate()
+        self.assertEqual(job.state, 'invalid')
+        self.assertEqual(self._errors(job), [(2, 'name'), (3, 'street')])
+        self.assertIn("control character (U+0000)", job.issue_ids[0].message)
+        job.action_confirm()
+        self.assertEqual(job.state, 'invalid', "never queued")
+
+    def test_a_queued_import_that_fails_is_marked_failed_and_the_next_one_is_applied(self):
+        if not type(self)._registry_patched:
+            self.registry_enter_test_mode()  # the cron commits: in a cursor of its own
+        # A file queued before its rows were checked for control characters: it used to crash
+        # the cron at each run, and every import queued after it waited for ever.
+        failing = self._job(f'{HEADER}\nFAIL-1,Fanny\x00,no,fanny@example.com,,,,,,,')
+        failing.sudo().write({'state': 'queued', 'row_count': 1})
+        crashing = self._job(HEADER + '\nCRASH-1,Carl Crash,no,carl@example.com,,,,,,,')
+        crashing.action_confirm()
+        following = self._job(HEADER + '\nNEXT-1,Nina Next,no,nina@example.com,,,,,,,')
+        following.action_confirm()
+        Job = self.registry['payment.plan.import.job']
+        apply_rows = Job._apply_rows
+
+        def crash_on_carl(job, rows):
+            if job == crashing:
+                raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+            return apply_rows(job, rows)
+
+        self.env.flush_all()
+        with patch.object(Job, '_apply_rows', crash_on_carl), self.registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})['payment.plan.import.job']._cron_apply_jobs()
+        self.env.invalidate_all()
+        self.assertEqual(
+            (failing.state, crashing.state, following.state), ('invalid', 'failed', 'done')
+        )
+        self.assertIn("control character", failing.issue_ids.message)
+        self.assertIn("NUL (0x00)", crashing.failure_message)
+        self.assertFalse(self.env['res.partner'].search([('ref', 'in', ['FAIL-1', 'CRASH-1'])]))
+        self.assertTrue(self.env['res.partner'].search([('ref', '=', 'NEXT-1')]))
+        for job, words in ((failing, "has errors"), (crashing, "failed")):
+            told = job.message_ids.filtered(lambda m: self.plan_user.partner_id in m.partner_ids)
+            self.assertIn(words, told.body, "the requester is told")
+
+
+@tagged('post_install', '-at_install')
+class TestImportJobConcurrency(ConcurrencyCommon):
+    """Imports applied by two workers at once, with real cursors that commit."""
+
+    def test_the_same_file_imported_twice_at_once_creates_each_customer_once(self):
+        tag = uuid.uuid4().hex[:8]
+        count = 300
+        text = '\n'.join(
+            [HEADER]
+            + [
+                f'CC{tag}-{n},Concurrent {n},no,cc.{tag}.{n}@example.com,,,,,,,'
+                for n in range(count)
+            ]
+        )
+        with self.registry.cursor() as cr:
+            jobs = api.Environment(cr, SUPERUSER_ID, {})['payment.plan.import.job'].create(
+                [{'file': base64.b64encode(text.encode()), 'filename': 'twice.csv'}] * 2
+            )
+            for job in jobs:
+                job.action_validate()
+            jobs.write({'state': 'queued'})
+            job_ids = jobs.ids
+        Job = self.registry['payment.plan.import.job']
+        apply_rows = Job._apply_rows
+        barrier = threading.Barrier(2)
+        met = set()
+
+        def apply_together(job, rows):
+            # Both workers reach their first batch at the same time.
+            if job.id not in met:
+                met.add(job.id)
+                barrier.wait(timeout=30)
+            return apply_rows(job, rows)
+
+        def apply(job_id):
+            return lambda env: env['payment.plan.import.job'].browse(job_id)._job_process()
+
+        try:
+            with patch.object(Job, '_apply_rows', apply_together):
+                self._run_in_threads([apply(job_id) for job_id in job_ids])
+            with self._fresh_env() as env:
+                jobs = env['payment.plan.import.job'].browse(job_ids)
+                self.assertEqual(set(jobs.mapped('state')), {'done'})
+                self.assertEqual(
+                    env['res.partner'].search_count([('ref', '=like', f'CC{tag}-%')]),
+                    count,
+                    "one customer per email",
+                )
+                self.assertEqual(sorted(jobs.mapped('created_count')), [0, count])
+                self.assertEqual(sorted(jobs.mapped('skipped_count')), [0, count])
+        finally:
+            with self._fresh_env() as env:
+                env['payment.plan.import.job'].browse(job_ids).unlink()
+                env['res.partner'].search([('ref', '=like', f'CC{tag}-%')]).unlink()
 
 
 @tagged('post_install', '-at_install')

@@ -7,6 +7,7 @@ user's language.
 import csv
 import io
 import re
+import unicodedata
 
 from stdnum.util import get_cc_module
 
@@ -138,6 +139,15 @@ def is_valid_vat(vat, country_code):
     return bool(module.is_valid(number))
 
 
+def find_control_character(value):
+    """Return the first control character of `value` (NUL, a line break...), or ''.
+
+    A cell is one line of text: a control character there is a damaged file, and the database
+    refuses NUL outright.
+    """
+    return next((ch for ch in value if unicodedata.category(ch) == 'Cc'), '')
+
+
 def parse_bool(value):
     """Return the boolean of a yes/no cell, or None when it is not one."""
     lowered = value.strip().lower()
@@ -167,7 +177,11 @@ def validate(header, rows, countries):
     seen = {key: {} for key in KEY_COLUMNS}
     clean = []
     for line, row in rows:
-        row_errors = []
+        row_errors = [
+            (line, column, 'control_character', f'U+{ord(character):04X}')
+            for column, value in row.items()
+            if (character := find_control_character(value))
+        ]
         if not row.get('name'):
             row_errors.append((line, 'name', 'required', ''))
         if not any(row.get(key) for key in KEY_COLUMNS):
