@@ -354,10 +354,11 @@ class PaymentPlanImportJob(models.Model):
         :rtype: dict
         """
         self.ensure_one()
-        if self.company_id not in self.user_id.sudo().company_ids:
+        if not self.user_id.sudo()._payment_plan_is_staff(self.company_id):
             raise UserError(
                 self.env._(
-                    "The user who requested this import no longer works in %(company)s.",
+                    "The user who requested this import no longer manages payment plans in "
+                    "%(company)s.",
                     company=self.company_id.name,
                 )
             )

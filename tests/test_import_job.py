@@ -302,7 +302,7 @@ class TestImportJob(PaymentPlanCommon):
         )
         job.sudo()._process()
         self.assertEqual(job.sudo().state, 'failed')
-        self.assertIn("no longer works in", job.sudo().failure_message)
+        self.assertIn("no longer manages payment plans in", job.sudo().failure_message)
         self.assertEqual((customer.name, customer.email), ("Lea Left", False))
 
     # === Files that cannot be stored, and failures === #
