@@ -619,7 +619,7 @@ class PaymentPlan(models.Model):
                     )
                 )
             if plan.collection_mode == 'token':
-                self.env['payment.plan.installment']._check_charge_rights()
+                self.env['payment.plan.installment']._check_charge_rights(plan.company_id)
                 refusal = plan.token_id._payment_plan_get_charge_refusal(
                     plan.partner_id, plan.company_id, plan.currency_id
                 )

@@ -192,16 +192,18 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
             except Exception:  # the cron charges what is still due.
                 _logger.exception("Charging %s %s after the request failed.", model, ids)
 
-    @api.model
-    def _check_charge_rights(self):
-        """Refuse to charge a card on file for a user outside the add-on's groups.
+    def _check_charge_rights(self, companies=None):
+        """Refuse to charge a card on file for a user outside the add-on's groups, or outside
+        the companies of the records charged (`res.users._payment_plan_is_staff`).
 
         A salesperson may sell a plan paid by link; charging a saved card without the customer
         needs the Payment Plans group. The crons (the superuser) charge what users set up.
 
+        :param res.company companies: The companies charging (default: the records').
         :raise AccessError: When the user may not charge a card on file.
         """
-        if self.env.user._is_superuser() or self.env.user.has_group('payment_plan.group_user'):
+        companies = self.sudo().company_id if companies is None else companies
+        if self.env.user._payment_plan_is_staff(companies):
             return
         raise AccessError(
             self.env._(

@@ -392,7 +392,7 @@ class SaleOrder(models.Model):
             ),
             # Only a Payment Plans user chooses the card charged without the customer; a plan
             # sold by others is charged to the card the customer saves when paying the link.
-            'token_id': self.env.user.has_group('payment_plan.group_user')
+            'token_id': self.env.user._payment_plan_is_staff(self.company_id)
             and self.payment_plan_token_id.id,
             'sale_order_id': self.id,
         }
@@ -456,7 +456,7 @@ class SaleOrder(models.Model):
         user may charge cards on file, and the card may be charged without the customer
         (consent, validity, company, currency). Otherwise the customer gets the payment link."""
         self.ensure_one()
-        if not plan.token_id or not self.env.user.has_group('payment_plan.group_user'):
+        if not plan.token_id or not self.env.user._payment_plan_is_staff(self.company_id):
             return False
         refusal = plan.token_id._payment_plan_get_charge_refusal(
             plan.partner_id, plan.company_id, plan.currency_id
