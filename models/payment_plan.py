@@ -734,6 +734,11 @@ class PaymentPlan(models.Model):
 
     # === BUSINESS METHODS === #
 
+    def _get_report_base_filename(self):
+        """Return the name of the schedule's PDF (Odoo's portal names a downloaded report so)."""
+        self.ensure_one()
+        return self.env._("Schedule %(plan)s", plan=self.name)
+
     def _prepare_invoice_values(self, amount, invoice_date, period=None):
         """Return the values of a customer invoice of `amount` for this plan.
 

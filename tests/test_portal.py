@@ -98,6 +98,10 @@ class TestPortal(PaymentPlanCommon, HttpCase):
             'Payment Schedule',
             self.url_open(f'{self.subscription.access_url}?report_type=html').text,
         )
+        pdf = self.url_open(f'{self.subscription.access_url}?report_type=pdf&download=true')
+        self.assertEqual(pdf.status_code, 200, "the payer's schedule as PDF")
+        self.assertEqual(pdf.headers['Content-Type'], 'application/pdf')
+        self.assertIn('Schedule_', pdf.headers['Content-Disposition'])
 
     def test_someone_elses_records_are_out_of_reach(self):
         denied = self._denied_plan()
