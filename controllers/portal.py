@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, MissingError, UserError, ValidationErro
 from odoo.fields import Command
 from odoo.http import request
 
+from odoo.addons.account_payment.controllers import payment as account_payment_portal
 from odoo.addons.payment.controllers import portal as payment_portal
 from odoo.addons.payment_plan import const
 from odoo.addons.portal.controllers.portal import pager as portal_pager
@@ -99,6 +100,67 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         """
         if kwargs.get('token_id') or kwargs.get('flow') == 'token':
             raise Forbidden()
+
+    @staticmethod
+    def _check_own_card(kwargs):
+        """Refuse a payment with a card on file that is not the logged-in user's to use (their
+        own, or their company's where they may act for it): Odoo's own payment pages offer the
+        user's saved cards, never a colleague's, and none to a visitor holding a link.
+
+        :raise Forbidden: When the card named is not theirs.
+        """
+        if not (kwargs.get('token_id') or kwargs.get('flow') == 'token'):
+            return
+        try:
+            token_id = int(kwargs.get('token_id') or 0)
+        except (TypeError, ValueError):
+            raise Forbidden() from None
+        token_sudo = request.env['payment.token'].sudo().browse(token_id).exists()
+        user = request.env.user
+        if not token_sudo or user._is_public() or not user._payment_plan_may_act(token_sudo):
+            raise Forbidden()
+
+    @staticmethod
+    def _check_invoice_payment(invoices_sudo, partner_sudo, kwargs):
+        """Refuse a payment of invoices on Odoo's own pages that the invoices' rules forbid:
+        more than is open on them (`account.move._payment_plan_get_open_amounts`), while another
+        charge of them is under way, or through a provider the page does not offer.
+
+        :raise ValidationError: When the amount is not allowed or a charge is under way.
+        :raise Forbidden: When the provider was not offered.
+        """
+        if not invoices_sudo:
+            return
+        open_amount = invoices_sudo._payment_plan_get_open_amount()
+        currency = invoices_sudo.currency_id[:1]
+        try:
+            amount = float(kwargs.get('amount') or 0.0)
+        except (TypeError, ValueError):
+            amount = 0.0
+        if invoices_sudo._payment_plan_get_charges_under_way(online_drafts=False):
+            raise ValidationError(
+                request.env._("A payment of this invoice is already under way: wait for it.")
+            )
+        if currency.compare_amounts(amount, 0) <= 0 or (
+            currency.compare_amounts(amount, open_amount) > 0
+        ):
+            raise ValidationError(
+                request.env._(
+                    "The amount to pay must be positive and at most what is open (%(open)s).",
+                    open=currency.format(open_amount),
+                )
+            )
+        PaymentPlanPortal._check_offered_provider(
+            kwargs,
+            request.env['payment.provider']
+            .sudo()
+            ._get_compatible_providers(
+                invoices_sudo.company_id[:1].id,
+                partner_sudo.id,
+                amount,
+                currency_id=currency.id,
+            ),
+        )
 
     @staticmethod
     def _check_attempt_rate(key):
@@ -268,7 +330,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             )
         installment_sudo = plan_sudo._get_installment_to_pay_now()
         if not installment_sudo and (
-            plan_sudo.collection_mode != 'token' or plan_sudo.state not in ('active', 'paused')
+            plan_sudo.collection_mode != 'token'
+            or plan_sudo.state not in ('active', 'paused')
+            or not self._may_replace_plan_card(plan_sudo, token)
         ):
             if pay_token:  # Never the plan's permanent portal token to a link's holder.
                 return request.render(
@@ -324,6 +388,15 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         return request.render('payment_plan.portal_my_plan_pay', values)
 
     @staticmethod
+    def _may_replace_plan_card(plan_sudo, token):
+        """Return whether the card saved on the plan's pay page pays the plan from now on:
+        only for the customer (the signed link of their mails, or a user who may act on the
+        plan); anyone else pays as themselves, and their card is not kept."""
+        return bool(token and plan_sudo._check_pay_token(token)) or (
+            request.env.user._payment_plan_may_act(plan_sudo)
+        )
+
+    @staticmethod
     def _get_plan_pay_providers(plan_sudo, installment_sudo, amount):
         """Return the providers the plan's pay page offers, and its transaction route accepts:
         those that save the card, in the plan's company and currency."""
@@ -372,7 +445,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             plan_sudo = self._get_plan_to_pay(plan_id, access_token)
         except (AccessError, MissingError):
             raise ValidationError(request.env._("The access token is invalid.")) from None
-        make_default = bool(kwargs.pop('payment_plan_make_default', False))
+        replaces_card = self._may_replace_plan_card(plan_sudo, access_token)
+        make_default = replaces_card and bool(kwargs.pop('payment_plan_make_default', False))
+        kwargs.pop('payment_plan_make_default', None)
         self._validate_transaction_kwargs(kwargs)
         self._check_typed_card(kwargs)
         is_validation = kwargs.pop('is_validation', False)
@@ -389,12 +464,13 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         )
         self._check_attempt_rate(f'payment.plan,{plan_sudo.id}')
         custom_values = {
-            'payment_plan_card_plan_id': plan_sudo.id,
+            'payment_plan_card_plan_id': plan_sudo.id if replaces_card else False,
             'payment_plan_make_default': make_default,
         }
         if not installment_sudo:
             if (
-                not is_validation
+                not replaces_card
+                or not is_validation
                 or plan_sudo.collection_mode != 'token'
                 or plan_sudo.state not in ('active', 'paused')
             ):
@@ -430,7 +506,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 'currency_id': installment_sudo.currency_id.id,
                 'payment_plan_id': plan_sudo.id,
                 'reference_prefix': installment_sudo.name,
-                'tokenization_requested': True,
+                'tokenization_requested': replaces_card,
             }
         )
         tx_sudo = self._create_transaction(
@@ -514,6 +590,16 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         card_sudo._take_over_running_plans()
         return request.redirect('/my/cards?message=moved')
 
+    @http.route()
+    def archive_token(self, token_id):
+        """Override of `payment` to let a user delete only a card they may act on (their own,
+        or their company's where it lets its contacts): never a colleague's or, without that
+        permission, their company's."""
+        token_sudo = request.env['payment.token'].sudo().browse(self._cast_as_int(token_id))
+        if token_sudo.exists() and not request.env.user._payment_plan_may_act(token_sudo):
+            return None
+        return super().archive_token(token_id)
+
     # === TRANSACTIONS === #
 
     def _prepare_transactions_domain(self, partner):
@@ -583,6 +669,7 @@ class PaymentPlanOrderPortal(sale_portal.PaymentPortal):
         except (AccessError, MissingError):
             order_sudo = None  # `sale` answers the access error.
         if order_sudo and order_sudo.payment_plan_id:
+            PaymentPlanPortal._check_own_card(kwargs)
             if order_sudo._payment_plan_first_charge_under_way():
                 raise ValidationError(
                     request.env._(
@@ -605,6 +692,41 @@ class PaymentPlanOrderPortal(sale_portal.PaymentPortal):
                 ),
             )
         return super().portal_order_transaction(order_id, access_token, **kwargs)
+
+
+class PaymentPlanInvoicePortal(account_payment_portal.PaymentPortal):
+    """Odoo's own invoice payment routes, under the invoices' rules."""
+
+    @http.route()
+    def invoice_transaction(self, invoice_id, access_token, **kwargs):
+        """Override of `account_payment` to pay at most what is open on the invoice, never
+        while another charge of it is under way, only through the providers the page offers and
+        never with a card on file that is not the payer's."""
+        try:
+            invoice_sudo = self._document_check_access('account.move', invoice_id, access_token)
+        except (AccessError, MissingError):
+            invoice_sudo = None  # `account_payment` answers the access error.
+        if invoice_sudo:
+            PaymentPlanPortal._check_own_card(kwargs)
+            invoice_sudo._payment_plan_claim()
+            PaymentPlanPortal._check_invoice_payment(
+                invoice_sudo, invoice_sudo.partner_id.sudo(), kwargs
+            )
+        return super().invoice_transaction(invoice_id, access_token, **kwargs)
+
+    @http.route()
+    def overdue_invoices_transaction(self, payment_reference, **kwargs):
+        """Override of `account_payment`: the same rules for the customer's overdue invoices."""
+        if not request.env.user._is_public():
+            invoices_sudo = (
+                request.env['account.move'].search(self._get_overdue_invoices_domain()).sudo()
+            )
+            PaymentPlanPortal._check_own_card(kwargs)
+            invoices_sudo._payment_plan_claim()
+            PaymentPlanPortal._check_invoice_payment(
+                invoices_sudo, request.env.user.partner_id, kwargs
+            )
+        return super().overdue_invoices_transaction(payment_reference, **kwargs)
 
 
 class PaymentPlanActivation(http.Controller):

@@ -25,5 +25,6 @@ from . import (
     res_partner,
     res_users,
     sale_order,
+    sale_order_line,
 )
 from . import res_config_settings

@@ -53,17 +53,21 @@ class AccountMove(models.Model):
             SQL("UPDATE account_move SET write_date = write_date WHERE id = ANY(%s)", self.ids)
         )
 
-    def _payment_plan_get_charges_under_way(self):
+    def _payment_plan_get_charges_under_way(self, online_drafts=True):
         """Return, for each of the invoices with a payment sent and not settled, claimed by the
         collection service, or started online a moment ago, the installments those payments are
         for (`False` for a payment of no installment): {invoice id: set of installment ids}.
 
+        :param bool online_drafts: Whether a payment started online and not sent yet counts (the
+                                   customer may be on the provider's page); the customer's own
+                                   new payment on Odoo's invoice page ignores their drafts.
         :rtype: dict
         """
         if not self:
             return {}
         hold_since = fields.Datetime.subtract(
-            fields.Datetime.now(), minutes=const.ONLINE_PAYMENT_HOLD_MINUTES
+            fields.Datetime.now(),
+            minutes=const.ONLINE_PAYMENT_HOLD_MINUTES if online_drafts else 0,
         )
         # Transactions are the payment administrators' records: only their state is read.
         transactions_sudo = (

@@ -578,10 +578,60 @@ class PaymentPlan(models.Model):
                         plans=", ".join(changed.mapped('name')),
                     )
                 )
+        moved = self.browse()
+        gateways_before = {}
+        if {'collection_mode', 'gateway_id'} & set(vals):
+            moved = self.filtered(lambda p: p.state in ('active', 'paused'))
+            gateways_before = {
+                plan.id: plan.gateway_id.id for plan in moved if plan.collection_mode == 'gateway'
+            }
+            moved._check_gateway_may_leave(vals)
         result = super().write(vals)
         if {'collection_mode', 'gateway_id'} & set(vals):
             self.filtered(lambda p: p.state != 'draft')._check_gateway()
+            moved._gateway_tell_move(gateways_before)
         return result
+
+    def _check_gateway_may_leave(self, vals):
+        """Refuse to move running plans away from a gateway that runs their schedule and cannot
+        be told to stop it (no Schedule URL): it would charge on, for installments no longer its.
+
+        :param dict vals: The values about to be written.
+        :raise UserError: When such a gateway would be left.
+        """
+        for plan in self.filtered(lambda p: p.collection_mode == 'gateway'):
+            mode = vals.get('collection_mode', plan.collection_mode)
+            gateway_id = vals.get('gateway_id', plan.gateway_id.id)
+            gateway_sudo = plan.gateway_id.sudo()
+            if (mode, gateway_id) != ('gateway', gateway_sudo.id) and not gateway_sudo.schedule_url:
+                raise UserError(
+                    self.env._(
+                        "%(gateway)s runs the schedule of %(plan)s and cannot be told to stop it "
+                        "(it has no Schedule URL): have the gateway stop the schedule, then cancel "
+                        "the plan and set up a new one.",
+                        gateway=gateway_sudo.name,
+                        plan=plan.name,
+                    )
+                )
+
+    def _gateway_tell_move(self, gateways_before):
+        """Tell the gateways of running plans moved to another gateway or collection mode: the
+        one that ran the schedule stops it (`schedule.cancelled`), the new one starts it.
+
+        :param dict gateways_before: {plan id: the gateway id that ran its schedule}
+        """
+        for plan in self:
+            before = gateways_before.get(plan.id)
+            now = plan.gateway_id.id if plan.collection_mode == 'gateway' else False
+            if before == now:
+                continue
+            if before:
+                plan._gateway_notify_after_commit('schedule.cancelled', gateway_id=before)
+            if now:
+                plan._gateway_notify_after_commit('schedule.created')
+            plan.message_post(
+                body=self.env._("The plan's collection changed: its gateways are told.")
+            )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_started(self):
@@ -897,12 +947,20 @@ class PaymentPlan(models.Model):
             ],
         }
 
-    def _gateway_notify_after_commit(self, event_type):
+    def _gateway_notify_after_commit(self, event_type, gateway_id=None):
         """Tell the gateways of the plans they collect of `event_type` once the current
         transaction is committed (never of a plan the request then rolls back), in a cursor of
-        its own; a gateway that does not take it is told on the plan, for staff to act."""
+        its own; a gateway that does not take it is told on the plan, for staff to act.
+
+        :param int gateway_id: The gateway to tell instead of the plans' own (the one that ran
+                               a schedule the plans left).
+        """
+        Gateway = self.env['payment.plan.gateway'].sudo()
         plans = self.filtered(
-            lambda p: p.collection_mode == 'gateway' and p.gateway_id.sudo().schedule_url
+            lambda p: (
+                (Gateway.browse(gateway_id) if gateway_id else p.gateway_id.sudo()).schedule_url
+                and (gateway_id or p.collection_mode == 'gateway')
+            )
         )
         if not plans:
             return
@@ -913,14 +971,15 @@ class PaymentPlan(models.Model):
         def notify():
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, context)
-                env['payment.plan'].browse(ids)._gateway_notify(event_type)
+                env['payment.plan'].browse(ids)._gateway_notify(event_type, gateway_id=gateway_id)
 
-    def _gateway_notify(self, event_type):
-        """Send each plan's gateway the event, and record its answer (a payment link for the
-        customer) or its refusal on the plan."""
+    def _gateway_notify(self, event_type, gateway_id=None):
+        """Send each plan's gateway (or `gateway_id`) the event, and record its answer (a payment
+        link for the customer) or its refusal on the plan."""
         for plan in self:
+            gateway = plan.gateway_id.browse(gateway_id) if gateway_id else plan.gateway_id
             try:
-                answer = plan.gateway_id._send_event(event_type, plan._gateway_prepare_schedule())
+                answer = gateway._send_event(event_type, plan._gateway_prepare_schedule())
             except UserError as error:
                 plan.message_post(body=str(error))
                 plan.activity_schedule(
@@ -933,7 +992,7 @@ class PaymentPlan(models.Model):
             plan.message_post(
                 body=self.env._(
                     "%(gateway)s was sent the event %(event)s.",
-                    gateway=plan.gateway_id.name,
+                    gateway=gateway.name,
                     event=event_type,
                 )
             )
@@ -980,15 +1039,10 @@ class PaymentPlan(models.Model):
         self._gateway_notify_after_commit('schedule.created')
 
     def _get_card_holders(self):
-        """Return the partners whose cards may pay for this plan: the customer's commercial
-        entity and its contacts (as `payment.token._payment_plan_get_charge_refusal` accepts)."""
+        """Return the partners whose cards may pay for this plan
+        (`res.partner._payment_plan_get_card_holders`)."""
         self.ensure_one()
-        commercial = self.partner_id.commercial_partner_id
-        return (
-            self.partner_id
-            | commercial
-            | self.env['res.partner'].search([('id', 'child_of', commercial.ids)])
-        )
+        return self.partner_id._payment_plan_get_card_holders()
 
     def _get_regenerable_installments(self):
         """Return the unpaid installments that a schedule change may replace: pending ones
@@ -1048,8 +1102,11 @@ class PaymentPlan(models.Model):
             )
             if self.invoice_id:
                 # The rest is invoiced anew: the new installments pay shares of that invoice.
+                # Invoices are the accountants' records: the plan's new rest is invoiced,
+                # whoever changes the plan.
                 invoice = (
                     self.env['account.move']
+                    .sudo()
                     .with_company(self.company_id)
                     .with_context(mail_create_nolog=True)
                     .create(self._prepare_invoice_values(amount, fields.Date.context_today(self)))
@@ -1101,6 +1158,21 @@ class PaymentPlan(models.Model):
                 )
             )
         open_installments._check_no_payment_under_way()
+        # Transactions are the payment administrators' records: only their state is read.
+        arrived = open_installments.sudo().transaction_ids.filtered(
+            lambda tx: (
+                tx.state == 'done' and tx.operation != 'validation' and not tx.is_post_processed
+            )
+        )
+        received = open_installments.invoice_id.sudo()._payment_plan_get_received_amounts()
+        if arrived or any(received.values()):
+            raise UserError(
+                self.env._(
+                    "A payment of %(plan)s arrived and is being recorded: change the plan once it "
+                    "is (in a few minutes).",
+                    plan=self.name,
+                )
+            )
 
     def _credit_replaced_installments(self, installments):
         """Credit, on each posted invoice backing `installments` (about to be replaced), what is
@@ -1123,7 +1195,9 @@ class PaymentPlan(models.Model):
             owed_by_others = sum(others._get_open_amounts().values())
             credit = invoice._payment_plan_get_open_amount() - owed_by_others
             if invoice.currency_id.compare_amounts(credit, 0) > 0:
-                invoice._payment_plan_credit(
+                # Invoices are the accountants' records: a plan change keeps them equal to the
+                # schedule, whoever changes the plan.
+                invoice.sudo()._payment_plan_credit(
                     credit,
                     self.env._("Schedule of %(plan)s changed", plan=self.name),
                 )

@@ -131,7 +131,15 @@ class PaymentPlanPaymentLink(models.Model):
                 return 0.0
             residual = invoices_sudo._payment_plan_get_open_amount()
             return min(self.amount, residual) if residual > 0 else 0.0
-        return self.amount
+        # An amount without an invoice: what its done payments (recorded or not yet) left.
+        paid = sum(
+            self.sudo()
+            .transaction_ids.filtered(
+                lambda tx: tx.state == 'done' and tx.operation not in ('validation', 'refund')
+            )
+            .mapped('amount')
+        )
+        return self.currency_id.round(max(self.amount - paid, 0.0))
 
     def _lock_for_payment(self):
         """Take the link (and its invoices) for one payment at a time, or refuse.

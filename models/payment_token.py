@@ -299,10 +299,7 @@ class PaymentToken(models.Model):
                 card=card_sudo.display_name,
                 date=format_date(self.env, card_sudo.expiry_date),
             )
-        holders = partner | partner.commercial_partner_id
-        if card_sudo.partner_id not in holders and (
-            card_sudo.partner_id.commercial_partner_id != partner.commercial_partner_id
-        ):
+        if card_sudo.partner_id not in partner._payment_plan_get_card_holders():
             return self.env._(
                 "The card %(card)s is not a card of %(customer)s.",
                 card=card_sudo.display_name,

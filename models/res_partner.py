@@ -457,6 +457,21 @@ class ResPartner(models.Model):
             sms_pid_to_number={self.id: self.phone_sanitized},
         )
 
+    def _payment_plan_get_card_holders(self):
+        """Return the partners whose cards may pay for this customer: the customer and their
+        company; for a company, its contacts too (a buyer's card paying the company's plan).
+        Never a colleague's card for a contact's own plan.
+
+        :rtype: res.partner
+        """
+        self.ensure_one()
+        commercial = self.commercial_partner_id
+        if self != commercial:
+            return self | commercial
+        return commercial | self.with_context(active_test=False).search(
+            [('id', 'child_of', commercial.ids)]
+        )
+
     def _get_default_card(self):
         """Return the card charged by default: the customer's own, or their company's."""
         self.ensure_one()

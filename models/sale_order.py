@@ -9,6 +9,20 @@ from odoo.addons.payment_plan.tools import schedule
 _logger = logging.getLogger(__name__)
 
 
+# Fields of an order that shape the plan set up from it (its lines, separately).
+PLAN_SHAPING_ORDER_FIELDS = {
+    'order_line',
+    'currency_id',
+    'pricelist_id',
+    'partner_id',
+    'payment_plan_kind',
+    'payment_plan_installment_count',
+    'payment_plan_interval_number',
+    'payment_plan_interval_unit',
+    'payment_plan_collection_mode',
+}
+
+
 class SaleOrder(models.Model):
     _inherit = 'sale.order'
 
@@ -92,6 +106,8 @@ class SaleOrder(models.Model):
             raise UserError(
                 self.env._("The plan of an order is set up by confirming it, not by editing it.")
             )
+        if PLAN_SHAPING_ORDER_FIELDS & set(vals):
+            self._check_payment_plan_lines_frozen()
         return super().write(vals)
 
     def _payment_plan_write_internal(self, vals):
@@ -318,6 +334,29 @@ class SaleOrder(models.Model):
                     )
                 )
 
+    def _check_payment_plan_lines_frozen(self):
+        """Refuse to change what an order sells or charges while its plan, set up from it,
+        awaits the first payment: the customer would pay the plan's amounts for another order.
+
+        :raise UserError: When an order's plan awaits its first payment.
+        """
+        # Plans are the plan users' records: only whether the order's plan runs is read.
+        awaiting = self.filtered(
+            lambda o: (
+                o.payment_plan_id
+                and not o.payment_plan_paid_date
+                and o.sudo().payment_plan_id.state in const.RUNNING_PLAN_STATES
+            )
+        )
+        if awaiting:
+            raise UserError(
+                self.env._(
+                    "The payment plan of %(orders)s was set up from its lines and awaits the first "
+                    "payment: cancel the payment attempt to change the order.",
+                    orders=", ".join(awaiting.mapped('name')),
+                )
+            )
+
     def _payment_plan_first_charge_under_way(self):
         """Return whether the first payment of the order is being charged (sent and not
         settled, claimed, or with an outcome still unknown): no other payment may start."""
@@ -331,6 +370,12 @@ class SaleOrder(models.Model):
                 lambda tx: (
                     tx.state in ('pending', 'authorized')
                     or (tx.state == 'draft' and tx.operation == 'offline')
+                    # Paid, not yet applied to the order (Refresh Payment Status applies it).
+                    or (
+                        tx.state == 'done'
+                        and tx.operation != 'validation'
+                        and not tx.is_post_processed
+                    )
                 )
             )
         )

@@ -32,3 +32,4 @@ from . import test_attacks_flows
 from . import test_queue_jobs
 from . import test_ledger
 from . import test_portal_access
+from . import test_attack_review

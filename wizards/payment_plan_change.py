@@ -33,7 +33,8 @@ class PaymentPlanChange(models.TransientModel):
                 unpaid.mapped('due_date'), default=fields.Date.context_today(self)
             )
             if wizard.plan_id.plan_type == 'installments':
-                wizard.amount = sum(unpaid.mapped('amount'))
+                # What is still owed of them (the ledger), not their scheduled amounts.
+                wizard.amount = sum(unpaid._get_open_amounts().values())
                 wizard.remaining_count = len(unpaid)
             else:
                 wizard.amount = wizard.plan_id.amount

@@ -1,0 +1,36 @@
+from odoo import api, models
+
+# Fields of an order line that shape the plan set up from its order.
+PLAN_SHAPING_LINE_FIELDS = {
+    'product_id',
+    'product_uom_qty',
+    'product_uom_id',
+    'price_unit',
+    'discount',
+    'tax_ids',
+}
+
+
+class SaleOrderLine(models.Model):
+    _inherit = 'sale.order.line'
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Override of `sale` not to add a line to an order whose plan awaits its first payment
+        (`sale.order._check_payment_plan_lines_frozen`)."""
+        order_ids = {vals.get('order_id') for vals in vals_list if vals.get('order_id')}
+        self.env['sale.order'].browse(order_ids)._check_payment_plan_lines_frozen()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        """Override of `sale` not to change what a line sells or charges while its order's plan
+        awaits its first payment."""
+        if PLAN_SHAPING_LINE_FIELDS & set(vals):
+            self.order_id._check_payment_plan_lines_frozen()
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_plan_awaiting(self):
+        self.order_id._check_payment_plan_lines_frozen()
