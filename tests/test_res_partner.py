@@ -164,6 +164,26 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         self.customer.action_archive()
         self.assertEqual(plan.state, 'cancelled')
 
+    def test_archiving_a_shared_customer_cancels_only_the_plans_of_the_users_companies(self):
+        company_b = self._create_company("Company B")
+        plan_a = self._create_plan(date_start='2027-01-01')
+        plan_b = self._create_plan(date_start='2027-01-01', company_id=company_b.id)
+        (plan_a | plan_b).action_activate()
+        contact_manager = new_test_user(
+            self.env,
+            login='contact_manager_a',
+            groups='base.group_user,base.group_partner_manager',
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        self.assertFalse(self.customer.company_id, "the customer is shared by both companies")
+
+        self.customer.with_user(contact_manager).action_archive()
+
+        self.assertEqual(plan_a.state, 'cancelled')
+        self.assertEqual(plan_b.state, 'active', "company B's plan is company B's call")
+        self.assertEqual(set(plan_b.installment_ids.mapped('state')), {'pending'})
+
     def test_customer_with_plans_cannot_be_deleted(self):
         self._create_plan()
         with self.assertRaisesRegex(UserError, "has payment plans"):
