@@ -451,11 +451,12 @@ class PaymentPlan(models.Model):
                     )
                 )
 
-    @api.constrains('plan_type', 'installment_count', 'interval_number', 'amount')
+    @api.constrains('plan_type', 'installment_count', 'interval_number', 'interval_unit', 'amount')
     def _check_schedule(self):
         for plan in self:
-            if plan.interval_number < 1:
-                raise ValidationError(self.env._("The interval of a plan must be at least 1."))
+            plan._check_schedule_bounds(
+                plan.interval_number, plan.interval_unit, plan.installment_count
+            )
             if plan.plan_type == 'installments' and plan.installment_count < 1:
                 raise ValidationError(
                     self.env._("An installment plan needs at least one installment.")
@@ -475,8 +476,38 @@ class PaymentPlan(models.Model):
                         count=plan.installment_count,
                     )
                 )
-            if plan.installment_count < 0:
-                raise ValidationError(self.env._("The number of installments cannot be negative."))
+
+    @api.model
+    def _check_schedule_bounds(self, interval_number, interval_unit, count):
+        """Check that a schedule of `count` periods of `interval_number` `interval_unit` stays
+        in bounds (plans, orders and the change wizard all call this one check).
+
+        :raise ValidationError: If the period is shorter than 1 unit or longer than 10 years, or
+                                the count is negative or above `MAX_INSTALLMENT_COUNT`.
+        """
+        if interval_number < 1:
+            raise ValidationError(self.env._("The interval of a plan must be at least 1."))
+        maximum = const.MAX_INTERVAL.get(interval_unit)
+        if maximum and interval_number > maximum:
+            units = dict(self._fields['interval_unit']._description_selection(self.env))
+            raise ValidationError(
+                self.env._(
+                    "A period of %(number)s %(unit)s is too long: at most %(maximum)s %(unit)s.",
+                    number=interval_number,
+                    unit=units[interval_unit].lower(),
+                    maximum=maximum,
+                )
+            )
+        if count < 0:
+            raise ValidationError(self.env._("The number of installments cannot be negative."))
+        if count > const.MAX_INSTALLMENT_COUNT:
+            raise ValidationError(
+                self.env._(
+                    "%(count)s installments or periods are too many: at most %(maximum)s.",
+                    count=count,
+                    maximum=const.MAX_INSTALLMENT_COUNT,
+                )
+            )
 
     @api.constrains('date_start', 'date_end')
     def _check_dates(self):

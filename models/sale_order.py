@@ -207,6 +207,22 @@ class SaleOrder(models.Model):
                 and order._get_payment_plan_link()
             )
 
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        'payment_plan_kind',
+        'payment_plan_interval_number',
+        'payment_plan_interval_unit',
+        'payment_plan_installment_count',
+    )
+    def _check_payment_plan_schedule(self):
+        for order in self.filtered(lambda o: o.payment_plan_kind != 'none'):
+            self.env['payment.plan']._check_schedule_bounds(
+                order.payment_plan_interval_number,
+                order.payment_plan_interval_unit,
+                order.payment_plan_installment_count,
+            )
+
     # === ACTION METHODS === #
 
     def action_confirm(self):

@@ -68,9 +68,15 @@ class TestPlanChange(PaymentPlanCommon):
     def test_bad_changes_are_refused(self):
         plan = self._create_plan()
         plan.action_activate()
-        for values in ({'amount': 0}, {'remaining_count': 0}, {'next_due_date': date(2026, 1, 1)}):
+        for values in (
+            {'amount': 0},
+            {'remaining_count': 0},
+            {'next_due_date': date(2026, 1, 1)},
+        ):
             with self.subTest(values=values), self.assertRaises(ValidationError):
                 self._change(plan, **values)
+        with self.assertRaisesRegex(ValidationError, "at most 360"):
+            self._change(plan, amount=100000, remaining_count=361, next_due_date=date(2026, 3, 1))
         plan.action_cancel()
         wizard = self.env['payment.plan.change'].create(
             {'plan_id': plan.id, 'amount': 10, 'remaining_count': 1}

@@ -1,5 +1,6 @@
 from freezegun import freeze_time
 
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -231,6 +232,24 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertEqual((plan.plan_type, plan.installment_count), ('installments', 3))
         self.assertEqual(order.payment_plan_status, 'pending')
         self.assertTrue(self.env['sms.sms'].search([('partner_id', '=', self.customer.id)]))
+
+    def test_an_order_refuses_a_schedule_out_of_bounds(self):
+        cases = [
+            ({'payment_plan_kind': 'subscription', 'payment_plan_interval_number': 20000,
+              'payment_plan_interval_unit': 'year'}, "at most 10 years"),
+            ({'payment_plan_interval_number': 0}, "at least 1"),
+            ({'payment_plan_installment_count': 361}, "at most 360"),
+        ]  # fmt: skip
+        for values, message in cases:
+            with self.subTest(values=values), self.assertRaisesRegex(ValidationError, message):
+                self._create_order(
+                    **{
+                        'payment_plan_kind': 'installments',
+                        'payment_plan_installment_count': 3,
+                        **values,
+                    }
+                )
+        self._create_order(payment_plan_kind='none', payment_plan_installment_count=1000)
 
     def test_the_quotation_previews_what_the_customer_pays(self):
         order = self._create_installments_order(price=100.0)

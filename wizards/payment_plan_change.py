@@ -48,6 +48,12 @@ class PaymentPlanChange(models.TransientModel):
                 raise ValidationError(self.env._("The new amount must be positive."))
             if wizard.plan_type == 'installments' and wizard.remaining_count < 1:
                 raise ValidationError(self.env._("At least one installment must remain."))
+            if wizard.plan_type == 'installments':
+                wizard.plan_id._check_schedule_bounds(
+                    wizard.plan_id.interval_number,
+                    wizard.plan_id.interval_unit,
+                    wizard.remaining_count,
+                )
             if wizard.next_due_date and wizard.next_due_date < fields.Date.context_today(self):
                 raise ValidationError(self.env._("The next due date cannot be in the past."))
 
