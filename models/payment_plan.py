@@ -1045,6 +1045,8 @@ class PaymentPlan(models.Model):
         self.ensure_one()
         if self.state not in ('active', 'paused'):
             raise UserError(self.env._("Only running or paused plans can be changed."))
+        if not next_due_date:
+            raise UserError(self.env._("Choose the next due date: the new schedule starts on it."))
         unpaid = self._get_regenerable_installments()
         kept = self.installment_ids - unpaid
         first_sequence = max(kept.mapped('sequence'), default=0) + 1

@@ -84,6 +84,17 @@ class TestPlanChange(PaymentPlanCommon):
         with self.assertRaises(UserError):
             wizard.action_apply()
 
+    def test_a_change_without_next_due_date_is_refused_clearly(self):
+        plan = self._create_plan(date_start='2026-03-01')
+        plan.action_activate()
+        # As an RPC call may: the date emptied, not left to its default.
+        wizard = self.env['payment.plan.change'].create(
+            {'plan_id': plan.id, 'amount': 100, 'remaining_count': 3, 'next_due_date': False}
+        )
+        with self.assertRaisesRegex(UserError, "next due date"):
+            wizard.action_apply()
+        self.assertEqual(len(plan.installment_ids), 3, "nothing changed")
+
 
 @tagged('post_install', '-at_install')
 class TestSettings(PaymentPlanCommon):
