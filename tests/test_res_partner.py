@@ -1,6 +1,7 @@
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.fields import Command
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -198,6 +199,41 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         action = self.customer.action_view_payment_plans()
         self.assertEqual(
             self.env['payment.plan'].search(action['domain']), self.customer.payment_plan_ids
+        )
+
+    def test_metadata_of_another_companys_customer_is_not_readable(self):
+        company_b = self._create_company("Company B")
+        customer_b = self.env['res.partner'].create(
+            {
+                'name': "Bea Other Company",
+                'company_id': company_b.id,
+                'payment_metadata_ids': [Command.create({'key': 'gw_id', 'value': 'cus_B'})],
+            }
+        )
+        self.customer.payment_metadata_ids = [Command.create({'key': 'gw_id', 'value': 'cus_A'})]
+        salesperson = new_test_user(
+            self.env,
+            login='salesperson_a',
+            groups='sales_team.group_sale_salesman',
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        Metadata = self.env['payment.plan.metadata'].with_user(salesperson)
+        self.assertEqual(
+            Metadata.search([('key', '=', 'gw_id')]).mapped('value'),
+            ['cus_A'],
+            "a shared customer's metadata is read, another company's is not",
+        )
+        with self.assertRaises(AccessError):
+            customer_b.payment_metadata_ids.with_user(salesperson).read(['value'])
+        salesperson.company_ids = [Command.link(company_b.id)]
+        self.assertEqual(
+            sorted(
+                Metadata.with_context(allowed_company_ids=[self.company.id, company_b.id])
+                .search([('key', '=', 'gw_id')])
+                .mapped('value')
+            ),
+            ['cus_A', 'cus_B'],
         )
 
     def test_metadata_keys_are_unique_per_customer(self):
