@@ -1,7 +1,10 @@
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -127,6 +130,31 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         order.action_payment_plan_refresh()
         self.assertEqual(order.payment_plan_status, 'paid')
         self.assertTrue(order.locked)
+
+    def test_a_failing_post_processing_answers_the_status_page_and_is_retried(self):
+        order = self._create_installments_order()
+        order.action_confirm()
+        tx = self._pay_from_link(order, poll=False)
+
+        def fail(_self):
+            raise UserError(self.env._("The invoice could not be posted."))
+
+        with (
+            patch(
+                'odoo.addons.payment_plan.models.payment_transaction.PaymentTransaction'
+                '._post_process',
+                fail,
+            ),
+            mute_logger('odoo.addons.payment.controllers.post_processing'),
+            self.assertLogs('odoo.addons.payment_plan.controllers.post_processing', 'WARNING'),
+        ):
+            answer = self.make_jsonrpc_request('/payment/status/poll', {})
+        self.assertEqual(answer['state'], 'done', "the customer gets the normal answer")
+        self.assertTrue(answer['landing_route'])
+        tx.invalidate_recordset()
+        self.assertFalse(tx.is_post_processed, "left to the post-processing cron")
+        self._post_process_outcomes()
+        self.assertEqual(order.payment_plan_status, 'paid')
 
     def test_cancel_payment_attempt_keeps_the_order(self):
         order = self._create_installments_order()
