@@ -583,17 +583,26 @@ class PaymentPlan(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """A plan is created a draft: it runs through its actions (`action_activate`)."""
+        if any(vals.get('state', 'draft') != 'draft' for vals in vals_list):
+            raise UserError(self.env._("A plan is created as a draft: activate it to run it."))
         plans = super().create(vals_list)
         plans.filtered(lambda p: p.state != 'draft')._assign_reference()
         return plans
 
     def write(self, vals):
+        """The state of a plan changes through its actions only, and the schedule of a running
+        plan through Change Schedule (`_write_internal`): an RPC call controls its context, so
+        no context key can tell the add-on from a caller."""
+        if 'state' in vals:
+            raise UserError(
+                self.env._(
+                    "The status of a plan changes through its actions (activate, pause, resume, "
+                    "cancel), not by editing it."
+                )
+            )
         frozen = SCHEDULE_FIELDS.intersection(vals)
-        if (
-            frozen
-            and not self.env.context.get('payment_plan_change')
-            and any(plan.state != 'draft' for plan in self)
-        ):
+        if frozen and any(plan.state != 'draft' for plan in self):
             changed = self.filtered(
                 lambda p: (
                     p.state != 'draft'
@@ -612,6 +621,12 @@ class PaymentPlan(models.Model):
         if {'collection_mode', 'gateway_id'} & set(vals):
             self.filtered(lambda p: p.state != 'draft')._check_gateway()
         return result
+
+    def _write_internal(self, vals):
+        """Write what only the add-on's own code writes: the state, the schedule of a running
+        plan."""
+        # The parent's write, past this model's guard.
+        return super().write(vals)  # pylint: disable=super-method-mismatch
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_started(self):
@@ -669,14 +684,14 @@ class PaymentPlan(models.Model):
         """Stop charging for a while; due installments wait for the plan to resume."""
         if self.filtered(lambda p: p.state != 'active'):
             raise UserError(self.env._("Only running plans can be paused."))
-        self.write({'state': 'paused'})
+        self._write_internal({'state': 'paused'})
         return True
 
     def action_resume(self):
         """Charge again; installments that fell due during the pause are collected first."""
         if self.filtered(lambda p: p.state != 'paused'):
             raise UserError(self.env._("Only paused plans can be resumed."))
-        self.write({'state': 'active'})
+        self._write_internal({'state': 'active'})
         self._extend_subscription_schedule()
         return True
 
@@ -995,7 +1010,7 @@ class PaymentPlan(models.Model):
         """Run the draft plans: take their reference, generate their schedule of installments."""
         self._check_gateway()
         self._assign_reference()
-        self.write({'state': 'active'})
+        self._write_internal({'state': 'active'})
         self._generate_installments()
         self._check_done()
         self._gateway_notify_after_commit('schedule.created')
@@ -1027,7 +1042,7 @@ class PaymentPlan(models.Model):
         :param str reason: The message posted on each plan.
         """
         today = fields.Date.context_today(self)
-        self.write({'state': 'cancelled'})
+        self._write_internal({'state': 'cancelled'})
         self.installment_ids.filtered(
             lambda i: i.state == 'pending' and i.due_date > today
         )._set_cancelled()
@@ -1079,7 +1094,7 @@ class PaymentPlan(models.Model):
             )
         else:
             plan_values['amount'] = amount
-        self.with_context(payment_plan_change=True).write(plan_values)
+        self._write_internal(plan_values)
         self._extend_subscription_schedule()
         after = self._describe_unpaid(self._get_regenerable_installments())
         self.message_post(
@@ -1200,7 +1215,7 @@ class PaymentPlan(models.Model):
         )
         if finished:
             # One message says it (rather than a state tracking plus this message).
-            finished.with_context(mail_notrack=True).write({'state': 'done'})
+            finished.with_context(mail_notrack=True)._write_internal({'state': 'done'})
             message = self.env._("All installments are settled: the plan is done.")
             finished._message_log_batch(bodies=dict.fromkeys(finished.ids, message))
         return finished

@@ -24,7 +24,12 @@ PROTECTED_FIELDS = {
     'name',
     'date_paid',
     'date_denied',
+    'amount',
 }
+
+# Moved by staff while the installment waits (its form), each move told in its chatter; fixed
+# once it is charged, paid, denied or cancelled.
+PENDING_EDITABLE_FIELDS = {'due_date', 'next_attempt_date'}
 
 
 class PaymentPlanInstallment(models.Model):
@@ -45,7 +50,7 @@ class PaymentPlanInstallment(models.Model):
         index=True,
     )
     sequence = fields.Integer(string="Number", required=True, readonly=True)
-    due_date = fields.Date(required=True, index=True)
+    due_date = fields.Date(required=True, index=True, tracking=True)
     amount = fields.Monetary(required=True)
     currency_id = fields.Many2one(related='plan_id.currency_id', store=True)
     partner_id = fields.Many2one(related='plan_id.partner_id', store=True, index=True)
@@ -65,6 +70,7 @@ class PaymentPlanInstallment(models.Model):
     next_attempt_date = fields.Date(
         string="Next Attempt",
         copy=False,
+        tracking=True,
         help="When a denied charge is tried again; empty for the first attempt (the due date).",
     )
     last_error = fields.Text(readonly=True, copy=False)
@@ -130,7 +136,7 @@ class PaymentPlanInstallment(models.Model):
         tells the story; an installment's chatter is for what happens to it)."""
         return self.with_context(
             mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
-        ).create(vals_list)
+        )._create_internal(vals_list)
 
     # === COMPUTE METHODS === #
 
@@ -181,36 +187,58 @@ class PaymentPlanInstallment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        """Installments are created pending, by their plan: what they owe and how they were
-        charged is the collection service's to write."""
+        """Installments are created by their plan's schedule only (`_create_internal`): what a
+        customer owes, and when, is the plan's to say."""
+        raise UserError(
+            self.env._(
+                "Installments are created by their plan's schedule: activate the plan, or change "
+                "it with Change Schedule."
+            )
+        )
+
+    @api.model
+    def _create_internal(self, vals_list):
+        """Create the installments of a plan's schedule, pending."""
         for vals in vals_list:
-            if vals.get('state', 'pending') != 'pending' or PROTECTED_FIELDS.intersection(vals) - {
-                'plan_id',
-                'sequence',
-                'name',
-            }:
+            if vals.get('state', 'pending') != 'pending':
                 raise UserError(
                     self.env._("An installment is created pending, by its plan's schedule.")
                 )
-        return super().create(vals_list)
+        # The parent's create, past this model's guard.
+        return super().create(vals_list)  # pylint: disable=super-method-mismatch
 
     def write(self, vals):
-        """The state of an installment has one owner, its `_set_*` methods, and how it is
-        charged (its invoice, attempts, card) is the collection service's: neither is written
-        from outside (`_write_internal`)."""
+        """The state of an installment has one owner, its `_set_*` methods; what it owes and how
+        it is charged (its amount, invoice, attempts, card) are the collection service's: none is
+        written from outside (`_write_internal`). Staff may move the dates of a pending
+        installment only, each move tracked."""
         if PROTECTED_FIELDS.intersection(vals):
             raise UserError(
                 self.env._(
-                    "The status, invoice and attempts of an installment change through its actions "
-                    "(charge, register a payment, cancel), not by editing them."
+                    "The status, amount, invoice and attempts of an installment change through its "
+                    "actions (charge, register a payment, cancel) or its plan's Change Schedule, "
+                    "not by editing them."
                 )
             )
+        if PENDING_EDITABLE_FIELDS.intersection(vals):
+            fixed = self.filtered(lambda i: i.state != 'pending')
+            if fixed:
+                raise UserError(
+                    self.env._(
+                        "Only the dates of a pending installment can be moved (%(installments)s "
+                        "are not pending).",
+                        installments=", ".join(fixed.mapped('name')),
+                    )
+                )
         return super().write(vals)
 
     def _write_internal(self, vals):
-        """Write the fields that only the add-on's own code writes (`PROTECTED_FIELDS`)."""
+        """Write the fields that only the add-on's own code writes (`PROTECTED_FIELDS`), without
+        tracking: the add-on's own changes are told by its messages."""
         # The parent's write, past this model's guard.
-        return super().write(vals)  # pylint: disable=super-method-mismatch
+        return super(  # pylint: disable=super-method-mismatch
+            PaymentPlanInstallment, self.with_context(tracking_disable=True)
+        ).write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_charged(self):
