@@ -186,7 +186,7 @@ class PaymentPlanInstallment(models.Model):
     # === CRUD METHODS === #
 
     @api.model_create_multi
-    def create(self, vals_list):
+    def create(self, vals_list):  # pylint: disable=method-required-super
         """Installments are created by their plan's schedule only (`_create_internal`): what a
         customer owes, and when, is the plan's to say."""
         raise UserError(

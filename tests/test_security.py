@@ -49,10 +49,9 @@ class TestPaymentPlanSecurity(PaymentPlanCommon):
         """As an RPC call may: create and write, with any context, past the buttons."""
         plan = self.own_plan.with_user(self.plan_user)
         installment = plan.installment_ids.sorted('sequence')[0]
-        context = {'payment_plan_change': True}
         for values in ({'state': 'done'}, {'state': 'cancelled'}, {'amount': 1.0}):
             with self.subTest(plan_values=values), self.assertRaises(UserError):
-                plan.with_context(context).write(values)
+                plan.with_context(payment_plan_change=True).write(values)
         for values in ({'amount': 0.01}, {'state': 'paid'}):
             with self.subTest(installment_values=values), self.assertRaises(UserError):
                 installment.write(values)
