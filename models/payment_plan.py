@@ -395,7 +395,7 @@ class PaymentPlan(models.Model):
             plan.amount_paid = paid
             plan.amount_due = plan.currency_id.round(due)
             plan.installment_paid_count = paid_count
-        today = fields.Date.context_today(self)
+        today = self.env['payment.plan.installment']._get_collection_today()
         for plan in self:
             plan.amount_overdue = plan.currency_id.round(
                 sum(
@@ -1041,7 +1041,7 @@ class PaymentPlan(models.Model):
 
         :param str reason: The message posted on each plan.
         """
-        today = fields.Date.context_today(self)
+        today = self.env['payment.plan.installment']._get_collection_today()
         self._write_internal({'state': 'cancelled'})
         self.installment_ids.filtered(
             lambda i: i.state == 'pending' and i.due_date > today

@@ -296,7 +296,7 @@ class PaymentPlanInstallment(models.Model):
             raise UserError(self.env._("Resume the plan before charging its installments."))
         retriable._lock_for_charge()
         retriable._check_no_payment_under_way()
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         retriable._set_pending({'next_attempt_date': today, 'date_denied': False})
         retriable._collect_after_commit()
         return True
@@ -430,7 +430,7 @@ class PaymentPlanInstallment(models.Model):
         a charge; one whose invoice another charge is paying waits until the next day; the
         others get their attempt's transaction, of the open amount at this moment.
         """
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         consented_ids = self.env['payment.plan.consent']._get_consented_token_ids(
             self.fallback_token_id | self.plan_id.token_id
         )
@@ -685,7 +685,7 @@ class PaymentPlanInstallment(models.Model):
             ('pending', 'processing', 'denied'),
             'paid',
             {
-                'date_paid': fields.Date.context_today(self),
+                'date_paid': self._get_collection_today(),
                 'next_attempt_date': False,
                 'last_error': False,
                 'date_denied': False,
@@ -735,7 +735,7 @@ class PaymentPlanInstallment(models.Model):
         per_period = missing.filtered(lambda i: i.plan_type == 'subscription')
         shared = missing - per_period
         plans = shared.plan_id.filtered(lambda p: not p.invoice_id)
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         to_invoice = [(inst, inst._prepare_invoice_values()) for inst in per_period] + [
             (plan, plan._prepare_invoice_values(plan.amount, today)) for plan in plans
         ]
@@ -766,7 +766,7 @@ class PaymentPlanInstallment(models.Model):
         """Return the values of the invoice of one subscription period."""
         self.ensure_one()
         return self.plan_id._prepare_invoice_values(
-            self.amount, fields.Date.context_today(self), period=self
+            self.amount, self._get_collection_today(), period=self
         )
 
     def _schedule_fallback_card(self, refused_tx):
@@ -795,7 +795,7 @@ class PaymentPlanInstallment(models.Model):
         self._set_pending(
             {
                 'fallback_token_id': other_card.id,
-                'next_attempt_date': fields.Date.context_today(self),
+                'next_attempt_date': self._get_collection_today(),
                 'last_error': refused_tx.state_message,
             }
         )
@@ -824,7 +824,7 @@ class PaymentPlanInstallment(models.Model):
         )
         self.plan_id.message_post(body=message)
         if self.state == 'processing':
-            tomorrow = fields.Date.context_today(self) + timedelta(days=1)
+            tomorrow = self._get_collection_today() + timedelta(days=1)
             self._set_pending({'next_attempt_date': tomorrow, 'last_error': message})
         else:
             self.last_error = message
@@ -852,10 +852,10 @@ class PaymentPlanInstallment(models.Model):
         if kind == providers.PROVIDER:
             # The provider refused the request, not the card: tried again tomorrow, never denied
             # nor dunned for it (staff see why).
-            tomorrow = fields.Date.context_today(self) + timedelta(days=1)
+            tomorrow = self._get_collection_today() + timedelta(days=1)
             self._set_pending({'next_attempt_date': tomorrow, 'last_error': message})
             return
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         for installment in self:
             plan = installment.plan_id
             retry_on = collection.next_attempt_date(

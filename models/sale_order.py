@@ -370,7 +370,7 @@ class SaleOrder(models.Model):
             'installment_count': self.payment_plan_installment_count,
             'interval_number': self.payment_plan_interval_number or 1,
             'interval_unit': self.payment_plan_interval_unit or 'month',
-            'date_start': fields.Date.context_today(self),
+            'date_start': self.env['payment.plan.installment']._get_collection_today(),
             'collection_mode': self.payment_plan_collection_mode or 'token',
             **(
                 {'gateway_id': self.payment_plan_gateway_id.id}

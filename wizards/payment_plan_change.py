@@ -30,7 +30,8 @@ class PaymentPlanChange(models.TransientModel):
         for wizard in self:
             unpaid = wizard.plan_id._get_regenerable_installments()
             wizard.next_due_date = min(
-                unpaid.mapped('due_date'), default=fields.Date.context_today(self)
+                unpaid.mapped('due_date'),
+                default=self.env['payment.plan.installment']._get_collection_today(),
             )
             if wizard.plan_id.plan_type == 'installments':
                 wizard.amount = sum(unpaid.mapped('amount'))
@@ -54,7 +55,8 @@ class PaymentPlanChange(models.TransientModel):
                     wizard.plan_id.interval_unit,
                     wizard.remaining_count,
                 )
-            if wizard.next_due_date and wizard.next_due_date < fields.Date.context_today(self):
+            today = self.env['payment.plan.installment']._get_collection_today()
+            if wizard.next_due_date and wizard.next_due_date < today:
                 raise ValidationError(self.env._("The next due date cannot be in the past."))
 
     # === ACTION METHODS === #
