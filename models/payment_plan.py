@@ -18,6 +18,19 @@ _logger = logging.getLogger(__name__)
 # The scope of the signed links of mails that open a plan's pay page without a login.
 PAY_LINK_SCOPE = 'payment_plan.pay'
 
+# Written by the add-on's own code only (`_write_internal`), never through `write`: the state
+# changes through the actions, the reference, invoice and gateway link are the add-on's, the
+# schedule's anchor moves with Change Schedule.
+PROTECTED_FIELDS = {
+    'state',
+    'name',
+    'invoice_id',
+    'sale_order_id',
+    'gateway_payment_url',
+    'schedule_anchor_date',
+    'schedule_anchor_sequence',
+}
+
 # Fields that shape the schedule: frozen once the plan runs (changed through the change wizard).
 SCHEDULE_FIELDS = {
     'partner_id',
@@ -594,11 +607,12 @@ class PaymentPlan(models.Model):
         """The state of a plan changes through its actions only, and the schedule of a running
         plan through Change Schedule (`_write_internal`): an RPC call controls its context, so
         no context key can tell the add-on from a caller."""
-        if 'state' in vals:
+        if PROTECTED_FIELDS.intersection(vals):
             raise UserError(
                 self.env._(
-                    "The status of a plan changes through its actions (activate, pause, resume, "
-                    "cancel), not by editing it."
+                    "The status, reference, invoice and gateway link of a plan change through its "
+                    "actions (activate, pause, resume, cancel, Change Schedule), not by editing "
+                    "them."
                 )
             )
         frozen = SCHEDULE_FIELDS.intersection(vals)
@@ -979,7 +993,7 @@ class PaymentPlan(models.Model):
                 and isinstance(payment_url, str)
                 and payment_url.startswith('https://')
             ):
-                plan.gateway_payment_url = payment_url
+                plan._write_internal({'gateway_payment_url': payment_url})
                 plan._gateway_send_payment_url()
 
     def _gateway_send_payment_url(self):
@@ -1000,10 +1014,12 @@ class PaymentPlan(models.Model):
     def _assign_reference(self):
         """Give the plans without one their reference, from the company's sequence."""
         for plan in self.filtered(lambda p: not p.name):
-            plan.name = (
-                self.env['ir.sequence']
-                .with_company(plan.company_id)
-                .next_by_code('payment.plan', sequence_date=plan.date_start)
+            plan._write_internal(
+                {
+                    'name': self.env['ir.sequence']
+                    .with_company(plan.company_id)
+                    .next_by_code('payment.plan', sequence_date=plan.date_start)
+                }
             )
 
     def _start(self):

@@ -730,7 +730,7 @@ class PaymentPlanInstallment(models.Model):
             if invoice := installment.plan_id.sale_order_id._payment_plan_invoice():
                 installment._write_internal({'invoice_id': invoice.id})
                 if installment.plan_type == 'installments':
-                    installment.plan_id.invoice_id = invoice
+                    installment.plan_id._write_internal({'invoice_id': invoice.id})
         missing = self.filtered(lambda i: not i.invoice_id)
         per_period = missing.filtered(lambda i: i.plan_type == 'subscription')
         shared = missing - per_period
@@ -753,7 +753,7 @@ class PaymentPlanInstallment(models.Model):
                 if record._name == self._name:
                     record._write_internal({'invoice_id': move.id})
                 else:
-                    record.invoice_id = move
+                    record._write_internal({'invoice_id': move.id})
         for installment in shared:
             installment._write_internal({'invoice_id': installment.plan_id.invoice_id.id})
         # Every installment of a plan backs the plan's one invoice: the ledger reads them all.

@@ -49,7 +49,15 @@ class TestPaymentPlanSecurity(PaymentPlanCommon):
         """As an RPC call may: create and write, with any context, past the buttons."""
         plan = self.own_plan.with_user(self.plan_user)
         installment = plan.installment_ids.sorted('sequence')[0]
-        for values in ({'state': 'done'}, {'state': 'cancelled'}, {'amount': 1.0}):
+        for values in (
+            {'state': 'done'},
+            {'state': 'cancelled'},
+            {'amount': 1.0},
+            {'name': 'PLAN/FAKE'},
+            {'gateway_payment_url': 'https://phishing.example.com/pay'},
+            {'schedule_anchor_date': '2030-01-01'},
+            {'invoice_id': False},
+        ):
             with self.subTest(plan_values=values), self.assertRaises(UserError):
                 plan.with_context(payment_plan_change=True).write(values)
         for values in ({'amount': 0.01}, {'state': 'paid'}):
