@@ -54,8 +54,8 @@ class PaymentPlanGateway(models.Model):
     schedule_url = fields.Char(
         string="Schedule URL",
         help="Where the gateway receives the schedules of the plans it collects, and their "
-        "cancellation: a signed JSON request (the README describes it). Empty: the gateway is told "
-        "nothing.",
+        "cancellation: a signed JSON request (the README describes it), sent over HTTPS to a public "
+        "host only, never to where it redirects. Empty: the gateway is told nothing.",
     )
     active = fields.Boolean(default=True)
     webhook_url = fields.Char(string="Webhook URL", compute='_compute_webhook_url')
