@@ -62,6 +62,13 @@ CONSENT_CHANNELS = [
     ('other', "Other"),
 ]
 
+# The longest period of a schedule, per interval unit: 10 years (dates far beyond would overflow
+# the calendar while a plan still runs).
+MAX_INTERVAL = {'day': 3650, 'week': 520, 'month': 120, 'year': 10}
+
+# The most installments (or subscription periods) a plan may count.
+MAX_INSTALLMENT_COUNT = 360
+
 # Number of future periods kept scheduled for an open-ended subscription.
 SUBSCRIPTION_HORIZON = 12
 

@@ -2,3 +2,4 @@ from . import main
 from . import portal
 from . import card_request
 from . import payment_link
+from . import post_processing

@@ -102,14 +102,19 @@ class PaymentPlanProviderWebhooks(http.Controller):
         """
         try:
             data = request.get_json_data()
-        except ValueError:
+        except (ValueError, RecursionError):
+            _logger.warning("Mercado Pago notification for %r: not JSON, refused.", reference)
             return request.make_response('', status=400)
         if not isinstance(data, dict) or data.get('action') not in (
             'payment.created',
             'payment.updated',
         ):
             return ''
-        payment_id = (data.get('data') or {}).get('id')
+        notified = data.get('data')
+        if not isinstance(notified, dict) or '\x00' in reference:
+            _logger.warning("Mercado Pago notification for %r: malformed, refused.", reference)
+            return request.make_response('', status=400)
+        payment_id = notified.get('id')
         tx_sudo = (
             request.env['payment.transaction']
             .sudo()

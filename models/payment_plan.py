@@ -18,6 +18,19 @@ _logger = logging.getLogger(__name__)
 # The scope of the signed links of mails that open a plan's pay page without a login.
 PAY_LINK_SCOPE = 'payment_plan.pay'
 
+# Written by the add-on's own code only (`_write_internal`), never through `write`: the state
+# changes through the actions, the reference, invoice and gateway link are the add-on's, the
+# schedule's anchor moves with Change Schedule.
+PROTECTED_FIELDS = {
+    'state',
+    'name',
+    'invoice_id',
+    'sale_order_id',
+    'gateway_payment_url',
+    'schedule_anchor_date',
+    'schedule_anchor_sequence',
+}
+
 # Fields that shape the schedule: frozen once the plan runs (changed through the change wizard).
 SCHEDULE_FIELDS = {
     'partner_id',
@@ -396,7 +409,7 @@ class PaymentPlan(models.Model):
             plan.amount_paid = paid
             plan.amount_due = plan.currency_id.round(due)
             plan.installment_paid_count = paid_count
-        today = fields.Date.context_today(self)
+        today = self.env['payment.plan.installment']._get_collection_today()
         for plan in self:
             plan.amount_overdue = plan.currency_id.round(
                 sum(
@@ -452,11 +465,12 @@ class PaymentPlan(models.Model):
                     )
                 )
 
-    @api.constrains('plan_type', 'installment_count', 'interval_number', 'amount')
+    @api.constrains('plan_type', 'installment_count', 'interval_number', 'interval_unit', 'amount')
     def _check_schedule(self):
         for plan in self:
-            if plan.interval_number < 1:
-                raise ValidationError(self.env._("The interval of a plan must be at least 1."))
+            plan._check_schedule_bounds(
+                plan.interval_number, plan.interval_unit, plan.installment_count
+            )
             if plan.plan_type == 'installments' and plan.installment_count < 1:
                 raise ValidationError(
                     self.env._("An installment plan needs at least one installment.")
@@ -476,8 +490,38 @@ class PaymentPlan(models.Model):
                         count=plan.installment_count,
                     )
                 )
-            if plan.installment_count < 0:
-                raise ValidationError(self.env._("The number of installments cannot be negative."))
+
+    @api.model
+    def _check_schedule_bounds(self, interval_number, interval_unit, count):
+        """Check that a schedule of `count` periods of `interval_number` `interval_unit` stays
+        in bounds (plans, orders and the change wizard all call this one check).
+
+        :raise ValidationError: If the period is shorter than 1 unit or longer than 10 years, or
+                                the count is negative or above `MAX_INSTALLMENT_COUNT`.
+        """
+        if interval_number < 1:
+            raise ValidationError(self.env._("The interval of a plan must be at least 1."))
+        maximum = const.MAX_INTERVAL.get(interval_unit)
+        if maximum and interval_number > maximum:
+            units = dict(self._fields['interval_unit']._description_selection(self.env))
+            raise ValidationError(
+                self.env._(
+                    "A period of %(number)s %(unit)s is too long: at most %(maximum)s %(unit)s.",
+                    number=interval_number,
+                    unit=units[interval_unit].lower(),
+                    maximum=maximum,
+                )
+            )
+        if count < 0:
+            raise ValidationError(self.env._("The number of installments cannot be negative."))
+        if count > const.MAX_INSTALLMENT_COUNT:
+            raise ValidationError(
+                self.env._(
+                    "%(count)s installments or periods are too many: at most %(maximum)s.",
+                    count=count,
+                    maximum=const.MAX_INSTALLMENT_COUNT,
+                )
+            )
 
     @api.constrains('date_start', 'date_end')
     def _check_dates(self):
@@ -553,17 +597,27 @@ class PaymentPlan(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """A plan is created a draft: it runs through its actions (`action_activate`)."""
+        if any(vals.get('state', 'draft') != 'draft' for vals in vals_list):
+            raise UserError(self.env._("A plan is created as a draft: activate it to run it."))
         plans = super().create(vals_list)
         plans.filtered(lambda p: p.state != 'draft')._assign_reference()
         return plans
 
     def write(self, vals):
+        """The state of a plan changes through its actions only, and the schedule of a running
+        plan through Change Schedule (`_write_internal`): an RPC call controls its context, so
+        no context key can tell the add-on from a caller."""
+        if PROTECTED_FIELDS.intersection(vals):
+            raise UserError(
+                self.env._(
+                    "The status, reference, invoice and gateway link of a plan change through its "
+                    "actions (activate, pause, resume, cancel, Change Schedule), not by editing "
+                    "them."
+                )
+            )
         frozen = SCHEDULE_FIELDS.intersection(vals)
-        if (
-            frozen
-            and not self.env.context.get('payment_plan_change')
-            and any(plan.state != 'draft' for plan in self)
-        ):
+        if frozen and any(plan.state != 'draft' for plan in self):
             changed = self.filtered(
                 lambda p: (
                     p.state != 'draft'
@@ -633,6 +687,12 @@ class PaymentPlan(models.Model):
                 body=self.env._("The plan's collection changed: its gateways are told.")
             )
 
+    def _write_internal(self, vals):
+        """Write what only the add-on's own code writes: the state, the schedule of a running
+        plan."""
+        # The parent's write, past this model's guard.
+        return super().write(vals)  # pylint: disable=super-method-mismatch
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_started(self):
         started = self.filtered(
@@ -689,14 +749,14 @@ class PaymentPlan(models.Model):
         """Stop charging for a while; due installments wait for the plan to resume."""
         if self.filtered(lambda p: p.state != 'active'):
             raise UserError(self.env._("Only running plans can be paused."))
-        self.write({'state': 'paused'})
+        self._write_internal({'state': 'paused'})
         return True
 
     def action_resume(self):
         """Charge again; installments that fell due during the pause are collected first."""
         if self.filtered(lambda p: p.state != 'paused'):
             raise UserError(self.env._("Only paused plans can be resumed."))
-        self.write({'state': 'active'})
+        self._write_internal({'state': 'active'})
         self._extend_subscription_schedule()
         return True
 
@@ -1002,7 +1062,7 @@ class PaymentPlan(models.Model):
                 and isinstance(payment_url, str)
                 and payment_url.startswith('https://')
             ):
-                plan.gateway_payment_url = payment_url
+                plan._write_internal({'gateway_payment_url': payment_url})
                 plan._gateway_send_payment_url()
 
     def _gateway_send_payment_url(self):
@@ -1023,17 +1083,19 @@ class PaymentPlan(models.Model):
     def _assign_reference(self):
         """Give the plans without one their reference, from the company's sequence."""
         for plan in self.filtered(lambda p: not p.name):
-            plan.name = (
-                self.env['ir.sequence']
-                .with_company(plan.company_id)
-                .next_by_code('payment.plan', sequence_date=plan.date_start)
+            plan._write_internal(
+                {
+                    'name': self.env['ir.sequence']
+                    .with_company(plan.company_id)
+                    .next_by_code('payment.plan', sequence_date=plan.date_start)
+                }
             )
 
     def _start(self):
         """Run the draft plans: take their reference, generate their schedule of installments."""
         self._check_gateway()
         self._assign_reference()
-        self.write({'state': 'active'})
+        self._write_internal({'state': 'active'})
         self._generate_installments()
         self._check_done()
         self._gateway_notify_after_commit('schedule.created')
@@ -1059,8 +1121,8 @@ class PaymentPlan(models.Model):
 
         :param str reason: The message posted on each plan.
         """
-        today = fields.Date.context_today(self)
-        self.write({'state': 'cancelled'})
+        today = self.env['payment.plan.installment']._get_collection_today()
+        self._write_internal({'state': 'cancelled'})
         self.installment_ids.filtered(
             lambda i: i.state == 'pending' and i.due_date > today
         )._set_cancelled()
@@ -1078,6 +1140,8 @@ class PaymentPlan(models.Model):
         self.ensure_one()
         if self.state not in ('active', 'paused'):
             raise UserError(self.env._("Only running or paused plans can be changed."))
+        if not next_due_date:
+            raise UserError(self.env._("Choose the next due date: the new schedule starts on it."))
         self._check_no_charge_under_way()
         unpaid = self._get_regenerable_installments()
         kept = self.installment_ids - unpaid
@@ -1112,7 +1176,7 @@ class PaymentPlan(models.Model):
                     .create(self._prepare_invoice_values(amount, fields.Date.context_today(self)))
                 )
                 invoice.action_post()
-                self.invoice_id = invoice
+                self._write_internal({'invoice_id': invoice.id})
                 new_installments._write_internal({'invoice_id': invoice.id})
             paid = sum(
                 kept.filtered(lambda i: i.state in ('paid', 'processing', 'denied')).mapped(
@@ -1128,7 +1192,7 @@ class PaymentPlan(models.Model):
             )
         else:
             plan_values['amount'] = amount
-        self.with_context(payment_plan_change=True).write(plan_values)
+        self._write_internal(plan_values)
         self._extend_subscription_schedule()
         after = self._describe_unpaid(self._get_regenerable_installments())
         self._gateway_notify_after_commit('schedule.updated')
@@ -1311,7 +1375,7 @@ class PaymentPlan(models.Model):
         )
         if finished:
             # One message says it (rather than a state tracking plus this message).
-            finished.with_context(mail_notrack=True).write({'state': 'done'})
+            finished.with_context(mail_notrack=True)._write_internal({'state': 'done'})
             message = self.env._("All installments are settled: the plan is done.")
             finished._message_log_batch(bodies=dict.fromkeys(finished.ids, message))
         return finished

@@ -59,6 +59,17 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
 
     # === BUSINESS METHODS === #
 
+    @api.model
+    def _get_collection_today(self):
+        """Return the date that decides what is due: today in the company's time zone (its
+        address's; UTC without one), the same on every path whoever runs it (the cron, a job,
+        Retry Now, the portal), never the acting user's own time zone.
+
+        :rtype: datetime.date
+        """
+        tz = self.env.company.partner_id.tz or 'UTC'
+        return fields.Date.context_today(self.with_context(tz=tz))
+
     def _collect(self, batch_size=None, commit=False):
         """Charge the due records among `self` (or all due ones when `self` is empty).
 
@@ -73,7 +84,7 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
         :rtype: int
         """
         batch_size = batch_size or self._get_batch_size()
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         ids = self.ids if self else None
         charged = 0
         conflicts = 0
@@ -132,7 +143,7 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
     def _enqueue_due(self):
         """Enqueue what is due in jobs, page by page (committed), memory flat however many."""
         Queue = self.env['payment.plan.queue']
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         page_size = Queue._get_job_size() * 100
         last_id = 0
         while due := self._lock_collectable(today, page_size, after_id=last_id):

@@ -6,9 +6,11 @@ import uuid
 import requests
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
+from odoo.modules import module as odoo_module
+from odoo.tools import str2bool
 
-from odoo.addons.payment_plan.tools import webhook
+from odoo.addons.payment_plan.tools import outbound, webhook
 
 _logger = logging.getLogger(__name__)
 
@@ -52,8 +54,8 @@ class PaymentPlanGateway(models.Model):
     schedule_url = fields.Char(
         string="Schedule URL",
         help="Where the gateway receives the schedules of the plans it collects, and their "
-        "cancellation: a signed JSON request (the README describes it). Empty: the gateway is told "
-        "nothing.",
+        "cancellation: a signed JSON request (the README describes it), sent over HTTPS to a public "
+        "host only, never to where it redirects. Empty: the gateway is told nothing.",
     )
     active = fields.Boolean(default=True)
     webhook_url = fields.Char(string="Webhook URL", compute='_compute_webhook_url')
@@ -66,6 +68,19 @@ class PaymentPlanGateway(models.Model):
         "CHECK(code ~ '^[a-z0-9_-]+$')",
         "A gateway code may hold only lowercase letters, digits, '-' and '_'.",
     )
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains('schedule_url')
+    def _check_schedule_url(self):
+        """The schedule URL receives customer data signed with the gateway's secret: HTTPS to a
+        public host only (a host name's addresses are checked when it is called)."""
+        allow_loopback = self._schedule_allows_loopback()
+        for gateway in self.filtered('schedule_url'):
+            try:
+                outbound.check_url(gateway.schedule_url, allow_loopback=allow_loopback)
+            except outbound.UrlRefused as error:
+                raise ValidationError(gateway._get_url_refusal_message(error)) from None
 
     # === COMPUTE METHODS === #
 
@@ -106,6 +121,24 @@ class PaymentPlanGateway(models.Model):
             'data': data,
         }
         body = json.dumps(payload, sort_keys=True).encode()
+        allow_loopback = self._schedule_allows_loopback()
+        try:
+            # Checked again when called: a host name resolves when it is called, and a URL may
+            # predate the constraint.
+            host, port = outbound.check_url(self.schedule_url, allow_loopback=allow_loopback)
+            outbound.check_resolved(host, port, allow_loopback=allow_loopback)
+        except outbound.UrlRefused as error:
+            _logger.warning(
+                "Gateway %s: schedule URL refused, %s not sent: %s", self.code, event_type, error
+            )
+            raise UserError(
+                self.env._(
+                    "The gateway %(gateway)s did not take the %(event)s event: %(error)s",
+                    gateway=self.name,
+                    event=event_type,
+                    error=self._get_url_refusal_message(error),
+                )
+            ) from None
         try:
             response = requests.post(
                 self.schedule_url,
@@ -115,7 +148,14 @@ class PaymentPlanGateway(models.Model):
                     'X-Payment-Plan-Signature': webhook.sign(self.sudo().secret, body),
                 },
                 timeout=10,
+                # The signed event goes to the configured URL or nowhere.
+                allow_redirects=False,
             )
+            if response.is_redirect or 300 <= response.status_code < 400:
+                raise requests.RequestException(
+                    f"redirect ({response.status_code}) to {response.headers.get('Location')} "
+                    "not followed"
+                )
             response.raise_for_status()
             answer = response.json() if response.content else {}
         except (requests.RequestException, ValueError) as error:
@@ -129,6 +169,37 @@ class PaymentPlanGateway(models.Model):
                 )
             ) from error
         return answer if isinstance(answer, dict) else {}
+
+    def _schedule_allows_loopback(self):
+        """Return whether schedule URLs may be HTTP on loopback addresses: only in tests, where a
+        local server plays the gateway (`payment_plan.schedule_allow_loopback`)."""
+        if not odoo_module.current_test:
+            return False
+        return str2bool(
+            self.env['ir.config_parameter']
+            .sudo()
+            .get_param('payment_plan.schedule_allow_loopback', 'False'),
+            default=False,
+        )
+
+    def _get_url_refusal_message(self, error):
+        """Return the message telling staff why the schedule URL is refused.
+
+        :param outbound.UrlRefused error: The refusal.
+        """
+        if error.reason == 'scheme':
+            return self.env._("The schedule URL must start with https://.")
+        if error.reason == 'address':
+            return self.env._(
+                "The schedule URL reaches %(address)s, a loopback, private, link-local or reserved "
+                "address: only public hosts are called.",
+                address=error.detail,
+            )
+        if error.reason == 'unresolved':
+            return self.env._(
+                "The host %(host)s of the schedule URL cannot be resolved.", host=error.detail
+            )
+        return self.env._("The schedule URL is not a valid URL with a host.")
 
     # === ACTION METHODS === #
 

@@ -24,7 +24,12 @@ PROTECTED_FIELDS = {
     'name',
     'date_paid',
     'date_denied',
+    'amount',
 }
+
+# Moved by staff while the installment waits (its form), each move told in its chatter; fixed
+# once it is charged, paid, denied or cancelled.
+PENDING_EDITABLE_FIELDS = {'due_date', 'next_attempt_date'}
 
 
 class PaymentPlanInstallment(models.Model):
@@ -45,7 +50,7 @@ class PaymentPlanInstallment(models.Model):
         index=True,
     )
     sequence = fields.Integer(string="Number", required=True, readonly=True)
-    due_date = fields.Date(required=True, index=True)
+    due_date = fields.Date(required=True, index=True, tracking=True)
     amount = fields.Monetary(required=True)
     currency_id = fields.Many2one(related='plan_id.currency_id', store=True)
     partner_id = fields.Many2one(related='plan_id.partner_id', store=True, index=True)
@@ -65,6 +70,7 @@ class PaymentPlanInstallment(models.Model):
     next_attempt_date = fields.Date(
         string="Next Attempt",
         copy=False,
+        tracking=True,
         help="When a denied charge is tried again; empty for the first attempt (the due date).",
     )
     last_error = fields.Text(readonly=True, copy=False)
@@ -132,7 +138,7 @@ class PaymentPlanInstallment(models.Model):
         tells the story; an installment's chatter is for what happens to it)."""
         return self.with_context(
             mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
-        ).create(vals_list)
+        )._create_internal(vals_list)
 
     # === COMPUTE METHODS === #
 
@@ -182,37 +188,59 @@ class PaymentPlanInstallment(models.Model):
     # === CRUD METHODS === #
 
     @api.model_create_multi
-    def create(self, vals_list):
-        """Installments are created pending, by their plan: what they owe and how they were
-        charged is the collection service's to write."""
+    def create(self, vals_list):  # pylint: disable=method-required-super
+        """Installments are created by their plan's schedule only (`_create_internal`): what a
+        customer owes, and when, is the plan's to say."""
+        raise UserError(
+            self.env._(
+                "Installments are created by their plan's schedule: activate the plan, or change "
+                "it with Change Schedule."
+            )
+        )
+
+    @api.model
+    def _create_internal(self, vals_list):
+        """Create the installments of a plan's schedule, pending."""
         for vals in vals_list:
-            if vals.get('state', 'pending') != 'pending' or PROTECTED_FIELDS.intersection(vals) - {
-                'plan_id',
-                'sequence',
-                'name',
-            }:
+            if vals.get('state', 'pending') != 'pending':
                 raise UserError(
                     self.env._("An installment is created pending, by its plan's schedule.")
                 )
-        return super().create(vals_list)
+        # The parent's create, past this model's guard.
+        return super().create(vals_list)  # pylint: disable=super-method-mismatch
 
     def write(self, vals):
-        """The state of an installment has one owner, its `_set_*` methods, and how it is
-        charged (its invoice, attempts, card) is the collection service's: neither is written
-        from outside (`_write_internal`)."""
+        """The state of an installment has one owner, its `_set_*` methods; what it owes and how
+        it is charged (its amount, invoice, attempts, card) are the collection service's: none is
+        written from outside (`_write_internal`). Staff may move the dates of a pending
+        installment only, each move tracked."""
         if PROTECTED_FIELDS.intersection(vals):
             raise UserError(
                 self.env._(
-                    "The status, invoice and attempts of an installment change through its actions "
-                    "(charge, register a payment, cancel), not by editing them."
+                    "The status, amount, invoice and attempts of an installment change through its "
+                    "actions (charge, register a payment, cancel) or its plan's Change Schedule, "
+                    "not by editing them."
                 )
             )
+        if PENDING_EDITABLE_FIELDS.intersection(vals):
+            fixed = self.filtered(lambda i: i.state != 'pending')
+            if fixed:
+                raise UserError(
+                    self.env._(
+                        "Only the dates of a pending installment can be moved (%(installments)s "
+                        "are not pending).",
+                        installments=", ".join(fixed.mapped('name')),
+                    )
+                )
         return super().write(vals)
 
     def _write_internal(self, vals):
-        """Write the fields that only the add-on's own code writes (`PROTECTED_FIELDS`)."""
+        """Write the fields that only the add-on's own code writes (`PROTECTED_FIELDS`), without
+        tracking: the add-on's own changes are told by its messages."""
         # The parent's write, past this model's guard.
-        return super().write(vals)  # pylint: disable=super-method-mismatch
+        return super(  # pylint: disable=super-method-mismatch
+            PaymentPlanInstallment, self.with_context(tracking_disable=True)
+        ).write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_charged(self):
@@ -270,7 +298,7 @@ class PaymentPlanInstallment(models.Model):
             raise UserError(self.env._("Resume the plan before charging its installments."))
         retriable._lock_for_charge()
         retriable._check_no_payment_under_way()
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         retriable._set_pending({'next_attempt_date': today, 'date_denied': False})
         retriable._collect_after_commit()
         return True
@@ -404,7 +432,7 @@ class PaymentPlanInstallment(models.Model):
         a charge; one whose invoice another charge is paying waits until the next day; the
         others get their attempt's transaction, of the open amount at this moment.
         """
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         consented_ids = self.env['payment.plan.consent']._get_consented_token_ids(
             self.fallback_token_id | self.plan_id.token_id
         )
@@ -688,7 +716,7 @@ class PaymentPlanInstallment(models.Model):
             ('pending', 'processing', 'denied'),
             'paid',
             {
-                'date_paid': fields.Date.context_today(self),
+                'date_paid': self._get_collection_today(),
                 'next_attempt_date': False,
                 'last_error': False,
                 'date_denied': False,
@@ -733,12 +761,12 @@ class PaymentPlanInstallment(models.Model):
             if invoice := installment.plan_id.sale_order_id._payment_plan_invoice():
                 installment._write_internal({'invoice_id': invoice.id})
                 if installment.plan_type == 'installments':
-                    installment.plan_id.invoice_id = invoice
+                    installment.plan_id._write_internal({'invoice_id': invoice.id})
         missing = self.filtered(lambda i: not i.invoice_id)
         per_period = missing.filtered(lambda i: i.plan_type == 'subscription')
         shared = missing - per_period
         plans = shared.plan_id.filtered(lambda p: not p.invoice_id)
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         to_invoice = [(inst, inst._prepare_invoice_values()) for inst in per_period] + [
             (plan, plan._prepare_invoice_values(plan.amount, today)) for plan in plans
         ]
@@ -756,7 +784,7 @@ class PaymentPlanInstallment(models.Model):
                 if record._name == self._name:
                     record._write_internal({'invoice_id': move.id})
                 else:
-                    record.invoice_id = move
+                    record._write_internal({'invoice_id': move.id})
         for installment in shared:
             installment._write_internal({'invoice_id': installment.plan_id.invoice_id.id})
         # Every installment of a plan backs the plan's one invoice: the ledger reads them all.
@@ -769,7 +797,7 @@ class PaymentPlanInstallment(models.Model):
         """Return the values of the invoice of one subscription period."""
         self.ensure_one()
         return self.plan_id._prepare_invoice_values(
-            self.amount, fields.Date.context_today(self), period=self
+            self.amount, self._get_collection_today(), period=self
         )
 
     def _schedule_fallback_card(self, refused_tx):
@@ -798,7 +826,7 @@ class PaymentPlanInstallment(models.Model):
         self._set_pending(
             {
                 'fallback_token_id': other_card.id,
-                'next_attempt_date': fields.Date.context_today(self),
+                'next_attempt_date': self._get_collection_today(),
                 'last_error': refused_tx.state_message,
             }
         )
@@ -827,7 +855,7 @@ class PaymentPlanInstallment(models.Model):
         )
         self.plan_id.message_post(body=message)
         if self.state == 'processing':
-            tomorrow = fields.Date.context_today(self) + timedelta(days=1)
+            tomorrow = self._get_collection_today() + timedelta(days=1)
             self._set_pending({'next_attempt_date': tomorrow, 'last_error': message})
         else:
             self.last_error = message
@@ -855,10 +883,10 @@ class PaymentPlanInstallment(models.Model):
         if kind == providers.PROVIDER:
             # The provider refused the request, not the card: tried again tomorrow, never denied
             # nor dunned for it (staff see why).
-            tomorrow = fields.Date.context_today(self) + timedelta(days=1)
+            tomorrow = self._get_collection_today() + timedelta(days=1)
             self._set_pending({'next_attempt_date': tomorrow, 'last_error': message})
             return
-        today = fields.Date.context_today(self)
+        today = self._get_collection_today()
         for installment in self:
             plan = installment.plan_id
             retry_on = collection.next_attempt_date(

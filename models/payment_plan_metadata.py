@@ -13,6 +13,12 @@ class PaymentPlanMetadata(models.Model):
         ondelete='cascade',
         index=True,
     )
+    company_id = fields.Many2one(
+        related='partner_id.company_id',
+        store=True,
+        index=True,
+        help="The customer's company: a shared customer's metadata (no company) is everyone's.",
+    )
     key = fields.Char(required=True)
     value = fields.Char()
 

@@ -240,7 +240,15 @@ class PaymentTransaction(models.Model):
         try:
             self.with_context(payment_plan_http_answers=answers)._send_payment_request()
         except ValidationError as error:
-            if answers and all(a['status'] and 400 <= a['status'] < 500 for a in answers):
+            # The request that failed is the last one (a provider may make others before it,
+            # Mercado Pago its card token): refused when it was answered 4xx, and no request
+            # went unanswered.
+            if (
+                answers
+                and answers[-1]['status']
+                and 400 <= answers[-1]['status'] < 500
+                and all(a['status'] for a in answers)
+            ):
                 self._set_error(str(error))
             else:
                 self._payment_plan_set_outcome_unknown(str(error))

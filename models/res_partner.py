@@ -275,22 +275,21 @@ class ResPartner(models.Model):
             archived = self.browse()  # The caller cancelled the plans it may (its companies').
         res = super().write(vals)
         if archived:
-            # Archiving a customer is the contact manager's call: their plans must stop even when
-            # the user cannot manage plans.
-            plans_sudo = (
-                self.env['payment.plan']
-                .sudo()
-                .search(
-                    [
-                        ('partner_id', 'in', archived.ids),
-                        ('state', 'in', const.RUNNING_PLAN_STATES),
-                    ]
-                )
-            )
             if self.env.context.get('payment_plan_account_closed'):
+                # The customers themselves close their account: every plan they pay is settled.
+                plans_sudo = (
+                    self.env['payment.plan']
+                    .sudo()
+                    .search(
+                        [
+                            ('partner_id', 'in', archived.ids),
+                            ('state', 'in', const.RUNNING_PLAN_STATES),
+                        ]
+                    )
+                )
                 self._payment_plan_close_account(plans_sudo)
             else:
-                plans_sudo._cancel_plans(
+                archived._get_payment_plans_to_stop()._cancel_plans(
                     self.env._("The plan was cancelled because its customer was archived.")
                 )
         return res
@@ -403,6 +402,29 @@ class ResPartner(models.Model):
         }
 
     # === BUSINESS METHODS === #
+
+    def _get_payment_plans_to_stop(self, with_contacts=False):
+        """Return the running plans that archiving or removing these customers stops: those of
+        the companies the user works in (another company's plans are that company's call).
+
+        Returned in sudo: stopping a customer's plans is the contact manager's call, also when
+        the user cannot manage plans.
+
+        :param bool with_contacts: Include the plans of the customers' contacts.
+        :return: The plans, in sudo.
+        :rtype: payment.plan
+        """
+        return (
+            self.env['payment.plan']
+            .sudo()
+            .search(
+                [
+                    ('partner_id', 'child_of' if with_contacts else 'in', self.ids),
+                    ('state', 'in', const.RUNNING_PLAN_STATES),
+                    ('company_id', 'in', self.env.companies.ids),
+                ]
+            )
+        )
 
     def _payment_plan_close_account(self, plans_sudo):
         """Settle the plans of customers who closed their own portal account: cancel those the

@@ -223,6 +223,22 @@ class SaleOrder(models.Model):
                 and order._get_payment_plan_link()
             )
 
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        'payment_plan_kind',
+        'payment_plan_interval_number',
+        'payment_plan_interval_unit',
+        'payment_plan_installment_count',
+    )
+    def _check_payment_plan_schedule(self):
+        for order in self.filtered(lambda o: o.payment_plan_kind != 'none'):
+            self.env['payment.plan']._check_schedule_bounds(
+                order.payment_plan_interval_number,
+                order.payment_plan_interval_unit,
+                order.payment_plan_installment_count,
+            )
+
     # === ACTION METHODS === #
 
     def action_confirm(self):
@@ -428,7 +444,7 @@ class SaleOrder(models.Model):
             'installment_count': self.payment_plan_installment_count,
             'interval_number': self.payment_plan_interval_number or 1,
             'interval_unit': self.payment_plan_interval_unit or 'month',
-            'date_start': fields.Date.context_today(self),
+            'date_start': self.env['payment.plan.installment']._get_collection_today(),
             'collection_mode': self.payment_plan_collection_mode or 'token',
             **(
                 {'gateway_id': self.payment_plan_gateway_id.id}

@@ -4,7 +4,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.fields import Command
 from odoo.orm.registry import Registry
 from odoo.tests import TransactionCase, new_test_user
@@ -264,7 +264,7 @@ class ConcurrencyCommon(TransactionCase):
                 ]
             )
             create_demo_cards(env, partners, provider=provider)
-            yesterday = fields.Date.context_today(env['payment.plan']) - timedelta(days=1)
+            yesterday = env['payment.plan.installment']._get_collection_today() - timedelta(days=1)
             plans = (
                 env['payment.plan']
                 .with_company(company)

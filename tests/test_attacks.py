@@ -184,7 +184,9 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
     def test_rpc_user_marks_an_installment_paid_with_the_state_context_key(self):
         """A Payment Plans user, over RPC, passes the context key the `_set_*` methods use and
         writes `state = 'paid'`: the installment is paid with no payment at all."""
-        plan = self._card_plan(date_start=fields.Date.today())
+        plan = self._card_plan(
+            date_start=self.env['payment.plan.installment']._get_collection_today()
+        )
         installment = plan.installment_ids.sorted('sequence')[0]
         self.authenticate('plan_user', 'plan_user')
         # A refusal is the expected outcome.
@@ -239,7 +241,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
             plan_type='subscription',
             amount=50.0,
             installment_count=1,
-            date_start=fields.Date.today(),
+            date_start=self.env['payment.plan.installment']._get_collection_today(),
         )
         installment = plan.installment_ids
         paid_invoice = self._invoice(self.other_customer, 50.0)
@@ -302,7 +304,8 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
             plan_type='subscription',
             amount=30.0,
             installment_count=6,
-            date_start=fields.Date.today() + timedelta(days=10),
+            date_start=self.env['payment.plan.installment']._get_collection_today()
+            + timedelta(days=10),
         )
         self.assertEqual(victim_plan.state, 'active')
         order = self._create_order(user_id=self.salesperson.id)
@@ -363,7 +366,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
             plan_type='subscription',
             amount=50.0,
             installment_count=1,
-            date_start=fields.Date.today(),
+            date_start=self.env['payment.plan.installment']._get_collection_today(),
         )
         installment = plan.installment_ids
         installment.with_user(self.plan_user).action_retry_now()

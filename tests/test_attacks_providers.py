@@ -600,7 +600,9 @@ class TestMercadoPagoAttacks(MercadoPagoCase):
         (a claimed draft waits an hour), and a charge no longer draft is never sent."""
         plan = self._mp_plan()
         first = plan.installment_ids.sorted('sequence')[0]
-        batch = first._lock_collectable(fields.Date.today(), 10, ids=first.ids)
+        batch = first._lock_collectable(
+            self.env['payment.plan.installment']._get_collection_today(), 10, ids=first.ids
+        )
         claimed = batch._claim_attempts()
         self.assertEqual((claimed.state, first.state), ('draft', 'processing'))
         _age(self.env, claimed, 11)

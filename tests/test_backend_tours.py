@@ -1,4 +1,3 @@
-from odoo import fields
 from odoo.fields import Command
 from odoo.tests import HttpCase, tagged
 
@@ -56,7 +55,9 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
         )
 
     def test_overview_figures_open_their_lists(self):
-        plan = self._create_plan(date_start=fields.Date.today())
+        plan = self._create_plan(
+            date_start=self.env['payment.plan.installment']._get_collection_today()
+        )
         plan.action_activate()
         self.plan_user.write({'password': 'plan_user'})
         self.start_tour(
@@ -77,7 +78,7 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
             amount=20.0,
             collection_mode='token',
             token_id=card.id,
-            date_start=fields.Date.today(),
+            date_start=self.env['payment.plan.installment']._get_collection_today(),
         )
         plan.action_activate()
         plan.installment_ids._collect()

@@ -32,6 +32,22 @@ class TestCollection(PaymentPlanCommon):
 
     # === Outcomes === #
 
+    @freeze_time('2026-03-01 23:30:00')
+    def test_due_is_decided_in_the_companys_time_zone_whoever_collects(self):
+        plan = self._card_plan(plan_type='subscription', amount=20.0, date_start='2026-03-02')
+        tomorrow = self._installment(plan)
+        self.plan_user.tz = 'Pacific/Kiritimati'  # UTC+14: already March 2 for them.
+        Installment = self.env['payment.plan.installment']
+        for installments in (Installment.with_user(self.plan_user), Installment):
+            self.assertEqual(installments._get_collection_today(), date(2026, 3, 1))
+        tomorrow.with_context(tz='Pacific/Kiritimati')._collect()
+        self.assertEqual(tomorrow.state, 'pending', "not due yet where the company is")
+        self.company.partner_id.tz = 'Europe/Brussels'  # UTC+1: March 2 there.
+        for installments in (Installment.with_user(self.plan_user), Installment):
+            self.assertEqual(installments._get_collection_today(), date(2026, 3, 2))
+        tomorrow.with_context(tz='America/Sao_Paulo')._collect()
+        self.assertEqual(tomorrow.state, 'paid')
+
     @freeze_time('2026-03-01')
     def test_confirmed_charge_pays_the_period_and_reconciles_its_invoice(self):
         plan = self._card_plan(plan_type='subscription', amount=49.9, installment_count=0)

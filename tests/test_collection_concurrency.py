@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.service.model import retrying
@@ -284,7 +284,7 @@ class TestCollectionIsolation(TransactionCase):
         env.user.company_ids = [Command.link(no_accounting.id)]
         other_provider = provider.copy({'company_id': no_accounting.id, 'state': 'test'})
         method = env.ref('payment_demo.payment_method_demo')
-        today = fields.Date.context_today(env['payment.plan'])
+        today = env['payment.plan.installment']._get_collection_today()
         plans = env['payment.plan']
         for n in range(50):
             company = no_accounting if n == 17 else env.company

@@ -3,7 +3,6 @@ from the back office, customers removed, payers' cancellation per company, the p
 
 from freezegun import freeze_time
 
-from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.fields import Command
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -139,7 +138,9 @@ class TestFlowTours(PaymentPlanCommon, HttpCase):
     def test_tour_delete_a_card_from_the_back_office(self):
         card = self._create_card(details='3131')
         plan = self._create_plan(
-            collection_mode='token', token_id=card.id, date_start=fields.Date.today()
+            collection_mode='token',
+            token_id=card.id,
+            date_start=self.env['payment.plan.installment']._get_collection_today(),
         )
         plan.action_activate()
         self.plan_user.write({'password': 'plan_user'})

@@ -3,9 +3,12 @@ schedule as a signed JSON request (a local HTTP server plays the gateway); its a
 the payment link the customer gets; cancelling tells the gateway too."""
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -19,6 +22,7 @@ class GatewayServer:
         self.requests = []
         self.status = 200
         self.answer = {}
+        self.location = None  # Answered as the Location header (a redirect).
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,6 +32,8 @@ class GatewayServer:
                 content = json.dumps(server.answer).encode()
                 self.send_response(server.status)
                 self.send_header('Content-Type', 'application/json')
+                if server.location:
+                    self.send_header('Location', server.location)
                 self.send_header('Content-Length', str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)
@@ -52,6 +58,8 @@ class GatewayServer:
 class TestGatewaySchedule(PaymentPlanCommon):
     def setUp(self):
         super().setUp()
+        # The local server plays the gateway over HTTP on 127.0.0.1: a test-only switch.
+        self.env['ir.config_parameter'].set_param('payment_plan.schedule_allow_loopback', True)
         self.server = GatewayServer()
         self.addCleanup(self.server.stop)
         self.gateway = self._create_gateway(schedule_url=self.server.url)
@@ -147,3 +155,101 @@ class TestGatewaySchedule(PaymentPlanCommon):
             [(second.name, second.amount), (third.name, third.amount)],
             "the gateway no longer charges the installment paid here",
         )
+
+
+@tagged('post_install', '-at_install')
+class TestGatewayScheduleUrl(PaymentPlanCommon):
+    """A schedule URL carries customer data signed with the gateway's secret: it is called over
+    HTTPS, on public hosts only, and never followed elsewhere."""
+
+    def setUp(self):
+        super().setUp()
+        self.server = GatewayServer()
+        self.addCleanup(self.server.stop)
+        self.schedule = {'reference': 'PLAN/2026/00001', 'customer': {'email': 'p@example.com'}}
+
+    def _allow_loopback(self, allowed=True):
+        self.env['ir.config_parameter'].set_param(
+            'payment_plan.schedule_allow_loopback', allowed and 'True'
+        )
+
+    def _gateway_with_url(self, url):
+        """Return a gateway whose schedule URL is `url`, written past its constraint (as a URL
+        saved before the rule was)."""
+        gateway = self._create_gateway()
+        self.env.cr.execute(
+            'UPDATE payment_plan_gateway SET schedule_url = %s WHERE id = %s', (url, gateway.id)
+        )
+        gateway.invalidate_recordset(['schedule_url'])
+        return gateway
+
+    def test_a_schedule_url_must_be_https_to_a_public_host(self):
+        for url in (
+            'http://gateway.example.com/odoo/schedules',
+            'ftp://gateway.example.com/odoo/schedules',
+            'https:///odoo/schedules',
+            'https://127.0.0.1:8069/odoo/schedules',
+            'https://10.1.2.3/odoo/schedules',
+            'https://192.168.1.10/odoo/schedules',
+            'https://169.254.169.254/latest/meta-data',
+            'https://0.0.0.0/odoo/schedules',
+            'https://[::1]/odoo/schedules',
+            'https://[::ffff:127.0.0.1]/odoo/schedules',
+            'https://240.0.0.1/odoo/schedules',
+        ):
+            with self.subTest(url=url), self.assertRaises(ValidationError):
+                self._create_gateway(schedule_url=url)
+        self._allow_loopback()  # The test switch opens loopback, not the private networks.
+        with self.assertRaises(ValidationError):
+            self._create_gateway(schedule_url='https://10.1.2.3/odoo/schedules')
+        gateway = self._create_gateway(schedule_url='https://gateway.example.com/odoo/schedules')
+        self.assertTrue(gateway.schedule_url)
+
+    def test_http_and_internal_addresses_are_not_called(self):
+        self._allow_loopback()
+        gateway = self._create_gateway(schedule_url=self.server.url)
+        self._allow_loopback(False)
+        with self.assertRaisesRegex(UserError, "did not take"):
+            gateway._send_event('schedule.created', self.schedule)
+        self.assertFalse(self.server.requests, "nothing is sent over HTTP nor to 127.0.0.1")
+        for url in (
+            self.server.url.replace('http://', 'https://'),
+            'https://10.0.0.5/odoo/schedules',
+        ):
+            gateway = self._gateway_with_url(url)
+            with (
+                self.subTest(url=url),
+                patch('requests.post') as post,
+                self.assertRaisesRegex(UserError, "did not take"),
+            ):
+                gateway._send_event('schedule.created', self.schedule)
+            post.assert_not_called()
+
+    def test_a_host_resolving_to_an_internal_address_is_not_called(self):
+        gateway = self._create_gateway(schedule_url='https://gateway.example.com/odoo/schedules')
+        for address in ('127.0.0.1', '10.0.0.5', '::1'):
+            family = socket.AF_INET6 if ':' in address else socket.AF_INET
+            resolved = [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, '', ('93.184.215.14', 443)),
+                (family, socket.SOCK_STREAM, 6, '', (address, 443)),
+            ]
+            with (
+                self.subTest(address=address),
+                patch('socket.getaddrinfo', return_value=resolved),
+                patch('requests.post') as post,
+                self.assertRaisesRegex(UserError, "did not take"),
+            ):
+                gateway._send_event('schedule.created', self.schedule)
+            post.assert_not_called()
+
+    def test_a_redirect_is_not_followed(self):
+        self._allow_loopback()
+        elsewhere = GatewayServer()
+        self.addCleanup(elsewhere.stop)
+        self.server.status = 307
+        self.server.location = elsewhere.url
+        gateway = self._create_gateway(schedule_url=self.server.url)
+        with self.assertRaisesRegex(UserError, "did not take"):
+            gateway._send_event('schedule.created', self.schedule)
+        self.assertEqual(len(self.server.requests), 1)
+        self.assertFalse(elsewhere.requests, "the signed event is not sent where redirected")

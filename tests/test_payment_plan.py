@@ -215,6 +215,14 @@ class TestPaymentPlan(PaymentPlanCommon):
             ({'max_attempts': 0}, "at least one attempt"),
             ({'retry_interval_days': 0}, "one day apart"),
             ({'amount': 0.02, 'installment_count': 3}, "too small"),
+            (
+                {'plan_type': 'subscription', 'interval_number': 20000, 'interval_unit': 'year'},
+                "at most 10 years",
+            ),
+            ({'interval_number': 121, 'interval_unit': 'month'}, "at most 120 months"),
+            ({'interval_number': 3651, 'interval_unit': 'day'}, "at most 3650 days"),
+            ({'installment_count': 361}, "at most 360"),
+            ({'plan_type': 'subscription', 'installment_count': 100000}, "at most 360"),
         ]
         for values, message in cases:
             with self.subTest(values=values), self.assertRaisesRegex(ValidationError, message):

@@ -117,15 +117,32 @@ class TestPlanChange(PaymentPlanCommon):
     def test_bad_changes_are_refused(self):
         plan = self._create_plan()
         plan.action_activate()
-        for values in ({'amount': 0}, {'remaining_count': 0}, {'next_due_date': date(2026, 1, 1)}):
+        for values in (
+            {'amount': 0},
+            {'remaining_count': 0},
+            {'next_due_date': date(2026, 1, 1)},
+        ):
             with self.subTest(values=values), self.assertRaises(ValidationError):
                 self._change(plan, **values)
+        with self.assertRaisesRegex(ValidationError, "at most 360"):
+            self._change(plan, amount=100000, remaining_count=361, next_due_date=date(2026, 3, 1))
         plan.action_cancel()
         wizard = self.env['payment.plan.change'].create(
             {'plan_id': plan.id, 'amount': 10, 'remaining_count': 1}
         )
         with self.assertRaises(UserError):
             wizard.action_apply()
+
+    def test_a_change_without_next_due_date_is_refused_clearly(self):
+        plan = self._create_plan(date_start='2026-03-01')
+        plan.action_activate()
+        # As an RPC call may: the date emptied, not left to its default.
+        wizard = self.env['payment.plan.change'].create(
+            {'plan_id': plan.id, 'amount': 100, 'remaining_count': 3, 'next_due_date': False}
+        )
+        with self.assertRaisesRegex(UserError, "next due date"):
+            wizard.action_apply()
+        self.assertEqual(len(plan.installment_ids), 3, "nothing changed")
 
 
 @tagged('post_install', '-at_install')

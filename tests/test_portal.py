@@ -2,7 +2,6 @@ import re
 
 from freezegun import freeze_time
 
-from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -451,7 +450,7 @@ class TestPortalOnAPhone(PaymentPlanCommon, HttpCase):
             amount=25.0,
             collection_mode='token',
             token_id=card.id,
-            date_start=fields.Date.today(),
+            date_start=cls.env['payment.plan.installment']._get_collection_today(),
             max_attempts=1,
         )
         cls.plan.action_activate()

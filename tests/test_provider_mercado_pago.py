@@ -211,6 +211,26 @@ class TestMercadoPagoCardsOnFile(MercadoPagoCase):
         self.assertEqual(first.state, 'paid')
 
     @freeze_time('2026-03-01 10:00:00')
+    def test_a_refused_payment_request_after_the_card_token_is_a_provider_error(self):
+        plan = self._mp_plan()
+        first = plan.installment_ids.sorted('sequence')[0]
+        self.api.answer('POST', r'/v1/card_tokens$', {'id': 'ONE_TIME_CARD_TOKEN'}, status=201)
+        self.api.answer(
+            'POST',
+            PAYMENTS_URL,
+            {'message': 'invalid parameters', 'error': 'bad_request', 'status': 400, 'cause': []},
+            status=400,
+        )
+        with self.api.serving(), mute_logger('odoo.addons.payment.models.payment_provider'):
+            first._collect()
+        tx = first.transaction_ids
+        self.assertFalse(tx.payment_plan_outcome_unknown, "Mercado Pago answered: no look-up")
+        self.assertEqual(tx.state, 'error')
+        self.assertEqual(tx.payment_plan_decline_kind, 'provider')
+        self.assertEqual(first.state, 'pending', "neither denied nor dunned")
+        self.assertEqual(str(first.next_attempt_date), '2026-03-02', "tried again tomorrow")
+
+    @freeze_time('2026-03-01 10:00:00')
     def test_a_timeout_is_looked_up_and_settled(self):
         plan = self._mp_plan()
         first = plan.installment_ids.sorted('sequence')[0]

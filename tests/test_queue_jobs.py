@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
 from odoo.tests import tagged
@@ -273,7 +273,7 @@ class TestQueueJobs(PaymentPlanCommon):
             with self.registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 batch = env['payment.plan.installment']._lock_collectable(
-                    fields.Date.today(), 10, ids=due.ids
+                    env['payment.plan.installment']._get_collection_today(), 10, ids=due.ids
                 )
                 self.assertEqual(len(batch), 3)
                 batch._claim_attempts()
@@ -510,9 +510,9 @@ class TestQueueJobsConcurrency(ConcurrencyCommon):
             self.assertEqual(set(installments.mapped('state')), {'paid'})
             self.assertEqual(set(installments.transaction_ids.mapped('state')), {'done'})
 
+    @freeze_time(f'{date.today()} 23:30:00', tick=True)  # Any hour: due is one day everywhere.
     def test_the_cron_inline_next_to_running_jobs_charges_each_once(self):
         installment_ids = self._committed_plans('jobs and cron', 60)
-        yesterday = fields.Date.today() - timedelta(days=1)
 
         def job(ids):
             return lambda env: env['payment.plan.installment'].browse(ids)._job_collect()
@@ -523,6 +523,7 @@ class TestQueueJobsConcurrency(ConcurrencyCommon):
         self._run_in_threads([job(installment_ids[:30]), job(installment_ids[30:]), inline])
         with self._fresh_env() as env:
             installments = env['payment.plan.installment'].browse(installment_ids)
+            yesterday = installments._get_collection_today() - timedelta(days=1)
             self.assertEqual({i.due_date for i in installments}, {yesterday})
             per_installment = {i.id: len(i.transaction_ids) for i in installments}
             self.assertEqual(set(per_installment.values()), {1}, "an installment was charged twice")

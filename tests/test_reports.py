@@ -260,7 +260,7 @@ class TestReports(PaymentPlanCommon):
         others = self.env['payment.plan'].search(
             [('partner_id', 'not in', (self.customer | self.customer_b).ids)]
         )
-        others.write({'state': 'cancelled'})
+        others._write_internal({'state': 'cancelled'})
         others.installment_ids._set_cancelled()
         self.env['payment.token'].search([('id', '!=', self.card.id)]).write(
             {'expiry_month': 0, 'expiry_year': 0}

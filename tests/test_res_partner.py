@@ -1,6 +1,7 @@
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.fields import Command
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -164,6 +165,26 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         self.customer.action_archive()
         self.assertEqual(plan.state, 'cancelled')
 
+    def test_archiving_a_shared_customer_cancels_only_the_plans_of_the_users_companies(self):
+        company_b = self._create_company("Company B")
+        plan_a = self._create_plan(date_start='2027-01-01')
+        plan_b = self._create_plan(date_start='2027-01-01', company_id=company_b.id)
+        (plan_a | plan_b).action_activate()
+        contact_manager = new_test_user(
+            self.env,
+            login='contact_manager_a',
+            groups='base.group_user,base.group_partner_manager',
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        self.assertFalse(self.customer.company_id, "the customer is shared by both companies")
+
+        self.customer.with_user(contact_manager).action_archive()
+
+        self.assertEqual(plan_a.state, 'cancelled')
+        self.assertEqual(plan_b.state, 'active', "company B's plan is company B's call")
+        self.assertEqual(set(plan_b.installment_ids.mapped('state')), {'pending'})
+
     def test_customer_with_plans_cannot_be_deleted(self):
         self._create_plan()
         with self.assertRaisesRegex(UserError, "has payment plans"):
@@ -178,6 +199,41 @@ class TestCustomerLifecycle(PaymentPlanCommon):
         action = self.customer.action_view_payment_plans()
         self.assertEqual(
             self.env['payment.plan'].search(action['domain']), self.customer.payment_plan_ids
+        )
+
+    def test_metadata_of_another_companys_customer_is_not_readable(self):
+        company_b = self._create_company("Company B")
+        customer_b = self.env['res.partner'].create(
+            {
+                'name': "Bea Other Company",
+                'company_id': company_b.id,
+                'payment_metadata_ids': [Command.create({'key': 'gw_id', 'value': 'cus_B'})],
+            }
+        )
+        self.customer.payment_metadata_ids = [Command.create({'key': 'gw_id', 'value': 'cus_A'})]
+        salesperson = new_test_user(
+            self.env,
+            login='salesperson_a',
+            groups='sales_team.group_sale_salesman',
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        Metadata = self.env['payment.plan.metadata'].with_user(salesperson)
+        self.assertEqual(
+            Metadata.search([('key', '=', 'gw_id')]).mapped('value'),
+            ['cus_A'],
+            "a shared customer's metadata is read, another company's is not",
+        )
+        with self.assertRaises(AccessError):
+            customer_b.payment_metadata_ids.with_user(salesperson).read(['value'])
+        salesperson.company_ids = [Command.link(company_b.id)]
+        self.assertEqual(
+            sorted(
+                Metadata.with_context(allowed_company_ids=[self.company.id, company_b.id])
+                .search([('key', '=', 'gw_id')])
+                .mapped('value')
+            ),
+            ['cus_A', 'cus_B'],
         )
 
     def test_metadata_keys_are_unique_per_customer(self):

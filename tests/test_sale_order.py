@@ -1,6 +1,8 @@
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, JsonRpcException, tagged
 from odoo.tools import mute_logger
 
@@ -159,6 +161,31 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertEqual(order.payment_plan_status, 'paid')
         self.assertTrue(order.locked)
 
+    def test_a_failing_post_processing_answers_the_status_page_and_is_retried(self):
+        order = self._create_installments_order()
+        order.action_confirm()
+        tx = self._pay_from_link(order, poll=False)
+
+        def fail(_self):
+            raise UserError(self.env._("The invoice could not be posted."))
+
+        with (
+            patch(
+                'odoo.addons.payment_plan.models.payment_transaction.PaymentTransaction'
+                '._post_process',
+                fail,
+            ),
+            mute_logger('odoo.addons.payment.controllers.post_processing'),
+            self.assertLogs('odoo.addons.payment_plan.controllers.post_processing', 'WARNING'),
+        ):
+            answer = self.make_jsonrpc_request('/payment/status/poll', {})
+        self.assertEqual(answer['state'], 'done', "the customer gets the normal answer")
+        self.assertTrue(answer['landing_route'])
+        tx.invalidate_recordset()
+        self.assertFalse(tx.is_post_processed, "left to the post-processing cron")
+        self._post_process_outcomes()
+        self.assertEqual(order.payment_plan_status, 'paid')
+
     def test_cancel_payment_attempt_keeps_the_order(self):
         order = self._create_installments_order()
         order.action_confirm()
@@ -263,6 +290,24 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertEqual((plan.plan_type, plan.installment_count), ('installments', 3))
         self.assertEqual(order.payment_plan_status, 'pending')
         self.assertTrue(self.env['sms.sms'].search([('partner_id', '=', self.customer.id)]))
+
+    def test_an_order_refuses_a_schedule_out_of_bounds(self):
+        cases = [
+            ({'payment_plan_kind': 'subscription', 'payment_plan_interval_number': 20000,
+              'payment_plan_interval_unit': 'year'}, "at most 10 years"),
+            ({'payment_plan_interval_number': 0}, "at least 1"),
+            ({'payment_plan_installment_count': 361}, "at most 360"),
+        ]  # fmt: skip
+        for values, message in cases:
+            with self.subTest(values=values), self.assertRaisesRegex(ValidationError, message):
+                self._create_order(
+                    **{
+                        'payment_plan_kind': 'installments',
+                        'payment_plan_installment_count': 3,
+                        **values,
+                    }
+                )
+        self._create_order(payment_plan_kind='none', payment_plan_installment_count=1000)
 
     def test_the_quotation_previews_what_the_customer_pays(self):
         order = self._create_installments_order(price=100.0)

@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -43,6 +43,65 @@ class TestPaymentPlanSecurity(PaymentPlanCommon):
                     'collection_mode': 'manual',
                 }
             )
+        self.assertEqual(self.own_plan.state, 'active')
+
+    def test_plan_users_change_states_and_amounts_only_through_the_actions(self):
+        """As an RPC call may: create and write, with any context, past the buttons."""
+        plan = self.own_plan.with_user(self.plan_user)
+        installment = plan.installment_ids.sorted('sequence')[0]
+        for values in (
+            {'state': 'done'},
+            {'state': 'cancelled'},
+            {'amount': 1.0},
+            {'name': 'PLAN/FAKE'},
+            {'gateway_payment_url': 'https://phishing.example.com/pay'},
+            {'schedule_anchor_date': '2030-01-01'},
+            {'invoice_id': False},
+        ):
+            with self.subTest(plan_values=values), self.assertRaises(UserError):
+                plan.with_context(payment_plan_change=True).write(values)
+        for values in ({'amount': 0.01}, {'state': 'paid'}):
+            with self.subTest(installment_values=values), self.assertRaises(UserError):
+                installment.write(values)
+        # Staff move the dates of a pending installment (its form), told in its chatter; a paid
+        # one's are history.
+        installment.with_context(tracking_disable=False, mail_notrack=False).due_date = '2026-02-20'
+        self.env.cr.precommit.run()  # Tracking is written when the transaction ends.
+        tracked = installment.sudo().message_ids.tracking_value_ids.field_id.mapped('name')
+        self.assertIn('due_date', tracked)
+        installment.sudo()._set_paid()
+        for values in ({'due_date': '2030-01-01'}, {'next_attempt_date': '2030-01-01'}):
+            with self.subTest(installment_values=values), self.assertRaises(UserError):
+                installment.write(values)
+        with self.assertRaises(UserError):
+            self.env['payment.plan.installment'].with_user(self.plan_user).create(
+                {
+                    'plan_id': plan.id,
+                    'sequence': 9,
+                    'name': f'{plan.name}-09',
+                    'due_date': '2026-12-31',
+                    'amount': 5000.0,
+                }
+            )
+        with self.assertRaises(UserError):
+            self.env['payment.plan'].with_user(self.plan_user).create(
+                {
+                    'partner_id': self.customer.id,
+                    'amount': 10,
+                    'installment_count': 1,
+                    'collection_mode': 'manual',
+                    'state': 'active',
+                }
+            )
+        self.assertEqual(self.own_plan.state, 'active')
+        self.assertEqual(len(self.own_plan.installment_ids), 3)
+        self.assertEqual(
+            self.own_plan.installment_ids.sorted('sequence').mapped('amount'),
+            [33.33, 33.33, 33.34],
+        )
+        # The actions still work.
+        plan.action_pause()
+        plan.action_resume()
         self.assertEqual(self.own_plan.state, 'active')
 
     def test_user_of_another_company_sees_none_of_its_plans(self):

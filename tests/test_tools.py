@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from odoo.addons.payment_plan.tools import providers, reporting
+from odoo.addons.payment_plan.tools import outbound, providers, reporting
 from odoo.addons.payment_plan.tools.collection import (
     attempt_reference,
     fallback_reference,
@@ -501,3 +501,55 @@ def test_the_set_up_refuses_a_source_that_is_not_odoo_19(tmp_path):
     assert "checking Odoo's version failed" in failure.value.stderr
     assert "is not Odoo 19.0" in failure.value.stderr
     assert not (tmp_path / 'venv').exists(), "nothing is installed from a wrong source"
+
+
+@pytest.mark.parametrize(
+    'url',
+    [
+        'http://gateway.example.com/s',
+        'https://127.0.0.1/s',
+        'https://10.0.0.1/s',
+        'https://172.16.0.1/s',
+        'https://100.64.0.1/s',
+        'https://169.254.169.254/s',
+        'https://[fe80::1]/s',
+        'https://[fc00::1]/s',
+        'https://[::ffff:10.0.0.1]/s',
+        'https://224.0.0.1/s',
+        'https://0.0.0.0/s',
+        'https:///s',
+        'https://[::1/s',
+    ],
+)
+def test_outbound_urls_must_be_https_to_public_addresses(url):
+    with pytest.raises(outbound.UrlRefused):
+        outbound.check_url(url)
+
+
+def test_outbound_url_to_a_public_host_gives_host_and_port():
+    assert outbound.check_url('https://gateway.example.com/s') == ('gateway.example.com', 443)
+    assert outbound.check_url('https://93.184.215.14:8443/s') == ('93.184.215.14', 8443)
+
+
+def test_outbound_loopback_only_when_allowed():
+    assert outbound.check_url('http://127.0.0.1:8000/s', allow_loopback=True) == (
+        '127.0.0.1',
+        8000,
+    )
+    with pytest.raises(outbound.UrlRefused):
+        outbound.check_url('https://10.0.0.1/s', allow_loopback=True)
+
+
+def test_outbound_every_resolved_address_must_be_public():
+    def resolve(addresses):
+        return lambda host, port, **_kw: [(2, 1, 6, '', (a, port)) for a in addresses]
+
+    outbound.check_resolved('gw.example.com', 443, resolve=resolve(['93.184.215.14']))
+    with pytest.raises(outbound.UrlRefused, match='address'):
+        outbound.check_resolved('gw.example.com', 443, resolve=resolve(['93.184.215.14', '::1']))
+
+    def fail(*_args, **_kwargs):
+        raise OSError("Name or service not known")
+
+    with pytest.raises(outbound.UrlRefused, match='unresolved'):
+        outbound.check_resolved('nowhere.invalid', 443, resolve=fail)

@@ -142,6 +142,62 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
         self._assert_refused(self._post(self._event(amount='ten')), 400, "amount")
         self._assert_refused(self._post(self._event(occurred_at='yesterday')), 400, "occurred_at")
 
+    def test_hostile_bodies_are_refused_with_400_not_an_error(self):
+        def raw(text):
+            return text.encode()
+
+        event = json.dumps(self._event())
+        cases = [
+            ("UTF-16", event.encode('utf-16'), "UTF-8"),
+            ("NUL", raw(json.dumps(self._event(message="ok\u0000"))), "NUL"),
+            ("NUL in a key field", raw(json.dumps(self._event(event_id="e\u0000"))), "NUL"),
+            ("lone surrogate", raw(event.replace('Approved', '\\ud800')), "surrogate"),
+            ("year 99999", raw(json.dumps(self._event(occurred_at='99999-01-01T00:00:00Z'))),
+             "occurred_at"),
+            ("overflow", raw(json.dumps(self._event(occurred_at='9999-12-31T23:59:59-14:00'))),
+             "occurred_at"),
+            ("underflow", raw(json.dumps(self._event(occurred_at='0001-01-01T00:00:00+14:00'))),
+             "occurred_at"),
+            ("infinite number", raw(event.replace('30.0', '1e999999')), "amount"),
+            ("infinite string", raw(json.dumps(self._event(amount='1e999999'))), "amount"),
+            ("huge amount", raw(json.dumps(self._event(amount='1e300'))), "amount"),
+            ("deep nesting", b'{"a": ' + b'[' * 30000 + b']' * 30000 + b'}', "JSON"),
+        ]  # fmt: skip
+        for name, body, error_part in cases:
+            with (
+                self.subTest(case=name),
+                self.assertLogs(
+                    'odoo.addons.payment_plan.models.payment_plan_event', 'WARNING'
+                ) as logs,
+            ):
+                response = self.url_open(
+                    '/payment_plan/webhook/acme',
+                    data=body,
+                    headers={
+                        'Content-Type': 'application/json',
+                        'X-Payment-Plan-Signature': webhook.sign(SECRET, body),
+                    },
+                )
+                self._assert_refused(response, 400, error_part)
+            self.assertFalse(
+                any('Traceback' in line for line in logs.output), "a log line, no traceback"
+            )
+
+    def test_mercado_pago_notification_of_any_shape_is_not_an_error(self):
+        def notify(body, path='/payment/mercado_pago/webhook/a/b'):
+            with mute_logger('odoo.addons.payment_plan.controllers.main'):
+                return self.url_open(path, data=body, headers={'Content-Type': 'application/json'})
+
+        for data in ('"x"', '["x"]', '12', 'null'):
+            body = f'{{"action": "payment.updated", "data": {data}}}'.encode()
+            with self.subTest(data=data):
+                self.assertEqual(notify(body).status_code, 400)
+        body = b'{"action": "payment.updated", "data": {"id": {"x": 1}}}'
+        self.assertEqual(notify(body).status_code, 200, "not a payment id: ignored")
+        self.assertEqual(notify(b'[' * 30000 + b']' * 30000).status_code, 400)
+        body = b'{"action": "payment.updated", "data": {"id": "123"}}'
+        self.assertEqual(notify(body, '/payment/mercado_pago/webhook/a/%00').status_code, 400)
+
     def test_amount_or_currency_mismatch_is_refused(self):
         self._assert_refused(self._post(self._event(amount=29.99)), 400, "mismatch")
         other = 'EUR' if self.first.currency_id.name != 'EUR' else 'USD'

@@ -10,8 +10,23 @@ EVENT_STATUSES = ('confirmed', 'denied', 'cancelled')
 REQUIRED_KEYS = ('event_id', 'reference', 'amount', 'currency', 'status', 'occurred_at')
 
 
+# Above any amount a gateway charges, below what a float holds exactly to the cent.
+MAX_AMOUNT = Decimal(10) ** 12
+
+
 class EventError(ValueError):
     """The body of an event is not a valid event; the message says why."""
+
+
+def _check_text(key, value):
+    """Refuse a string that the database cannot store: a NUL, or a lone surrogate (JSON's
+    `\\ud800` escape decodes to one; it has no UTF-8 encoding)."""
+    if '\x00' in value:
+        raise EventError(f"Field '{key}' must not contain NUL characters.")
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        raise EventError(f"Field '{key}' holds a lone surrogate: it is not text.") from None
 
 
 def sign(secret, body):
@@ -59,9 +74,15 @@ def parse_event(body):
     :raise EventError: If the body is not JSON, or a key is missing or invalid.
     """
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        text = body.decode('utf-8')
+    except UnicodeDecodeError:
+        raise EventError("The body is not valid JSON: it must be encoded in UTF-8.") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
         raise EventError(f"The body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise EventError("The body is not valid JSON: nested too deeply.") from None
     if not isinstance(data, dict):
         raise EventError("The body must be a JSON object.")
     missing = [key for key in REQUIRED_KEYS if data.get(key) in (None, '')]
@@ -70,9 +91,11 @@ def parse_event(body):
     for key in ('event_id', 'reference', 'currency', 'status', 'occurred_at'):
         if not isinstance(data[key], str) or len(data[key]) > 255:
             raise EventError(f"Field '{key}' must be a string of at most 255 characters.")
+        _check_text(key, data[key])
     message = data.get('message') or ''
     if not isinstance(message, str):
         raise EventError("Field 'message' must be a string.")
+    _check_text('message', message)
     if isinstance(data['amount'], bool) or not isinstance(data['amount'], (int, float, str)):
         raise EventError("Field 'amount' must be a number.")
     try:
@@ -81,14 +104,18 @@ def parse_event(body):
         raise EventError("Field 'amount' must be a number.") from None
     if not amount.is_finite() or amount <= 0:
         raise EventError("Field 'amount' must be a positive number.")
+    if amount >= MAX_AMOUNT:
+        raise EventError(f"Field 'amount' must be below {MAX_AMOUNT:.0f}.")
     if data['status'] not in EVENT_STATUSES:
         raise EventError(f"Field 'status' must be one of: {', '.join(EVENT_STATUSES)}.")
     try:
         occurred_at = datetime.fromisoformat(data['occurred_at'].replace('Z', '+00:00'))
-    except ValueError:
-        raise EventError("Field 'occurred_at' must be an ISO 8601 date and time.") from None
-    if occurred_at.tzinfo:
-        occurred_at = occurred_at.astimezone(UTC).replace(tzinfo=None)
+        if occurred_at.tzinfo:
+            occurred_at = occurred_at.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise EventError(
+            "Field 'occurred_at' must be an ISO 8601 date and time between the years 1 and 9999."
+        ) from None
     return {
         'event_id': data['event_id'].strip(),
         'reference': data['reference'].strip(),

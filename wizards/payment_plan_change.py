@@ -30,7 +30,8 @@ class PaymentPlanChange(models.TransientModel):
         for wizard in self:
             unpaid = wizard.plan_id._get_regenerable_installments()
             wizard.next_due_date = min(
-                unpaid.mapped('due_date'), default=fields.Date.context_today(self)
+                unpaid.mapped('due_date'),
+                default=self.env['payment.plan.installment']._get_collection_today(),
             )
             if wizard.plan_id.plan_type == 'installments':
                 # What is still owed of them (the ledger), not their scheduled amounts.
@@ -49,7 +50,14 @@ class PaymentPlanChange(models.TransientModel):
                 raise ValidationError(self.env._("The new amount must be positive."))
             if wizard.plan_type == 'installments' and wizard.remaining_count < 1:
                 raise ValidationError(self.env._("At least one installment must remain."))
-            if wizard.next_due_date and wizard.next_due_date < fields.Date.context_today(self):
+            if wizard.plan_type == 'installments':
+                wizard.plan_id._check_schedule_bounds(
+                    wizard.plan_id.interval_number,
+                    wizard.plan_id.interval_unit,
+                    wizard.remaining_count,
+                )
+            today = self.env['payment.plan.installment']._get_collection_today()
+            if wizard.next_due_date and wizard.next_due_date < today:
                 raise ValidationError(self.env._("The next due date cannot be in the past."))
 
     # === ACTION METHODS === #

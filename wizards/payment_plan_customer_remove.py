@@ -7,8 +7,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Command
 
-from odoo.addons.payment_plan import const
-
 _logger = logging.getLogger(__name__)
 
 
@@ -96,19 +94,7 @@ class PaymentPlanCustomerRemove(models.TransientModel):
     # === BUSINESS METHODS === #
 
     def _get_running_plans(self, partner):
-        # Removing a customer is the contact manager's call: their plans must stop too.
-        return (
-            self.env['payment.plan']
-            .sudo()
-            .search(
-                [
-                    ('partner_id', 'child_of', partner.id),
-                    ('state', 'in', const.RUNNING_PLAN_STATES),
-                    # The companies the user works in: another company's plans are theirs.
-                    ('company_id', 'in', self.env.companies.ids),
-                ]
-            )
-        )
+        return partner._get_payment_plans_to_stop(with_contacts=True)
 
     def _has_history(self, partner):
         """Return whether Odoo keeps records of the customer that a deletion would break."""
