@@ -24,6 +24,20 @@ class _AmountMismatchError(Exception):
         self.message = message
 
 
+class _MessageBuffer(list):
+    """The chatter messages of one collection batch, passed in the context: equal only to
+    itself. Odoo reuses an open environment whose context is equal, and two empty lists are
+    equal: a plain list would let one batch's messages land in another batch's buffer."""
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__
+
+
 class PaymentTransaction(models.Model):
     _inherit = 'payment.transaction'
 
@@ -175,7 +189,7 @@ class PaymentTransaction(models.Model):
         :param bool commit: Commit once the cards are charged (crons only).
         """
         # The chatter messages of the charges are logged on the invoices at the end, at once.
-        log_buffer = []
+        log_buffer = _MessageBuffer()
         transactions = self.with_context(payment_plan_log_buffer=log_buffer)
         for tx in transactions:
             try:

@@ -553,3 +553,12 @@ def test_outbound_every_resolved_address_must_be_public():
 
     with pytest.raises(outbound.UrlRefused, match='unresolved'):
         outbound.check_resolved('nowhere.invalid', 443, resolve=fail)
+
+
+def test_a_batch_message_buffer_is_equal_only_to_itself():
+    """Odoo reuses an environment whose context is equal: two batches' buffers never are."""
+    from odoo.addons.payment_plan.models.payment_transaction import _MessageBuffer
+
+    first, second = _MessageBuffer(), _MessageBuffer()
+    assert first == first and first != second and first != []  # noqa: PLR0124
+    assert {'payment_plan_log_buffer': first} != {'payment_plan_log_buffer': second}
