@@ -560,5 +560,5 @@ def test_a_batch_message_buffer_is_equal_only_to_itself():
     from odoo.addons.payment_plan.models.payment_transaction import _MessageBuffer
 
     first, second = _MessageBuffer(), _MessageBuffer()
-    assert first == first and first != second and first != []  # noqa: PLR0124
+    assert first == first and first != second and first != []
     assert {'payment_plan_log_buffer': first} != {'payment_plan_log_buffer': second}
