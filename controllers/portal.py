@@ -121,46 +121,36 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             raise Forbidden()
 
     @staticmethod
-    def _check_invoice_payment(invoices_sudo, partner_sudo, kwargs):
-        """Refuse a payment of invoices on Odoo's own pages that the invoices' rules forbid:
-        more than is open on them (`account.move._payment_plan_get_open_amounts`), while another
-        charge of them is under way, or through a provider the page does not offer.
+    def _check_invoice_payment(invoices_sudo):
+        """Refuse a payment of invoices on Odoo's own pages while another charge of them is
+        under way (`account.move._payment_plan_get_charges_under_way`). The amount stays Odoo's
+        choice there: a customer paying their own invoice may pay more (a credit).
 
-        :raise ValidationError: When the amount is not allowed or a charge is under way.
-        :raise Forbidden: When the provider was not offered.
+        :raise ValidationError: When a charge of the invoices is under way.
         """
-        if not invoices_sudo:
-            return
-        open_amount = invoices_sudo._payment_plan_get_open_amount()
-        currency = invoices_sudo.currency_id[:1]
-        try:
-            amount = float(kwargs.get('amount') or 0.0)
-        except (TypeError, ValueError):
-            amount = 0.0
-        if invoices_sudo._payment_plan_get_charges_under_way(online_drafts=False):
+        if invoices_sudo and invoices_sudo._payment_plan_get_charges_under_way(online_drafts=False):
             raise ValidationError(
                 request.env._("A payment of this invoice is already under way: wait for it.")
             )
-        if currency.compare_amounts(amount, 0) <= 0 or (
-            currency.compare_amounts(amount, open_amount) > 0
+
+    @staticmethod
+    def _check_provider_of_company(kwargs, company):
+        """Refuse a payment through a disabled provider or one of another company than the
+        document's (Odoo's own pages offer neither).
+
+        :raise Forbidden: When the provider is not one of `company`'s enabled providers.
+        """
+        try:
+            provider_id = int(kwargs.get('provider_id') or 0)
+        except (TypeError, ValueError):
+            raise Forbidden() from None
+        provider_sudo = request.env['payment.provider'].sudo().browse(provider_id).exists()
+        if (
+            not provider_sudo
+            or provider_sudo.state == 'disabled'
+            or provider_sudo.company_id != company
         ):
-            raise ValidationError(
-                request.env._(
-                    "The amount to pay must be positive and at most what is open (%(open)s).",
-                    open=currency.format(open_amount),
-                )
-            )
-        PaymentPlanPortal._check_offered_provider(
-            kwargs,
-            request.env['payment.provider']
-            .sudo()
-            ._get_compatible_providers(
-                invoices_sudo.company_id[:1].id,
-                partner_sudo.id,
-                amount,
-                currency_id=currency.id,
-            ),
-        )
+            raise Forbidden()
 
     @staticmethod
     def _check_attempt_rate(key):
@@ -699,19 +689,18 @@ class PaymentPlanInvoicePortal(account_payment_portal.PaymentPortal):
 
     @http.route()
     def invoice_transaction(self, invoice_id, access_token, **kwargs):
-        """Override of `account_payment` to pay at most what is open on the invoice, never
-        while another charge of it is under way, only through the providers the page offers and
-        never with a card on file that is not the payer's."""
+        """Override of `account_payment` never to pay the invoice while another charge of it is
+        under way, through a disabled provider or another company's, nor with a card on file
+        that is not the payer's."""
         try:
             invoice_sudo = self._document_check_access('account.move', invoice_id, access_token)
         except (AccessError, MissingError):
             invoice_sudo = None  # `account_payment` answers the access error.
         if invoice_sudo:
             PaymentPlanPortal._check_own_card(kwargs)
+            PaymentPlanPortal._check_provider_of_company(kwargs, invoice_sudo.company_id)
             invoice_sudo._payment_plan_claim()
-            PaymentPlanPortal._check_invoice_payment(
-                invoice_sudo, invoice_sudo.partner_id.sudo(), kwargs
-            )
+            PaymentPlanPortal._check_invoice_payment(invoice_sudo)
         return super().invoice_transaction(invoice_id, access_token, **kwargs)
 
     @http.route()
@@ -722,10 +711,10 @@ class PaymentPlanInvoicePortal(account_payment_portal.PaymentPortal):
                 request.env['account.move'].search(self._get_overdue_invoices_domain()).sudo()
             )
             PaymentPlanPortal._check_own_card(kwargs)
+            if invoices_sudo:
+                PaymentPlanPortal._check_provider_of_company(kwargs, invoices_sudo.company_id[:1])
             invoices_sudo._payment_plan_claim()
-            PaymentPlanPortal._check_invoice_payment(
-                invoices_sudo, request.env.user.partner_id, kwargs
-            )
+            PaymentPlanPortal._check_invoice_payment(invoices_sudo)
         return super().overdue_invoices_transaction(payment_reference, **kwargs)
 
 

@@ -279,7 +279,11 @@ def sell_in_installments(odoo):
         'res.partner', 'create', {'name': "Demo Check Customer", 'email': CUSTOMER_EMAIL}
     )
     [product] = odoo.call(
-        'product.product', 'search', [('sale_ok', '=', True), ('list_price', '>', 0)], limit=1
+        'product.product',
+        'search',
+        # A plan pays the order's invoice made at the first payment: invoiced on ordered quantities.
+        [('sale_ok', '=', True), ('list_price', '>', 0), ('invoice_policy', '=', 'order')],
+        limit=1,
     )
     order = odoo.call(
         'sale.order',
