@@ -156,6 +156,37 @@ class TestMassInvoice(MassChargeCommon):
 
 @tagged('post_install', '-at_install')
 class TestMassCharge(MassChargeCommon):
+    def test_the_dialog_from_the_customer_list_previews_each_customer_once(self):
+        """The dialog's customers are new records until it is saved: the preview, computed
+        before, lists each selected customer once, says who *will be* charged, and totals only
+        what is charged."""
+        payers = self._create_payer("Pia Preview") | self._create_payer("Quentin Preview")
+        for payer in payers:
+            self._create_invoice(payer, 40.0)
+        skipped = self._create_payer("Rita No Card", card_state=None)
+        self._create_invoice(skipped, 1000.0)
+        selection = payers | skipped
+        form = Form(
+            self.env['payment.plan.mass.charge']
+            .with_user(self.plan_manager)
+            .with_context(active_model='res.partner', active_ids=selection.ids)
+        )
+        self.assertEqual((form.charge_count, form.skip_count), (2, 1), "3 selected, 3 rows")
+        self.assertEqual(form.amount_total, 80.0)
+        preview = lxml.html.fromstring(form.preview_html)
+        rows = preview.xpath('//tbody/tr')
+        self.assertEqual(len(rows), 3)
+        self.assertEqual(
+            sorted(r.xpath('string(.//span[contains(@class, "preview_customer")])') for r in rows),
+            ["Pia Preview", "Quentin Preview", "Rita No Card"],
+        )
+        self.assertEqual(
+            [s.text for s in preview.xpath('//*[contains(@class, "preview_charged")]')],
+            ["Will be charged"] * 2,
+        )
+        batch = self.env['payment.plan.charge.batch'].browse(form.save().action_charge()['res_id'])
+        self.assertEqual(sum(batch.line_ids.mapped('amount')), 80.0, "skipped lines charge 0")
+
     def test_open_invoices_are_charged_paid_and_reconciled(self):
         payer = self._create_payer("Dora Done")
         first = self._create_invoice(payer, 80.0)
