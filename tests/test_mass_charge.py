@@ -498,6 +498,18 @@ class TestMassCharge(MassChargeCommon):
         self.assertEqual(len(mail), 1, "the requester is told once")
         self.assertIn("490 charged", mail.body)
 
+    def test_the_requester_is_notified_when_their_own_job_finishes_the_batch(self):
+        """queue_job charges a large batch as its requester: the done message still reaches
+        them (Odoo notifies no author, so OdooBot posts it)."""
+        payer = self._create_payer("Nico Notified")
+        self._create_invoice(payer, 15.0)
+        batch = self._mass_charge(partner_ids=[Command.set(payer.ids)])
+        batch.message_ids.filtered(lambda m: "is done" in (m.body or '')).unlink()
+        batch.with_user(self.plan_manager)._notify_done()
+        done = batch.message_ids.filtered(lambda m: "is done" in (m.body or ''))
+        self.assertEqual(done.author_id, self.env.ref('base.partner_root'))
+        self.assertIn(self.plan_manager.partner_id, done.notified_partner_ids)
+
     def test_only_managers_may_charge_many_customers(self):
         with self.assertRaises(AccessError):
             self.env['payment.plan.mass.charge'].with_user(self.plan_user).create(
