@@ -260,6 +260,13 @@ class PaymentPlan(models.Model):
         compute='_compute_next_due_date',
         store=True,
     )
+    next_charge_date = fields.Date(
+        string="Next Charge",
+        compute='_compute_next_charge_date',
+        help="The next day the collection will charge the card: the earliest attempt planned of "
+        "the installments still to charge (never a past day; none while the plan is paused, or "
+        "while what is overdue waits for the customer).",
+    )
     date_last_denied = fields.Date(
         string="Last Denied On",
         compute='_compute_date_last_denied',
@@ -391,6 +398,23 @@ class PaymentPlan(models.Model):
             ).mapped('due_date')
             plan.next_due_date = min(open_dates, default=False)
 
+    @api.depends(
+        'state',
+        'installment_ids.state',
+        'installment_ids.due_date',
+        'installment_ids.next_attempt_date',
+        'installment_ids.authentication_required',
+    )
+    def _compute_next_charge_date(self):
+        today = self.env['payment.plan.installment']._get_collection_today()
+        for plan in self:
+            dates = [
+                max(installment.next_attempt_date or installment.due_date, today)
+                for installment in plan.installment_ids
+                if installment.state == 'pending' and not installment.authentication_required
+            ]
+            plan.next_charge_date = min(dates, default=False) if plan.state == 'active' else False
+
     @api.depends('installment_ids.state', 'installment_ids.amount')
     def _compute_amounts(self):
         data = {
@@ -411,12 +435,14 @@ class PaymentPlan(models.Model):
             plan.installment_paid_count = paid_count
         today = self.env['payment.plan.installment']._get_collection_today()
         for plan in self:
+            # Everything that fell due and is unpaid (denied whatever its date), for what is still
+            # owed of it (the ledger).
+            overdue = plan.installment_ids.filtered(
+                lambda i: i.state == 'denied'
+                or (i.state in const.OPEN_INSTALLMENT_STATES and i.due_date < today)
+            )
             plan.amount_overdue = plan.currency_id.round(
-                sum(
-                    plan.installment_ids.filtered(
-                        lambda i: i.state in const.OPEN_INSTALLMENT_STATES and i.due_date < today
-                    ).mapped('amount')
-                )
+                sum(overdue._get_open_amounts().values())
             )
 
     @api.depends('plan_type', 'interval_number', 'interval_unit', 'installment_count', 'date_end')

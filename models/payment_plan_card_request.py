@@ -63,6 +63,13 @@ class PaymentPlanCardRequest(models.Model):
 
     # === COMPUTE METHODS === #
 
+    @api.depends('partner_id')
+    def _compute_display_name(self):
+        for request in self:
+            request.display_name = self.env._(
+                "Card request for %(customer)s", customer=request.partner_id.display_name
+            )
+
     def _compute_link_url(self):
         now = fields.Datetime.now()
         for request in self:

@@ -206,9 +206,11 @@ class PaymentPlanChargeBatch(models.Model):
             self._notify_done()
 
     def _notify_done(self):
-        """Mail the requester the batch's totals."""
+        """Mail the requester the batch's totals, as OdooBot: a large batch is charged as its
+        requester (their jobs), whom Odoo would otherwise not notify."""
         self.ensure_one()
         self.message_post(
+            author_id=self.env.ref('base.partner_root').id,
             body=self.env._(
                 "Charge batch %(batch)s is done: %(done)s charged (%(amount)s), %(pending)s "
                 "pending, %(failed)s failed, %(skipped)s skipped.",
@@ -220,6 +222,8 @@ class PaymentPlanChargeBatch(models.Model):
                 skipped=self.skipped_count,
             ),
             partner_ids=self.user_id.partner_id.ids,
+            # The requester is told even when they are the one charging it (their jobs).
+            notify_author_mention=True,
             message_type='comment',
             subtype_xmlid='mail.mt_comment',
         )

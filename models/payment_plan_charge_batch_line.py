@@ -217,7 +217,7 @@ class PaymentPlanChargeBatchLine(models.Model):
                 continue
             if line.invoice_ids and not invoices:
                 reason = self._get_unpayable_reason(line.invoice_ids)
-            line._set_skipped({'message': reason})
+            line._set_skipped({'message': reason, 'amount': 0.0})  # Nothing charged.
         to_charge._mark_invoices()
         transactions = self.env['payment.transaction'].create(
             [line._prepare_transaction_values(line.attempt_count + 1) for line in to_charge]

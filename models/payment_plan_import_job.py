@@ -568,10 +568,14 @@ class PaymentPlanImportJob(models.Model):
         self._notify(body)
 
     def _notify(self, body):
-        """Post `body` on the job for its requester (mailed as their preferences say)."""
+        """Post `body` on the job for its requester (mailed as their preferences say), as
+        OdooBot: a job runs as its requester, whom Odoo would otherwise not notify."""
         self.message_post(
+            author_id=self.env.ref('base.partner_root').id,
             body=body,
             partner_ids=self.user_id.partner_id.ids,
+            # The requester is told even when they are the one applying it (their job).
+            notify_author_mention=True,
             message_type='comment',
             subtype_xmlid='mail.mt_comment',
         )

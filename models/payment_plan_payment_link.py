@@ -95,6 +95,15 @@ class PaymentPlanPaymentLink(models.Model):
 
     # === COMPUTE METHODS === #
 
+    @api.depends('partner_id', 'amount', 'currency_id')
+    def _compute_display_name(self):
+        for link in self:
+            link.display_name = self.env._(
+                "Payment link of %(amount)s for %(customer)s",
+                amount=link.currency_id.format(link.amount),
+                customer=link.partner_id.display_name,
+            )
+
     @api.depends('state', 'date_expiry')
     def _compute_status(self):
         now = fields.Datetime.now()

@@ -196,6 +196,21 @@ prepare_addons_path() {
     ln -sfn "$here" "$addons_dir/payment_plan"
 }
 
+# Odoo's console script for "$PY" (its scripts folder's `odoo`), else the source tree's odoo-bin:
+# a server with workers starts its websocket process as `python <argv[0]> gevent`, which
+# `python -m odoo` (argv[0]: odoo/__main__.py) cannot be.
+odoo_bin() {
+    local scripts tree
+    scripts=$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    if [ -x "$scripts/odoo" ]; then
+        echo "$scripts/odoo"
+        return
+    fi
+    tree=$("$PY" -c 'import os, odoo.release as r; print(os.path.dirname(os.path.dirname(os.path.abspath(r.__file__))))')
+    [ -f "$tree/odoo-bin" ] || die "no console script odoo in $scripts nor odoo-bin in $tree"
+    echo "$tree/odoo-bin"
+}
+
 odoo_db_args() {
     echo "--db_host=$PGHOST --db_port=$PGPORT --db_user=$PGUSER --addons-path=$addons_dir"
 }

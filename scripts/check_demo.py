@@ -238,15 +238,17 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def start_server(args, smtp_port, log):
-    env = dict(os.environ, PAYMENT_PLAN_HTTP_PORT=str(args.port))
+def start_server(args, smtp_port, gevent_port, log):
+    """Start scripts/serve as a person does: with workers (hence the websocket process) and
+    queue_job's runner, its mail sent to the sink."""
+    env = dict(os.environ, PAYMENT_PLAN_HTTP_PORT=str(args.port), PAYMENT_PLAN_CHANNEL_CAPACITY='1')
     return subprocess.Popen(
         [
             args.serve,
             '--smtp=127.0.0.1',
             f'--smtp-port={smtp_port}',
+            f'--gevent-port={gevent_port}',
             '--log-level=warn',
-            '--workers=0',
             '--max-cron-threads=1',
         ],
         env=env,
@@ -254,6 +256,34 @@ def start_server(args, smtp_port, log):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def check_websocket(gevent_port, timeout=60):
+    """Return why the websocket process does not answer its health check, or None."""
+    deadline = time.monotonic() + timeout
+    error = None
+    while time.monotonic() < deadline:
+        try:
+            url = f'http://127.0.0.1:{gevent_port}/websocket/health'
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                if answer.status == 200:
+                    return None
+                error = f"status {answer.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            error = str(exc)
+        time.sleep(2)
+    return f"the websocket process does not answer /websocket/health: {error}"
+
+
+def tracebacks(log_path):
+    """Return the tracebacks the server logged (the first lines of each)."""
+    with open(log_path, encoding='utf-8', errors='replace') as server_log:
+        lines = server_log.read().splitlines()
+    return [
+        '\n'.join(lines[index : index + 8])
+        for index, line in enumerate(lines)
+        if line.startswith('Traceback (most recent call last)')
+    ]
 
 
 def wait_for_login_page(server, base_url, timeout):
@@ -356,11 +386,16 @@ def main():
     log_path = os.path.join(os.path.dirname(args.serve), '..', 'build', 'check-demo', 'serve.log')
     browser = None
     with open(log_path, 'w', encoding='utf-8') as log:
-        server = start_server(args, sink.server_address[1], log)
+        gevent_port = free_port()
+        server = start_server(args, sink.server_address[1], gevent_port, log)
         try:
             started = time.monotonic()
             wait_for_login_page(server, base_url, args.timeout)
             say(f"scripts/serve answers /web/login after {time.monotonic() - started:.0f} s")
+            problem = check_websocket(gevent_port)
+            if problem:
+                raise RuntimeError(problem)
+            say("the websocket process answers /websocket/health")
             odoo = Odoo(base_url)
             odoo.login(args.database, 'admin', 'admin')
             order, link = sell_in_installments(odoo)
@@ -382,6 +417,12 @@ def main():
                 subjects = [f"{m.get('To')}: {m.get('Subject')}" for m in sink.messages]
                 problems.append(
                     f"no mail of {order_name} with its PDF reached the customer: {subjects}"
+                )
+            log.flush()
+            logged = tracebacks(log_path)
+            if logged:
+                problems.append(
+                    f"{len(logged)} traceback(s) in the server's log, the first:\n{logged[0]}"
                 )
             if problems:
                 raise RuntimeError('; '.join(problems))

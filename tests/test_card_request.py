@@ -65,6 +65,10 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         )
         self.assertIn(url, mail.body_html)
         self.assertIn("Donation", mail.body_html)
+        # A human name, in the mail and the breadcrumbs: never "payment.plan.card.request,3".
+        self.assertEqual(card_request.display_name, f"Card request for {self.customer.name}")
+        self.assertEqual(mail.record_name, card_request.display_name)
+        self.assertNotIn('payment.plan.card.request', mail.body_html)
         sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
         self.assertIn(url, sms.body)
         self.assertIn("sent by email and SMS", self.customer.message_ids[0].body)

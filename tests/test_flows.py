@@ -5,7 +5,7 @@ from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
 from odoo.fields import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -87,6 +87,30 @@ class TestFlows(PaymentPlanCommon):
         wizard.action_remove()
         self.assertFalse(self.customer.active)
         self.assertEqual(plan.state, 'cancelled')
+
+    def test_the_remove_dialog_says_for_each_customer_what_will_be_done_and_then_what_was(self):
+        """The dialog's warning is computed before its records are saved (new records): it
+        still names, for each customer, archived or deleted and the plans cancelled."""
+        card = self._create_card(details='1111')
+        plan = self._card_plan(card, plan_type='subscription', amount=20.0)
+        newcomer = self.env['res.partner'].create({'name': "Nadia Newcomer"})
+        form = Form(
+            self.env['payment.plan.customer.remove']
+            .with_user(self.plan_manager)
+            .with_context(active_model='res.partner', active_ids=(self.customer | newcomer).ids)
+        )
+        warning = form.warning_html
+        self.assertIn(f"{self.customer.display_name} will be archived", warning)
+        self.assertIn(plan.name, warning)
+        self.assertIn("Nadia Newcomer will be deleted.", warning)
+        result = form.save().action_remove()
+        message = result['params']['message']
+        self.assertIn(
+            f"{self.customer.display_name} archived (plans cancelled: {plan.name}).", message
+        )
+        self.assertIn("Nadia Newcomer deleted.", message)
+        self.assertEqual(plan.state, 'cancelled')
+        self.assertFalse(newcomer.exists())
 
     def test_removing_a_customer_without_history_deletes_it(self):
         newcomer = self.env['res.partner'].create({'name': "Nadia Newcomer"})

@@ -65,6 +65,17 @@ class TestImportJob(PaymentPlanCommon):
         summary = job.message_ids.filtered(lambda m: self.plan_user.partner_id in m.partner_ids)
         self.assertIn("3 customers created", summary.body)
 
+    def test_the_requester_is_notified_when_their_import_is_applied_by_their_own_job(self):
+        """queue_job runs the import as its requester: the summary still reaches them (Odoo
+        notifies no author, so OdooBot posts it)."""
+        job = self._job('\n'.join([HEADER, 'IMP-9,Nina Notified,no,nina@example.com,,,,,,,']))
+        job.action_validate()
+        job.action_confirm()
+        job.with_user(self.plan_user)._process()
+        summary = job.message_ids.filtered(lambda m: "customers created" in (m.body or ''))
+        self.assertEqual(summary.author_id, self.env.ref('base.partner_root'))
+        self.assertIn(self.plan_user.partner_id, summary.notified_partner_ids)
+
     def test_each_error_class_is_reported_with_line_and_column_and_nothing_written(self):
         text = '\n'.join(
             [

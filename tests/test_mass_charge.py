@@ -156,6 +156,37 @@ class TestMassInvoice(MassChargeCommon):
 
 @tagged('post_install', '-at_install')
 class TestMassCharge(MassChargeCommon):
+    def test_the_dialog_from_the_customer_list_previews_each_customer_once(self):
+        """The dialog's customers are new records until it is saved: the preview, computed
+        before, lists each selected customer once, says who *will be* charged, and totals only
+        what is charged."""
+        payers = self._create_payer("Pia Preview") | self._create_payer("Quentin Preview")
+        for payer in payers:
+            self._create_invoice(payer, 40.0)
+        skipped = self._create_payer("Rita No Card", card_state=None)
+        self._create_invoice(skipped, 1000.0)
+        selection = payers | skipped
+        form = Form(
+            self.env['payment.plan.mass.charge']
+            .with_user(self.plan_manager)
+            .with_context(active_model='res.partner', active_ids=selection.ids)
+        )
+        self.assertEqual((form.charge_count, form.skip_count), (2, 1), "3 selected, 3 rows")
+        self.assertEqual(form.amount_total, 80.0)
+        preview = lxml.html.fromstring(form.preview_html)
+        rows = preview.xpath('//tbody/tr')
+        self.assertEqual(len(rows), 3)
+        self.assertEqual(
+            sorted(r.xpath('string(.//span[contains(@class, "preview_customer")])') for r in rows),
+            ["Pia Preview", "Quentin Preview", "Rita No Card"],
+        )
+        self.assertEqual(
+            [s.text for s in preview.xpath('//*[contains(@class, "preview_charged")]')],
+            ["Will be charged"] * 2,
+        )
+        batch = self.env['payment.plan.charge.batch'].browse(form.save().action_charge()['res_id'])
+        self.assertEqual(sum(batch.line_ids.mapped('amount')), 80.0, "skipped lines charge 0")
+
     def test_open_invoices_are_charged_paid_and_reconciled(self):
         payer = self._create_payer("Dora Done")
         first = self._create_invoice(payer, 80.0)
@@ -466,6 +497,18 @@ class TestMassCharge(MassChargeCommon):
         mail = batch.message_ids.filtered(lambda m: self.plan_manager.partner_id in m.partner_ids)
         self.assertEqual(len(mail), 1, "the requester is told once")
         self.assertIn("490 charged", mail.body)
+
+    def test_the_requester_is_notified_when_their_own_job_finishes_the_batch(self):
+        """queue_job charges a large batch as its requester: the done message still reaches
+        them (Odoo notifies no author, so OdooBot posts it)."""
+        payer = self._create_payer("Nico Notified")
+        self._create_invoice(payer, 15.0)
+        batch = self._mass_charge(partner_ids=[Command.set(payer.ids)])
+        batch.message_ids.filtered(lambda m: "is done" in (m.body or '')).unlink()
+        batch.with_user(self.plan_manager)._notify_done()
+        done = batch.message_ids.filtered(lambda m: "is done" in (m.body or ''))
+        self.assertEqual(done.author_id, self.env.ref('base.partner_root'))
+        self.assertIn(self.plan_manager.partner_id, done.notified_partner_ids)
 
     def test_only_managers_may_charge_many_customers(self):
         with self.assertRaises(AccessError):

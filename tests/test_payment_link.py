@@ -85,6 +85,13 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
             [('model', '=', 'payment.plan.payment.link'), ('res_id', '=', link.id)]
         )
         self.assertIn(f'/payment_plan/pay/{link.id}/', mail.body_html)
+        # A human name, in the mail and the breadcrumbs: never "payment.plan.payment.link,2".
+        self.assertEqual(
+            link.display_name,
+            f"Payment link of {self.currency.format(80.0)} for {self.customer.name}",
+        )
+        self.assertEqual(mail.record_name, link.display_name)
+        self.assertNotIn('payment.plan.payment.link', mail.body_html)
         sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
         self.assertIn(link.sudo().access_token, sms.body)
         self.assertFalse(

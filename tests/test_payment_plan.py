@@ -279,3 +279,32 @@ class TestPaymentPlan(PaymentPlanCommon):
         # Today (2026-03-01) the January and February periods fell due, unpaid.
         self.assertEqual(plan.amount_overdue, 60.0)
         self.assertGreater(plan.amount_due, 60.0, "the scheduled horizon is not what is owed")
+
+    def test_overdue_counts_every_denied_installment_and_the_next_charge_is_never_past(self):
+        card = self._create_card(state='error')
+        with freeze_time('2026-02-01'):
+            plan = self._create_plan(
+                plan_type='subscription',
+                amount=30.0,
+                installment_count=0,
+                date_start='2026-01-01',
+                collection_mode='token',
+                token_id=card.id,
+                max_attempts=1,
+            )
+            plan.action_activate()
+            plan.installment_ids._collect()
+        denied = plan.installment_ids.filtered(lambda i: i.state == 'denied')
+        self.assertEqual(len(denied), 2, "January's and February's (due today) were refused")
+        with freeze_time('2026-02-01'):
+            plan.invalidate_recordset()
+            self.assertEqual(plan.amount_overdue, 60.0, "both, the one due today included")
+            self.assertEqual(str(plan.next_charge_date), '2026-03-01', "the next period")
+        with freeze_time('2026-02-20'):
+            plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted('sequence')[
+                0
+            ]._write_internal({'next_attempt_date': '2026-02-10'})
+            plan.invalidate_recordset()
+            self.assertEqual(str(plan.next_charge_date), '2026-02-20', "never a past day")
+            plan.action_pause()
+            self.assertFalse(plan.next_charge_date, "a paused plan is not charged")

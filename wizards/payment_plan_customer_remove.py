@@ -35,7 +35,9 @@ class PaymentPlanCustomerRemove(models.TransientModel):
     def _compute_warning_html(self):
         for wizard in self:
             lines = []
-            for partner in wizard.partner_ids:
+            # The dialog's customers are new records until it is saved: their originals are
+            # looked up (a new record has no plans nor history).
+            for partner in wizard.partner_ids._origin:
                 plans = wizard._get_running_plans(partner)
                 fate = (
                     self.env._("archived (Odoo keeps their invoices, payments or plans)")
@@ -71,9 +73,16 @@ class PaymentPlanCustomerRemove(models.TransientModel):
         if not partners:
             raise UserError(self.env._("Select the customers to remove."))
         partners.check_access('write')
+        done = []
         for partner in partners:
-            self._get_running_plans(partner)._cancel_plans(
+            plans = self._get_running_plans(partner)
+            plans._cancel_plans(
                 self.env._("The plan was cancelled because its customer was removed.")
+            )
+            cancelled = (
+                self.env._(" (plans cancelled: %(plans)s)", plans=", ".join(plans.mapped('name')))
+                if plans
+                else ""
             )
             self.env['payment.plan.payment.link'].sudo().search(
                 [
@@ -81,15 +90,32 @@ class PaymentPlanCustomerRemove(models.TransientModel):
                     ('company_id', 'in', self.env.companies.ids),
                 ]
             ).action_cancel()
+            name = partner.display_name
             if not self._has_history(partner) and partner.has_access('unlink'):
                 try:
                     with self.env.cr.savepoint():
                         partner.unlink()
+                    done.append(
+                        self.env._("%(customer)s deleted%(plans)s.", customer=name, plans=cancelled)
+                    )
                     continue
                 except (UserError, IntegrityError) as error:  # Odoo keeps something of them.
-                    _logger.info("%s is archived, not deleted: %s", partner.display_name, error)
+                    _logger.info("%s is archived, not deleted: %s", name, error)
             partner.with_context(payment_plan_plans_handled=True).active = False
-        return {'type': 'ir.actions.act_window_close'}
+            done.append(
+                self.env._("%(customer)s archived%(plans)s.", customer=name, plans=cancelled)
+            )
+        return {
+            'type': 'ir.actions.client',
+            'tag': 'display_notification',
+            'params': {
+                'title': self.env._("Customers removed"),
+                'message': " ".join(done),
+                'type': 'success',
+                'sticky': True,
+                'next': {'type': 'ir.actions.act_window_close'},
+            },
+        }
 
     # === BUSINESS METHODS === #
 

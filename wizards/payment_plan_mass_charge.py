@@ -82,7 +82,7 @@ class PaymentPlanMassCharge(models.TransientModel):
         rows = []
         for vals in lines:
             partner = self.env['res.partner'].browse(vals['partner_id'])
-            contacts = self.partner_ids.filtered(
+            contacts = self.partner_ids._origin.filtered(
                 lambda p, entity=partner: p.commercial_partner_id == entity and p != entity
             )
             rows.append(
@@ -155,13 +155,14 @@ class PaymentPlanMassCharge(models.TransientModel):
     def _get_open_invoices(self):
         """Return the open invoices to charge: those selected, or the selected customers'."""
         self.ensure_one()
+        # The dialog's records are new ones until it is saved: their originals are compared.
         if self.invoice_ids:
-            invoices = self.invoice_ids
+            invoices = self.invoice_ids._origin
         elif self.partner_ids:
             Move = self.env['account.move']
             invoices = Move.search(
                 Move._payment_plan_get_open_invoice_domain(
-                    self.partner_ids.commercial_partner_id, self.company_id
+                    self.partner_ids._origin.commercial_partner_id, self.company_id
                 )
             )
         else:
@@ -185,7 +186,7 @@ class PaymentPlanMassCharge(models.TransientModel):
             per_customer[invoice.commercial_partner_id, invoice.currency_id] |= invoice
         # Selected customers without any open invoice are listed too, as skipped.
         invoiced = invoices.commercial_partner_id
-        for partner in self.partner_ids.commercial_partner_id - invoiced:
+        for partner in self.partner_ids._origin.commercial_partner_id - invoiced:
             per_customer[partner, self.currency_id] = self.env['account.move']
         value = self.fixed_amount if self.charge_mode == 'fixed' else self.percent
         lines = []
@@ -201,7 +202,7 @@ class PaymentPlanMassCharge(models.TransientModel):
                     'partner_id': partner.id,
                     'currency_id': currency.id,
                     'invoice_ids': [Command.set((open_invoices or customer_invoices).ids)],
-                    'amount': amount,
+                    'amount': 0.0 if reason else amount,  # A skipped customer is charged nothing.
                     'token_id': card.id,
                     'state': 'skipped' if reason else 'queued',
                     'message': reason or False,

@@ -25,8 +25,16 @@ registry.category("web_tour.tours").add("payment_plan_mass_charge_tour", {
             trigger: ".modal div[name='charge_count']:contains('1')",
         },
         {
-            content: "The preview names the customer charged",
-            trigger: ".modal .o_payment_plan_preview tr:contains('Tara Tour') .o_payment_plan_preview_charged",
+            content: "Nobody is skipped: the selected customer is listed once",
+            trigger: ".modal div[name='skip_count']:contains('0')",
+        },
+        {
+            content: "The preview names the customer who will be charged, and the amount",
+            trigger: ".modal .o_payment_plan_preview tr:contains('Tara Tour'):contains('35.00') .o_payment_plan_preview_charged:contains('Will be charged')",
+        },
+        {
+            content: "No blank skipped row",
+            trigger: ".modal .o_payment_plan_preview tbody:not(:has(.o_payment_plan_preview_skipped))",
         },
         {
             content: "Charge",
