@@ -438,12 +438,12 @@ class PaymentPlan(models.Model):
             # Everything that fell due and is unpaid (denied whatever its date), for what is still
             # owed of it (the ledger).
             overdue = plan.installment_ids.filtered(
-                lambda i: i.state == 'denied'
-                or (i.state in const.OPEN_INSTALLMENT_STATES and i.due_date < today)
+                lambda i: (
+                    i.state == 'denied'
+                    or (i.state in const.OPEN_INSTALLMENT_STATES and i.due_date < today)
+                )
             )
-            plan.amount_overdue = plan.currency_id.round(
-                sum(overdue._get_open_amounts().values())
-            )
+            plan.amount_overdue = plan.currency_id.round(sum(overdue._get_open_amounts().values()))
 
     @api.depends('plan_type', 'interval_number', 'interval_unit', 'installment_count', 'date_end')
     def _compute_schedule_display(self):
