@@ -199,6 +199,24 @@ class PaymentPlanCommon(BaseCommon):
         )
 
     @classmethod
+    def _create_company_contacts(cls, prefix):
+        """Return a customer company, Acme Corp, and two of its contacts with a portal account,
+        Alice and Bob (logins `<prefix>_alice`, `<prefix>_bob`; password `<login>-password`)."""
+        acme = cls.env['res.partner'].create({'name': "Acme Corp", 'is_company': True})
+        alice, bob = (
+            new_test_user(
+                cls.env,
+                login=f'{prefix}_{name.lower()}',
+                password=f'{prefix}_{name.lower()}-password',
+                groups='base.group_portal',
+                name=f"{name} Acme",
+            )
+            for name in ("Alice", "Bob")
+        )
+        (alice.partner_id | bob.partner_id).parent_id = acme
+        return acme, alice, bob
+
+    @classmethod
     def _create_company(cls, name):
         company = cls.env['res.company'].create({'name': name})
         cls.env.user.company_ids = [Command.link(company.id)]

@@ -35,18 +35,7 @@ class TestAttackReview(PaymentPlanCommon, HttpCase):
         cls.env['ir.config_parameter'].sudo().set_param(
             'account_payment.enable_portal_payment', True
         )
-        cls.acme = cls.env['res.partner'].create({'name': "Acme Corp", 'is_company': True})
-        cls.alice, cls.bob = (
-            new_test_user(
-                cls.env,
-                login=login,
-                password=f'{login}-password',
-                groups='base.group_portal',
-                name=name,
-            )
-            for login, name in (('rv_alice', "Alice Acme"), ('rv_bob', "Bob Acme"))
-        )
-        (cls.alice.partner_id | cls.bob.partner_id).parent_id = cls.acme
+        cls.acme, cls.alice, cls.bob = cls._create_company_contacts('rv')
         cls.bob_card = cls._create_card(partner=cls.bob.partner_id, details='2222')
         cls.salesperson = new_test_user(
             cls.env, login='rv_sales', groups='sales_team.group_sale_salesman', name="Sue Sales"

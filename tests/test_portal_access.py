@@ -23,18 +23,7 @@ class TestPortalAccess(PayLinkCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.acme = cls.env['res.partner'].create({'name': "Acme Corp", 'is_company': True})
-        cls.alice, cls.bob = (
-            new_test_user(
-                cls.env,
-                login=login,
-                password=f'{login}-password',
-                groups='base.group_portal',
-                name=name,
-            )
-            for login, name in (('alice_acme', "Alice Acme"), ('bob_acme', "Bob Acme"))
-        )
-        (cls.alice.partner_id | cls.bob.partner_id).parent_id = cls.acme
+        cls.acme, cls.alice, cls.bob = cls._create_company_contacts('acme')
         cls.alice_card = cls._create_card(partner=cls.alice.partner_id, details='1111')
         cls.bob_card = cls._create_card(partner=cls.bob.partner_id, details='2222')
         cls.bob_plan = cls._create_plan(
@@ -67,7 +56,7 @@ class TestPortalAccess(PayLinkCase):
     # === A COMPANY CONTACT AND A COLLEAGUE'S CARD === #
 
     def test_a_contact_cannot_use_delete_or_default_a_colleagues_card(self):
-        self.authenticate('alice_acme', 'alice_acme-password')
+        self.authenticate('acme_alice', 'acme_alice-password')
         for action in ('use_for_plans', 'delete', 'default'):
             response = self._post(f'/my/cards/{self.bob_card.id}/{action}')
             self.assertEqual(response.status_code, 404, action)
@@ -77,13 +66,13 @@ class TestPortalAccess(PayLinkCase):
         self.assertNotIn('2222', cards, "a colleague's card is not listed")
 
     def test_a_contact_moving_plans_to_her_card_never_takes_a_colleagues_plan(self):
-        self.authenticate('alice_acme', 'alice_acme-password')
+        self.authenticate('acme_alice', 'acme_alice-password')
         response = self._post(f'/my/cards/{self.alice_card.id}/use_for_plans')
         self.assertEqual(response.status_code, 303)
         self.assertEqual(self.bob_plan.token_id, self.bob_card)
 
     def test_a_contact_cannot_see_or_cancel_a_colleagues_plan(self):
-        self.authenticate('alice_acme', 'alice_acme-password')
+        self.authenticate('acme_alice', 'acme_alice-password')
         self.assertEqual(self.url_open(f'/my/plans/{self.bob_plan.id}').status_code, 404)
         with mute_logger('odoo.http'):
             self._post(f'/my/plans/{self.bob_plan.id}/cancel')
@@ -102,7 +91,7 @@ class TestPortalAccess(PayLinkCase):
         company_plan.action_activate()
         self.assertFalse(self.alice._payment_plan_may_act(company_plan))
         self.assertTrue(self.alice._payment_plan_may_act(self.alice_card))
-        self.authenticate('alice_acme', 'alice_acme-password')
+        self.authenticate('acme_alice', 'acme_alice-password')
         self.assertEqual(self.url_open(f'/my/plans/{company_plan.id}').status_code, 200)
         with mute_logger('odoo.http'):
             self._post(f'/my/plans/{company_plan.id}/cancel')
