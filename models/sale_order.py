@@ -578,7 +578,11 @@ class SaleOrder(models.Model):
         if not invoices:
             try:
                 with self.env.cr.savepoint():
-                    invoices = self._create_invoices(final=True)
+                    # Often made in the payer's request (a public visitor): no "assigned to you"
+                    # mail from them, which has no sender.
+                    invoices = self.with_context(
+                        mail_auto_subscribe_no_notify=True
+                    )._create_invoices(final=True)
             except UserError as error:
                 _logger.info("Order %s cannot be invoiced yet: %s", self.name, error)
                 return self.env['account.move']

@@ -107,7 +107,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         )
 
     def test_paying_the_link_closes_the_order_by_itself(self):
-        order = self._create_installments_order()
+        order = self._create_installments_order(user_id=self.plan_user.id)
         order.action_confirm()
         tx = self._pay_from_link(order)
         plan = order.payment_plan_id
@@ -131,6 +131,12 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         )
         self.assertTrue(
             order.message_ids.filtered(lambda m: 'first payment arrived' in (m.body or ''))
+        )
+        # Made in the public visitor's request: no mail from them (they have no address).
+        self.assertFalse(
+            self.env['mail.mail']
+            .search([('model', '=', 'account.move'), ('res_id', '=', invoice.id)])
+            .filtered(lambda mail: not mail.email_from),
         )
         self.assertEqual(
             self.env['sale.order'].search(
