@@ -9,7 +9,6 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import fields
 from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import Form, HttpCase, JsonRpcException, new_test_user, tagged
@@ -136,7 +135,7 @@ class TestAttackReview(PaymentPlanCommon, HttpCase):
             plan_type='subscription',
             amount=50.0,
             installment_count=1,
-            date_start=fields.Date.today(),
+            date_start=self.env['payment.plan.installment']._get_collection_today(),
         )
         plan.action_activate()
         installment = plan.installment_ids
