@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import lxml.html
+
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
@@ -122,6 +124,11 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertEqual(page.status_code, 200)
         self.assertIn('o_payment_form', page.text)
         self.assertNotIn('4242', page.text)
+        # The consent names what the card will be charged for (nothing is "above" it).
+        consent = ' '.join(lxml.html.fromstring(page.text).xpath('string(//main)').split())
+        reason = card_request._get_reason_label()
+        self.assertIn(f"charges it for {reason}, without you being present", consent)
+        self.assertNotIn("payments above", consent)
         self._save_card(card_request)
         card = self.customer.payment_token_ids
         self.assertEqual(len(card), 1)
