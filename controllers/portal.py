@@ -494,7 +494,8 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 'amount': amount,
                 'partner_id': plan_sudo.partner_id.id,
                 'currency_id': installment_sudo.currency_id.id,
-                'payment_plan_id': plan_sudo.id,
+                # The card is saved (and consented) only for who may replace the plan's.
+                'payment_plan_id': plan_sudo.id if replaces_card else None,
                 'reference_prefix': installment_sudo.name,
                 'tokenization_requested': replaces_card,
             }

@@ -218,6 +218,38 @@ class TestAttackReview(PaymentPlanCommon, HttpCase):
         self.assertEqual(plans.token_id, company_card)
         self.assertTrue(company_card.is_default)
 
+    @freeze_time('2026-03-01')
+    def test_a_contact_paying_the_companys_overdue_installment_pays_as_herself(self):
+        refused_card = self._create_card(partner=self.acme, details='3939', state='error')
+        plan = self._create_plan(
+            partner_id=self.acme.id,
+            collection_mode='token',
+            token_id=refused_card.id,
+            amount=90.0,
+            date_start='2026-03-01',
+            max_attempts=1,
+        )
+        plan.action_activate()
+        plan.installment_ids._collect()
+        denied = plan.installment_ids.filtered(lambda i: i.state == 'denied')
+        self.assertEqual(len(denied), 1)
+        cards_before = self.env['payment.token'].search([('partner_id', '=', self.acme.id)])
+        self.authenticate('rv_alice', 'rv_alice-password')
+        processing = self.make_jsonrpc_request(
+            f'/my/plans/{plan.id}/transaction',
+            self._params(None, plan.access_url, tokenization_requested=True),
+        )
+        self._simulate(processing['reference'])
+        self._post_process_outcomes()
+        self.env.invalidate_all()
+        self.assertEqual(denied.state, 'paid', "her payment counts")
+        self.assertEqual(
+            self.env['payment.token'].search([('partner_id', '=', self.acme.id)]),
+            cards_before,
+            "her card is not saved as the company's, nor given the company's consent",
+        )
+        self.assertEqual(plan.token_id, refused_card)
+
     def test_a_contact_cannot_delete_the_companys_card_through_odoos_route(self):
         company_card, _plans = self._company_plans(count=1)
         self.authenticate('rv_alice', 'rv_alice-password')
