@@ -218,6 +218,15 @@ IMPORT_JOB_STATES = [
 ]
 IMPORT_BATCH_SIZE = 2000
 
+# The customer invoices with something left to pay, before what `account.move`'s rules subtract
+# (`_payment_plan_get_open_amounts`): the one domain of searches and of fields' domains.
+OPEN_INVOICE_PAYMENT_STATES = ('not_paid', 'partial')
+OPEN_INVOICE_DOMAIN = [
+    ('move_type', '=', 'out_invoice'),
+    ('state', '=', 'posted'),
+    ('payment_state', 'in', OPEN_INVOICE_PAYMENT_STATES),
+]
+
 # Attempts (card validations, payments) allowed per hour through one public link, and from one
 # address through all of them: a link's holder cannot test card numbers.
 LINK_MAX_ATTEMPTS_PER_LINK = 5

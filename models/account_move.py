@@ -95,12 +95,6 @@ class AccountMove(models.Model):
                 charging.setdefault(invoice.id, set()).add(tx.installment_id.id)
         return charging
 
-    def _payment_plan_transaction_under_way(self):
-        """Return whether a payment of the invoice was sent and not settled, or started online a
-        moment ago."""
-        self.ensure_one()
-        return bool(self._payment_plan_get_charges_under_way())
-
     def _payment_plan_credit(self, amount, reason):
         """Credit `amount` of the invoice (a posted credit note of one line, on the invoice's
         income account, reconciled with it): what a changed plan no longer owes.
@@ -163,10 +157,8 @@ class AccountMove(models.Model):
         `company`) with something left to pay: the candidates every path filters with
         `_payment_plan_filter_payable`."""
         domain = [
-            ('move_type', '=', 'out_invoice'),
-            ('state', '=', 'posted'),
+            *const.OPEN_INVOICE_DOMAIN,
             ('commercial_partner_id', 'in', commercial_partners.ids),
-            ('payment_state', 'in', ('not_paid', 'partial')),
         ]
         if company:
             domain.append(('company_id', '=', company.id))
@@ -218,7 +210,7 @@ class AccountMove(models.Model):
 
     def _payment_plan_get_open_amounts(self):
         """Return what is still open on each invoice: nothing on an invoice that is not a posted
-        customer invoice, else its residual less the money received but not yet recorded
+        customer invoice left to pay (a cancelled one keeps its residual), else its residual less the money received but not yet recorded
         (`_payment_plan_get_received_amounts`). No charge of any path exceeds it.
         {invoice id: amount}
 
@@ -228,7 +220,9 @@ class AccountMove(models.Model):
         return {
             invoice.id: (
                 invoice.currency_id.round(max(invoice.amount_residual - received[invoice.id], 0.0))
-                if invoice.state == 'posted' and invoice.move_type == 'out_invoice'
+                if invoice.state == 'posted'
+                and invoice.move_type == 'out_invoice'
+                and invoice.payment_state in const.OPEN_INVOICE_PAYMENT_STATES
                 else 0.0
             )
             for invoice in self
@@ -272,13 +266,8 @@ class AccountMove(models.Model):
         exclude_lines = exclude_lines or self.env['payment.plan.charge.batch.line']
         candidates = self.filtered(
             lambda inv: (
-                inv.state == 'posted'
-                and inv.move_type == 'out_invoice'
-                and inv.payment_state in ('not_paid', 'partial')
-                and (
-                    not inv.payment_plan_charge_line_id
-                    or inv.payment_plan_charge_line_id in exclude_lines
-                )
+                not inv.payment_plan_charge_line_id
+                or inv.payment_plan_charge_line_id in exclude_lines
             )
         )
         open_amounts = candidates._payment_plan_get_open_amounts()

@@ -134,12 +134,11 @@ class PaymentPlanPaymentLink(models.Model):
         """Return what the link asks now: its amount, at most what is open on its invoice."""
         self.ensure_one()
         if self.invoice_ids:
-            invoices_sudo = self.invoice_ids.sudo()
-            # Only posted invoices still open are paid (a cancelled one keeps its residual).
-            if invoices_sudo.filtered(lambda inv: inv.payment_state not in ('not_paid', 'partial')):
+            open_amounts = self.invoice_ids.sudo()._payment_plan_get_open_amounts()
+            # Only invoices still open are paid: none when one of them is closed.
+            if not all(open_amounts.values()):
                 return 0.0
-            residual = invoices_sudo._payment_plan_get_open_amount()
-            return min(self.amount, residual) if residual > 0 else 0.0
+            return min(self.amount, sum(open_amounts.values()))
         # An amount without an invoice: what its done payments (recorded or not yet) left.
         paid = sum(
             self.sudo()

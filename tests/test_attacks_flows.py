@@ -273,7 +273,7 @@ class TestAttacksFlows(PaymentPlanCommon, HttpCase):
             }
         )
         pending._set_pending()
-        self.assertTrue(self.invoice._payment_plan_transaction_under_way())
+        self.assertTrue(self.invoice._payment_plan_get_charges_under_way())
         try:
             reference = self._start(link)
         except JsonRpcException:

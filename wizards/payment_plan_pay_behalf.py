@@ -28,8 +28,8 @@ class PaymentPlanPayBehalf(models.TransientModel):
         compute='_compute_invoice_ids',
         store=True,
         readonly=False,
-        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'), "
-        "('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
+        domain="[('commercial_partner_id', '=', partner_id), "
+        + repr(const.OPEN_INVOICE_DOMAIN)[1:],
         check_company=True,
     )
     settle_plans = fields.Boolean(

@@ -20,9 +20,8 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
         string="Open Invoice",
         comodel_name='account.move',
         check_company=True,
-        domain="[('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
-        " ('payment_state', 'in', ('not_paid', 'partial')),"
-        " ('commercial_partner_id', '=', commercial_partner_id)]",
+        domain="[('commercial_partner_id', '=', commercial_partner_id), "
+        + repr(const.OPEN_INVOICE_DOMAIN)[1:],
     )
     commercial_partner_id = fields.Many2one(related='partner_id.commercial_partner_id')
     currency_id = fields.Many2one(
@@ -74,7 +73,6 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
         open_amount = invoice_sudo._payment_plan_get_open_amount()
         if invoice_sudo and (
             invoice_sudo.commercial_partner_id != self.partner_id.commercial_partner_id
-            or invoice_sudo.payment_state not in ('not_paid', 'partial')
             or invoice_sudo.currency_id.compare_amounts(open_amount, 0) <= 0
             or invoice_sudo.company_id != self.company_id
         ):
