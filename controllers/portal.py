@@ -203,7 +203,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         )
         # Read what the list shows at once for the page (a constant number of queries).
         plans.fetch(
-            ['name', 'plan_type', 'amount', 'currency_id', 'next_due_date', 'state', 'token_id']
+            ['name', 'plan_type', 'amount', 'currency_id', 'state', 'token_id']
         )
         plans.token_id.sudo().fetch(['payment_details', 'payment_method_id'])
         plans.token_id.sudo().payment_method_id.fetch(['name'])
@@ -260,12 +260,14 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         return request.render('payment_plan.portal_my_plan', values)
 
     def _prepare_plan_values(self, plan_sudo, message=None, **_kwargs):
+        to_pay_sudo = plan_sudo._get_installments_to_pay_now()
         return {
             'plan': plan_sudo,
             'page_name': 'payment_plan',
             'installments': plan_sudo.installment_ids.sorted('sequence'),
             'transactions': plan_sudo.installment_ids.transaction_ids.sorted('id', reverse=True),
-            'denied_installment': plan_sudo._get_installment_to_pay_now(),
+            'installments_to_pay': to_pay_sudo,
+            'amount_to_pay': plan_sudo._get_amount_to_pay_now(),
             'can_cancel': plan_sudo._can_payer_cancel(),
             'message': message,
         }
@@ -306,9 +308,10 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         '/my/plans/<int:plan_id>/pay', type='http', auth='public', website=True, sitemap=False
     )
     def portal_my_plan_pay(self, plan_id, access_token=None, pay_token=None, **_kwargs):
-        """Let the payer pay an overdue installment (denied, or refused by their bank until they
-        authenticate) with a card, which then pays the plan; with nothing overdue, replace the
-        plan's card. Mails link here with a signed token that needs no login."""
+        """Let the payer pay what is overdue (every installment denied, or refused by their bank
+        until they authenticate), in one payment, with a card which then pays the plan; with
+        nothing overdue, replace the plan's card. Mails link here with a signed token that needs
+        no login."""
         token = pay_token or access_token
         try:
             plan_sudo = self._get_plan_to_pay(plan_id, token)
@@ -318,8 +321,8 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 {'company': request.env.company},
                 status=403,
             )
-        installment_sudo = plan_sudo._get_installment_to_pay_now()
-        if not installment_sudo and (
+        installments_sudo = plan_sudo._get_installments_to_pay_now()
+        if not installments_sudo and (
             plan_sudo.collection_mode != 'token'
             or plan_sudo.state not in ('active', 'paused')
             or not self._may_replace_plan_card(plan_sudo, token)
@@ -331,13 +334,10 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 )
             return request.redirect(plan_sudo.get_portal_url())
         partner_sudo = plan_sudo.partner_id
-        if installment_sudo:
-            installment_sudo._ensure_invoices()
-            amount = installment_sudo._get_open_amounts()[installment_sudo.id]
-        else:
-            amount = 0.0
+        installments_sudo._ensure_invoices()
+        amount = plan_sudo._get_amount_to_pay_now()
         currency = plan_sudo.currency_id
-        providers_sudo = self._get_plan_pay_providers(plan_sudo, installment_sudo, amount)
+        providers_sudo = self._get_plan_pay_providers(plan_sudo, installments_sudo, amount)
         payment_methods_sudo = (
             request.env['payment.method']
             .sudo()
@@ -360,9 +360,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         values.update(
             {
                 'plan': plan_sudo,
-                'installment': installment_sudo,
+                'installments': installments_sudo,
                 'page_name': 'payment_plan',
-                'mode': 'payment' if installment_sudo else 'validation',
+                'mode': 'payment' if installments_sudo else 'validation',
                 'amount': amount,
                 'currency': currency,
                 'partner_id': partner_sudo.id,
@@ -387,7 +387,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         )
 
     @staticmethod
-    def _get_plan_pay_providers(plan_sudo, installment_sudo, amount):
+    def _get_plan_pay_providers(plan_sudo, installments_sudo, amount):
         """Return the providers the plan's pay page offers, and its transaction route accepts:
         those that save the card, in the plan's company and currency."""
         return (
@@ -400,7 +400,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 currency_id=plan_sudo.currency_id.id,
                 payment_plan_id=plan_sudo.id,
                 force_tokenization=True,
-                is_validation=not installment_sudo,
+                is_validation=not installments_sudo,
             )
         )
 
@@ -423,13 +423,15 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
 
     @http.route('/my/plans/<int:plan_id>/transaction', type='jsonrpc', auth='public')
     def portal_my_plan_transaction(self, plan_id, access_token, **kwargs):
-        """Create the transaction that pays the plan's oldest overdue installment, or, with
-        nothing overdue, the validation that saves the plan's new card.
+        """Create the transaction that pays everything overdue on the plan in one payment, or,
+        with nothing overdue, the validation that saves the plan's new card.
 
         The amount, currency, customer and operation are the server's: what is open of the
-        installment on its invoice, paid (never a zero-amount card validation) by the plan's
-        customer. The installment is locked first, and a payment already under way (another
-        tab, a retry by staff) is refused.
+        overdue installments on their invoices, paid (never a zero-amount card validation) by
+        the plan's customer. The installments are locked first, and a payment already under way
+        (another tab, a retry by staff) is refused. The payment is the oldest installment's and
+        pays the invoices of all of them (invoices are the ledger: each installment is then
+        settled by its invoice).
         """
         try:
             plan_sudo = self._get_plan_to_pay(plan_id, access_token)
@@ -441,15 +443,13 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         self._validate_transaction_kwargs(kwargs)
         self._check_typed_card(kwargs)
         is_validation = kwargs.pop('is_validation', False)
-        installment_sudo = plan_sudo._get_installment_to_pay_now()
+        installments_sudo = plan_sudo._get_installments_to_pay_now()
         self._check_offered_provider(
             kwargs,
             self._get_plan_pay_providers(
                 plan_sudo,
-                installment_sudo,
-                installment_sudo._get_open_amounts()[installment_sudo.id]
-                if installment_sudo
-                else 0,
+                installments_sudo,
+                plan_sudo._get_amount_to_pay_now(),
             ),
         )
         self._check_attempt_rate(f'payment.plan,{plan_sudo.id}')
@@ -457,7 +457,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             'payment_plan_card_plan_id': plan_sudo.id if replaces_card else False,
             'payment_plan_make_default': make_default,
         }
-        if not installment_sudo:
+        if not installments_sudo:
             if (
                 not replaces_card
                 or not is_validation
@@ -479,32 +479,36 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             return tx_sudo._get_processing_values()
         if is_validation:
             raise ValidationError(request.env._("An overdue installment is paid, not validated."))
-        installment_sudo._lock_for_charge()
-        installment_sudo._check_no_payment_under_way()
-        installment_sudo._ensure_invoices()
-        amount = installment_sudo._get_open_amounts()[installment_sudo.id]
-        if installment_sudo.currency_id.compare_amounts(amount, 0) <= 0:
-            installment_sudo.invoice_id._payment_plan_settle_installments()
+        installments_sudo._lock_for_charge()
+        installments_sudo._check_no_payment_under_way()
+        installments_sudo._ensure_invoices()
+        open_amounts = installments_sudo._get_open_amounts()
+        currency = plan_sudo.currency_id
+        owing = installments_sudo.filtered(
+            lambda i: currency.compare_amounts(open_amounts[i.id], 0) > 0
+        )
+        if not owing:
+            installments_sudo.invoice_id._payment_plan_settle_installments()
             raise UserError(request.env._("This installment is already paid."))
-        # A row update: a second tab that locked the installment meanwhile fails to serialize and
-        # is run again, where it sees this payment under way.
-        installment_sudo.date_last_online_payment = fields.Datetime.now()
+        # A row update: a second tab that locked the installments meanwhile fails to serialize
+        # and is run again, where it sees this payment under way.
+        owing.date_last_online_payment = fields.Datetime.now()
         kwargs.update(
             {
-                'amount': amount,
+                'amount': currency.round(sum(open_amounts[i.id] for i in owing)),
                 'partner_id': plan_sudo.partner_id.id,
-                'currency_id': installment_sudo.currency_id.id,
+                'currency_id': currency.id,
                 # The card is saved (and consented) only for who may replace the plan's.
                 'payment_plan_id': plan_sudo.id if replaces_card else None,
-                'reference_prefix': installment_sudo.name,
+                'reference_prefix': owing[0].name,
                 'tokenization_requested': replaces_card,
             }
         )
         tx_sudo = self._create_transaction(
             custom_create_values={
                 **custom_values,
-                'installment_id': installment_sudo.id,
-                'invoice_ids': [Command.set(installment_sudo.invoice_id.ids)],
+                'installment_id': owing[0].id,
+                'invoice_ids': [Command.set(owing.invoice_id.ids)],
             },
             **kwargs,
         )

@@ -263,6 +263,7 @@ class PaymentPlan(models.Model):
     next_charge_date = fields.Date(
         string="Next Charge",
         compute='_compute_next_charge_date',
+        compute_sudo=True,  # The portal's list shows it; installments are read only for it.
         help="The next day the collection will charge the card: the earliest attempt planned of "
         "the installments still to charge (never a past day; none while the plan is paused, or "
         "while what is overdue waits for the customer).",
@@ -808,7 +809,7 @@ class PaymentPlan(models.Model):
             raise UserError(self.env._("None of these plans has a denied installment."))
         template = self.env.ref('payment_plan.mail_template_installment_denied')
         for installment in denied:
-            template.send_mail(installment.id)
+            template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')
         return True
 
     def action_change_schedule(self):
@@ -962,13 +963,21 @@ class PaymentPlan(models.Model):
             and values.get('partner') == self.partner_id.id
         )
 
-    def _get_installment_to_pay_now(self):
-        """Return the installment the customer pays from the portal: the oldest one denied, or
-        waiting for their authentication."""
+    def _get_installments_to_pay_now(self):
+        """Return the installments the customer pays from the portal, in one payment: every one
+        denied or waiting for their authentication, the oldest first."""
         self.ensure_one()
         return self.installment_ids.filtered(
             lambda i: i.state == 'denied' or (i.state == 'pending' and i.authentication_required)
-        ).sorted(lambda i: (i.due_date, i.sequence))[:1]
+        ).sorted(lambda i: (i.due_date, i.sequence))
+
+    def _get_amount_to_pay_now(self):
+        """Return what the customer pays from the portal in one payment: what is still owed of
+        the installments to pay now (`_get_installments_to_pay_now`)."""
+        self.ensure_one()
+        return self.currency_id.round(
+            sum(self._get_installments_to_pay_now()._get_open_amounts().values())
+        )
 
     def _can_payer_cancel(self):
         """Return whether the customer may cancel the plan from the portal."""

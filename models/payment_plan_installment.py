@@ -588,7 +588,7 @@ class PaymentPlanInstallment(models.Model):
             )
 
     def _get_open_amounts(self):
-        """Return what is still owed of each installment: {installment id: amount}.
+        """Return what is still owed of each of these installments: {installment id: amount}.
 
         Invoices are the ledger. What is still open on an installment's invoice, whatever paid
         the rest (a charge, a mass charge, the customer on the invoice, a registered payment, a
@@ -626,7 +626,8 @@ class PaymentPlanInstallment(models.Model):
                 result[installment.id] = installment.currency_id.round(
                     max(installment.amount - paid_for_rest[installment.id], 0.0)
                 )
-        return result
+        # Only these installments: a sum over the answer is what they owe, not their siblings.
+        return {installment.id: result[installment.id] for installment in self}
 
     def _filter_paid(self, open_amounts=None):
         """Return the installments nothing is owed of any more (`_get_open_amounts`): the one
@@ -1008,7 +1009,7 @@ class PaymentPlanInstallment(models.Model):
                     error=installment.last_error or "",
                 ),
             )
-            template.send_mail(installment.id)
+            template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')
 
     def _notify_authentication_required(self):
         """Ask the customers to pay on-session the installments their bank refused to charge

@@ -545,6 +545,8 @@ class SaleOrder(models.Model):
             link = order._get_payment_plan_link()
             order.message_post_with_source(
                 template,
+                # The light layout: no button of the order's total beside the first payment's.
+                email_layout_xmlid='mail.mail_notification_light',
                 subtype_xmlid='mail.mt_comment',
                 partner_ids=order.partner_id.ids,
             )

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 from freezegun import freeze_time
@@ -262,6 +263,28 @@ class TestCollection(PaymentPlanCommon):
         mail = self.env['mail.mail'].search([]) - mails_before
         self.assertEqual(len(mail), 1)
         self.assertIn(f'/my/plans/{plan.id}/pay?pay_token=', mail.body_html)
+
+    def test_dunning_mail_asks_for_everything_overdue_under_the_companys_branding(self):
+        """The second declined payment's mail says what is overdue in all ($40.00 of two
+        $20.00 payments), and its button pays that; the mail carries the company's layout."""
+        plan = self._card_plan(
+            state='error', plan_type='subscription', amount=20.0, max_attempts=1
+        )
+        with freeze_time('2026-03-01'):
+            plan.installment_ids._collect()
+        mails_before = self.env['mail.mail'].search([])
+        with freeze_time('2026-04-01'):
+            self._installment(plan, 2)._collect()
+        mail = self.env['mail.mail'].search([]) - mails_before
+        self.assertEqual(len(mail), 1)
+        body = re.sub(r'\s+', ' ', mail.body_html.replace('\xa0', ' '))
+        self.assertIn('We could not collect the payment of <strong>$ 20.00</strong>', body)
+        self.assertIn('In all, <strong>$ 40.00</strong> of this plan is overdue.', body)
+        self.assertIn('Update my card and pay $ 40.00', body)
+        self.assertIn(f'<b>{self.env.company.name}</b>', body, "the company's footer")
+        self.assertIn(
+            self._installment(plan, 2).name, mail.subject, "the subject names the payment"
+        )
 
     @freeze_time('2026-03-10')
     def test_recently_denied_lists_plans_denied_in_the_last_days(self):

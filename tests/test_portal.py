@@ -225,6 +225,81 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         self.assertEqual(plan.token_id, tx.token_id, "the new card pays the plan from now on")
         self.assertEqual(tx.payment_id.reconciled_invoice_ids, plan.invoice_id)
 
+    def _twice_denied_plan(self, plan_type):
+        """Return a plan of the payer whose first two payments were declined ($30 each)."""
+        card = self._create_card(partner=self.payer.partner_id, details='0000', state='error')
+        with freeze_time('2026-03-01'):
+            plan = self._create_plan(
+                partner_id=self.payer.partner_id.id,
+                plan_type=plan_type,
+                collection_mode='token',
+                token_id=card.id,
+                amount=90.0 if plan_type == 'installments' else 30.0,
+                installment_count=3,
+                date_start='2026-03-01',
+                max_attempts=1,
+            )
+            plan.action_activate()
+        for day in ('2026-03-01', '2026-04-01'):
+            with freeze_time(day):
+                plan.installment_ids.filtered(lambda i: i.state == 'pending')._collect()
+        return plan
+
+    def _pay_overdue(self, plan, amount=1.0):
+        """Pay the plan's overdue installments from its pay page, as the payer; return the
+        transaction."""
+        processing_values = self.make_jsonrpc_request(
+            f'/my/plans/{plan.id}/transaction',
+            {
+                'access_token': plan._portal_ensure_token(),
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'token_id': None,
+                'amount': amount,  # Ignored: what is overdue is charged.
+                'flow': 'direct',
+                'tokenization_requested': False,
+                'landing_route': plan.access_url,
+            },
+        )
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {
+                'reference': processing_values['reference'],
+                'payment_details': '5555',
+                'simulated_state': 'done',
+            },
+        )
+        self.make_jsonrpc_request('/payment/status/poll', {})
+        return self.env['payment.transaction'].search(
+            [('reference', '=', processing_values['reference'])]
+        )
+
+    def test_pay_now_pays_everything_overdue_in_one_payment(self):
+        """Two declined payments: the plan page says $60.00 could not be collected, the pay
+        page asks for $60.00, and one payment of the card form pays both."""
+        for plan_type in ('installments', 'subscription'):
+            with self.subTest(plan_type=plan_type):
+                plan = self._twice_denied_plan(plan_type)
+                denied = plan.installment_ids.filtered(lambda i: i.state == 'denied')
+                self.assertEqual(len(denied), 2)
+                self._login(self.payer)
+                page = self.url_open(plan.access_url).text
+                self.assertIn('We could not collect', page)
+                self.assertRegex(page, r'o_payment_plan_overdue">\$\s?60\.00<')
+                self.assertIn('2 payments', page)
+                self.assertRegex(page, r'Next Charge</dt>')
+                pay_page = self.url_open(f'/my/plans/{plan.id}/pay').text
+                self.assertRegex(pay_page, r'o_payment_plan_pay_amount">\$\s?60\.00<')
+                for installment in denied:
+                    self.assertIn(installment.name, pay_page)
+                tx = self._pay_overdue(plan, amount=1.0)
+                self.assertEqual((tx.state, tx.amount), ('done', 60.0), "one payment of both")
+                self.assertEqual(denied.mapped('state'), ['paid', 'paid'])
+                self.assertEqual(tx.payment_id.reconciled_invoice_ids, denied.invoice_id)
+                self.assertFalse(plan.payment_failed)
+                self.assertEqual(plan.amount_due, 30.0, "the third installment still owes $30")
+                self.assertNotIn('We could not collect', self.url_open(plan.access_url).text)
+
     # === Account activation === #
 
     def _allow_signup(self, scope='b2c'):
@@ -366,7 +441,9 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         self.url_open('/my/plans')  # Warm the caches.
         queries = []
         for extra in (4, 495):
-            self.env['payment.plan'].create(
+            # The newest plan of each round runs (the page reads its installments): each round
+            # shows plans of both kinds.
+            plans = self.env['payment.plan'].create(
                 [
                     {
                         'partner_id': self.payer.partner_id.id,
@@ -379,6 +456,7 @@ class TestPortal(PaymentPlanCommon, HttpCase):
                     for n in range(extra)
                 ]
             )
+            plans[-1].action_activate()
             self.env.flush_all()
             start = self.cr.sql_log_count
             response = self.url_open('/my/plans')

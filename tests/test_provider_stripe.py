@@ -339,7 +339,7 @@ class TestStripeCardsOnFile(StripeCase):
             self.env['payment.plan.installment']._collect()
         self.assertEqual(len(first.transaction_ids), 1)
         # Staff may decide to charge it anyway.
-        self.assertTrue(first in plan._get_installment_to_pay_now())
+        self.assertTrue(first in plan._get_installments_to_pay_now())
 
     # === UNKNOWN OUTCOMES, LOOKED UP === #
 

@@ -1,3 +1,4 @@
+import re
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -98,6 +99,14 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         )
         self.assertTrue(mail.filtered(lambda m: link.replace('&', '&amp;') in m.body_html))
         self.assertIn(self.customer, mail.recipient_ids)
+        # One amount to pay: the first installment's, never a button of the order's total.
+        body = mail.filtered(lambda m: 'Pay now' in m.body_html).body_html
+        # What the reader sees: without the inbox preview, hidden, that repeats the text.
+        body = re.sub(r'<div style="display: none;.*?</div>', '', body, count=1, flags=re.S)
+        self.assertEqual(body.count('Pay now'), 1)
+        self.assertIn('100.00', body)
+        self.assertEqual(body.count('300.00'), 1, "the order's total only in the sentence")
+        self.assertIn(f'<b>{self.env.company.name}</b>', body, "the company's footer")
         sms = self.env['sms.sms'].search([('partner_id', '=', self.customer.id)])
         self.assertTrue(sms.filtered(lambda s: link in s.body))
         # Re-sending sends the same link again.
