@@ -202,9 +202,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             offset=pager['offset'],
         )
         # Read what the list shows at once for the page (a constant number of queries).
-        plans.fetch(
-            ['name', 'plan_type', 'amount', 'currency_id', 'state', 'token_id']
-        )
+        plans.fetch(['name', 'plan_type', 'amount', 'currency_id', 'state', 'token_id'])
         plans.token_id.sudo().fetch(['payment_details', 'payment_method_id'])
         plans.token_id.sudo().payment_method_id.fetch(['name'])
         failed_sudo = (

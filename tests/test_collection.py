@@ -267,9 +267,7 @@ class TestCollection(PaymentPlanCommon):
     def test_dunning_mail_asks_for_everything_overdue_under_the_companys_branding(self):
         """The second declined payment's mail says what is overdue in all ($40.00 of two
         $20.00 payments), and its button pays that; the mail carries the company's layout."""
-        plan = self._card_plan(
-            state='error', plan_type='subscription', amount=20.0, max_attempts=1
-        )
+        plan = self._card_plan(state='error', plan_type='subscription', amount=20.0, max_attempts=1)
         with freeze_time('2026-03-01'):
             plan.installment_ids._collect()
         mails_before = self.env['mail.mail'].search([])
