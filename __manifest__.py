@@ -45,6 +45,7 @@
         'report/payment_plan_report_views.xml',
         'views/account_move_views.xml',
         'views/payment_plan_portal_templates.xml',
+        'views/sale_portal_templates.xml',
         'views/payment_plan_card_request_templates.xml',
         'views/payment_plan_card_request_views.xml',
         'views/payment_plan_payment_link_views.xml',

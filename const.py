@@ -71,6 +71,8 @@ MAX_INSTALLMENT_COUNT = 360
 
 # Number of future periods kept scheduled for an open-ended subscription.
 SUBSCRIPTION_HORIZON = 12
+# The periods of a subscription shown to the payer before they pay (the consent, the order page).
+SCHEDULE_PREVIEW_LIMIT = 12
 
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_INTERVAL_DAYS = 3

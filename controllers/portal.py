@@ -359,6 +359,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             {
                 'plan': plan_sudo,
                 'installments': installments_sudo,
+                # What the payer agrees to when the card they save pays the plan from now on.
+                'consent_text': self._may_replace_plan_card(plan_sudo, token)
+                and plan_sudo._get_consent_text(paying=installments_sudo),
                 'page_name': 'payment_plan',
                 'mode': 'payment' if installments_sudo else 'validation',
                 'amount': amount,
@@ -685,6 +688,17 @@ class PaymentPlanOrderPortal(sale_portal.PaymentPortal):
                 ),
             )
         return super().portal_order_transaction(order_id, access_token, **kwargs)
+
+
+class PaymentPlanOrderPage(sale_portal.CustomerPortal):
+    """The order's page, while its plan waits for the first payment."""
+
+    def _determine_is_down_payment(self, order_sudo, amount_selection, payment_amount):
+        """Override of `sale`: an order paid by plan is paid its first installment, never its
+        full amount at once (the page offers no choice)."""
+        if order_sudo.payment_plan_id and not order_sudo.payment_plan_paid_date:
+            return True
+        return super()._determine_is_down_payment(order_sudo, amount_selection, payment_amount)
 
 
 class PaymentPlanInvoicePortal(account_payment_portal.PaymentPortal):

@@ -979,6 +979,73 @@ class PaymentPlan(models.Model):
             sum(self._get_installments_to_pay_now()._get_open_amounts().values())
         )
 
+    def _get_schedule_preview(self, limit=const.SCHEDULE_PREVIEW_LIMIT):
+        """Return the charges the plan will make, as the payer is shown them before paying:
+        [(date, amount)], the installments still to pay (its schedule once it runs, else the
+        one it will have), at most `limit` of a subscription's periods."""
+        self.ensure_one()
+        if self.installment_ids:
+            planned = self.installment_ids.filtered(
+                lambda i: i.state in const.OPEN_INSTALLMENT_STATES
+            ).sorted('sequence')
+            return [(i.due_date, i.amount) for i in planned[:limit]]
+        if self.plan_type == 'installments':
+            values = self._prepare_split_installments(
+                self.amount, self.installment_count, self.date_start
+            )
+            return [(vals['due_date'], vals['amount']) for vals in values]
+        count = min(self.installment_count or limit, limit)
+        dates = schedule.schedule_dates(
+            self.date_start, self.interval_unit, self.interval_number, count=count
+        )
+        return [(due, self.amount) for due in dates]
+
+    def _get_consent_text(self, paying=None):
+        """Return what the payer agrees to when their card is saved for the plan: the statement
+        shown before they pay, and kept with their consent (`payment.plan.consent.text`).
+
+        :param payment.plan.installment paying: The installments the payment pays now (the
+            first one when the plan has no schedule yet: an order's first payment).
+        """
+        self.ensure_one()
+        currency = self.currency_id
+        if self.installment_ids:
+            planned = self.installment_ids.filtered(
+                lambda i: i.state in const.OPEN_INSTALLMENT_STATES and i not in (paying or ())
+            ).sorted('sequence')
+            later = [(i.due_date, i.amount) for i in planned]
+        else:
+            later = self._get_schedule_preview()[1:]
+        if self.plan_type == 'subscription':
+            start = later[0][0] if later else self.date_start
+            charges = self.env._(
+                "%(amount)s, %(every)s from %(date)s, %(until)s",
+                amount=currency.format(self.amount),
+                every=self._get_interval_label().lower(),
+                date=format_date(self.env, start),
+                until=self.env._("%(count)s times in all", count=self.installment_count)
+                if self.installment_count
+                else self.env._("until the plan ends or is cancelled"),
+            )
+        elif later:
+            charges = ", ".join(
+                self.env._(
+                    "%(amount)s on %(date)s",
+                    amount=currency.format(amount),
+                    date=format_date(self.env, due),
+                )
+                for due, amount in later
+            )
+        else:
+            charges = self.env._("what is still due of it")
+        return self.env._(
+            "I agree that %(company)s keeps my card on file and charges it, without asking me "
+            "again, for %(plan)s: %(charges)s.",
+            company=self.company_id.name,
+            plan=self.description or self.name or self.env._("the plan"),
+            charges=charges,
+        )
+
     def _can_payer_cancel(self):
         """Return whether the customer may cancel the plan from the portal."""
         self.ensure_one()

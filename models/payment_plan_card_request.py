@@ -142,6 +142,17 @@ class PaymentPlanCardRequest(models.Model):
         self.ensure_one()
         return dict(self._fields['reason']._description_selection(self.env))[self.reason]
 
+    def _get_consent_text(self):
+        """Return what the customer agrees to by saving a card through the link: shown on its
+        page, and kept with their consent."""
+        self.ensure_one()
+        return self.env._(
+            "I agree that %(company)s keeps my card on file and charges it for %(reason)s, "
+            "without me being present.",
+            company=self.company_id.name,
+            reason=self._get_reason_label(),
+        )
+
     def _send(self):
         """Mail and/or text the link to the customer, as the request's channel says."""
         template = self.env.ref('payment_plan.mail_template_card_request')
@@ -190,6 +201,7 @@ class PaymentPlanCardRequest(models.Model):
             card_request_id=self.id,
             user_id=self.user_id.id if channel == 'moto' else False,
             ip_address=self.consent_ip,
+            text=self._get_consent_text(),
         )
         partner.message_post(
             body=self.env._(

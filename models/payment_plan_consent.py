@@ -53,6 +53,11 @@ class PaymentPlanConsent(models.Model):
         "online.",
     )
     ip_address = fields.Char(string="IP Address", help="Where the customer gave it online.")
+    text = fields.Text(
+        string="Agreed Text",
+        help="The statement the customer agreed to, as the page showed it to them: what the card "
+        "will be charged for, how much and when.",
+    )
     attachment = fields.Binary(string="Signed Form", attachment=True)
     attachment_name = fields.Char(string="File Name")
     revoked_date = fields.Datetime(readonly=True, copy=False, index='btree_not_null')

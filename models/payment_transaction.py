@@ -449,7 +449,22 @@ class PaymentTransaction(models.Model):
                 'portal' if self.operation == 'validation' else 'checkout',
                 token=self.token_id,
                 user_id=False,
+                text=self._payment_plan_get_consent_text(),
             )
+
+    def _payment_plan_get_consent_text(self):
+        """Return the statement the payer agreed to on the page that saved the card: the plan's
+        (an order's, or the plan's own pay page), or nothing for a card saved without a plan."""
+        self.ensure_one()
+        plan = (
+            self.sale_order_ids.payment_plan_id[:1]
+            or self.installment_id.plan_id
+            or self.payment_plan_card_plan_id
+        )
+        if not plan:
+            return False
+        paying = self.installment_id and plan._get_installments_to_pay_now()
+        return plan._get_consent_text(paying=paying)
 
     def _post_process(self):
         """Override of `account_payment` to settle the installments the transactions pay.

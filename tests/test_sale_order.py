@@ -1,3 +1,4 @@
+import html
 import re
 from unittest.mock import patch
 
@@ -5,7 +6,7 @@ from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, JsonRpcException, tagged
-from odoo.tools import mute_logger
+from odoo.tools import format_date, mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -50,6 +51,43 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         return self.env['payment.transaction'].search(
             [('reference', '=', processing_values['reference'])]
         )
+
+    def test_the_order_page_shows_the_schedule_and_the_consent_before_paying(self):
+        """Before paying, the payer reads the first payment, the dates and amounts their card
+        will be charged and the statement they agree to (kept with their consent); after it,
+        the plan and its next charge. No "Full amount", no odd percentage."""
+        order = self._create_installments_order(price=320.0)
+        order.action_confirm()
+        plan = order.payment_plan_id
+        first = order._get_payment_plan_first_amount()
+        self.authenticate(None, None)
+        page = self.url_open(order.get_portal_url()).text
+        self.assertIn('First payment', page)
+        self.assertNotIn('Full amount', page)
+        self.assertNotIn('%)', page, "no down payment percentage")
+        self.assertRegex(page, rf'o_payment_plan_first_amount">\$\s{first:.2f}<')
+        preview = plan._get_schedule_preview()
+        self.assertEqual([amount for _date, amount in preview], [106.66, 106.66, 106.68])
+        rows = re.findall(
+            r'<tr>\s*<td>\s*(.*?)\s*</td>\s*<td class="text-end">(.*?)</td>', page, flags=re.S
+        )
+        self.assertEqual(
+            [(date_, amount.replace('\xa0', ' ')) for date_, amount in rows],
+            [('Today', '$ 106.66')]
+            + [(format_date(self.env, due), f'$ {amount:.2f}') for due, amount in preview[1:]],
+        )
+        consent_text = plan._get_consent_text()
+        self.assertIn('$\xa0106.68 on ', consent_text)
+        self.assertIn(html.escape(consent_text), page)
+        tx = self._pay_from_link(order)
+        self.assertEqual(tx.state, 'done')
+        consent = self.env['payment.plan.consent'].search([('token_id', '=', tx.token_id.id)])
+        self.assertEqual(consent.channel, 'checkout')
+        self.assertEqual(consent.text, consent_text, "the statement shown is the one kept")
+        page = self.url_open(order.get_portal_url()).text
+        self.assertIn(plan.name, page)
+        self.assertIn('Next charge:', page)
+        self.assertIn(format_date(self.env, plan.next_charge_date), page)
 
     def test_an_order_of_products_invoiced_on_delivery_is_refused_for_a_plan(self):
         order = self._create_installments_order(mode='manual')
