@@ -63,6 +63,7 @@
             'payment_plan/static/src/overview/**/*',
         ],
         'web.assets_frontend': [
+            'payment_plan/static/src/scss/**/*',
             'payment_plan/static/src/interactions/**/*',
         ],
         'web.assets_tests': [

@@ -21,8 +21,13 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         partner = request.env.user.partner_id
-        if not counters:  # The home page itself (its counters come later, by their route).
+        if not counters:  # The home page itself: its entries show their number.
             values['payment_plans_to_pay'] = self._get_plans_to_pay(partner)
+            values.update(
+                self._prepare_home_portal_values(
+                    ['payment_plan_count', 'payment_card_count', 'payment_transaction_count']
+                )
+            )
         if 'payment_plan_count' in counters:
             Plan = request.env['payment.plan']
             values['payment_plan_count'] = (
@@ -533,9 +538,21 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         return card_sudo
 
     @http.route('/my/cards', type='http', auth='user', website=True)
-    def portal_my_cards(self, message=None, **_kwargs):
+    def portal_my_cards(self, message=None, tx_id=None, **_kwargs):
+        """The payer's cards. Odoo's "add a card" page lands here (with its validation's `tx_id`):
+        the page says whether the card was saved."""
         partner = request.env.user.partner_id
         cards_sudo = self._get_cards_sudo(partner)
+        if tx_id and not message:
+            tx_sudo = (
+                request.env['payment.transaction']
+                .sudo()
+                .browse(int(tx_id) if str(tx_id).isdigit() else 0)
+                .exists()
+            )
+            if tx_sudo.partner_id == partner and tx_sudo.operation == 'validation':
+                message = 'added' if tx_sudo.token_id in cards_sudo else 'not_added'
+
         running_plans_sudo = (
             request.env['payment.plan']
             .sudo()

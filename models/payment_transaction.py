@@ -440,7 +440,12 @@ class PaymentTransaction(models.Model):
         super()._tokenize(payment_data)
         if not self.token_id:
             return
-        expiry = providers.get_profile(self.provider_code).card_expiry(payment_data)
+        profile = providers.get_profile(self.provider_code)
+        if profile.saved_refused_card(payment_data):
+            # A card whose payment failed is neither kept, nor consented, nor offered again.
+            self.token_id.active = False
+            return
+        expiry = profile.card_expiry(payment_data)
         if expiry:
             self.token_id.write({'expiry_month': expiry[0], 'expiry_year': expiry[1]})
         if not self.payment_plan_card_request_id:

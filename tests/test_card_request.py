@@ -127,7 +127,8 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         # The consent names what the card will be charged for (nothing is "above" it).
         consent = ' '.join(lxml.html.fromstring(page.text).xpath('string(//main)').split())
         reason = card_request._get_reason_label()
-        self.assertIn(f"charges it for {reason}, without you being present", consent)
+        self.assertIn(f"charges it for {reason}, without me being present", consent)
+        self.assertIn(card_request._get_consent_text(), consent)
         self.assertNotIn("payments above", consent)
         self._save_card(card_request)
         card = self.customer.payment_token_ids
@@ -138,6 +139,11 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertEqual(self.customer.card_consent_channel, 'link')
         self.assertTrue(self.customer.card_consent_date)
         self.assertEqual(self.customer.card_consent_ip, '127.0.0.1')
+        self.assertEqual(
+            self.env['payment.plan.consent'].search([('token_id', '=', card.id)]).text,
+            card_request._get_consent_text(),
+            "the statement the page showed is kept with the consent",
+        )
         self.assertIn(
             "saved by the customer through the registration link", self.customer.message_ids[0].body
         )

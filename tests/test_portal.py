@@ -245,7 +245,7 @@ class TestPortal(PaymentPlanCommon, HttpCase):
                 plan.installment_ids.filtered(lambda i: i.state == 'pending')._collect()
         return plan
 
-    def _pay_overdue(self, plan, amount=1.0):
+    def _pay_overdue(self, plan, amount=1.0, simulated_state='done'):
         """Pay the plan's overdue installments from its pay page, as the payer; return the
         transaction."""
         processing_values = self.make_jsonrpc_request(
@@ -266,7 +266,7 @@ class TestPortal(PaymentPlanCommon, HttpCase):
             {
                 'reference': processing_values['reference'],
                 'payment_details': '5555',
-                'simulated_state': 'done',
+                'simulated_state': simulated_state,
             },
         )
         self.make_jsonrpc_request('/payment/status/poll', {})
@@ -299,6 +299,42 @@ class TestPortal(PaymentPlanCommon, HttpCase):
                 self.assertFalse(plan.payment_failed)
                 self.assertEqual(plan.amount_due, 30.0, "the third installment still owes $30")
                 self.assertNotIn('We could not collect', self.url_open(plan.access_url).text)
+
+    def test_a_card_whose_payment_failed_is_not_kept(self):
+        """Demo saves the card before it fails the payment: the payer's failed card is neither
+        kept, nor consented, nor offered again."""
+        plan = self._twice_denied_plan('subscription')
+        self._login(self.payer)
+        tx = self._pay_overdue(plan, simulated_state='error')
+        self.assertEqual(tx.state, 'error')
+        self.assertTrue(tx.token_id, "Demo saved it")
+        self.assertFalse(tx.token_id.active, "and it is not kept")
+        self.assertFalse(
+            self.env['payment.plan.consent'].search([('token_id', '=', tx.token_id.id)])
+        )
+        self.assertNotEqual(plan.token_id, tx.token_id)
+        self.assertNotIn('5555', self.url_open('/my/cards').text)
+
+    def test_home_entries_count_and_cards_live_in_one_place(self):
+        self._login(self.payer)
+        home = self.url_open('/my').text
+        for title, count in (('Payment Plans', 1), ('Cards', 1), ('Payments', 1)):
+            with self.subTest(entry=title):
+                self.assertRegex(
+                    home,
+                    rf'{count}\s*<span[^>]*data-placeholder_count="[a-z_]+"[^>]*></span>\s*'
+                    rf'<span>{title}</span>',
+                )
+        cards = self.url_open('/my/cards').text
+        self.assertRegex(
+            cards,
+            rf'o_payment_plan_card_plans">\s*Pays {re.escape(self.subscription.name)}',
+            "each card says which plans it pays",
+        )
+        add = self.url_open('/my/payment_method').text
+        self.assertIn('the plans each card pays are in', add)
+        self.assertNotIn('1111', add, "the cards are listed in Your Cards only")
+        self.assertIn('data-landing-route="/my/cards"', add)
 
     # === Account activation === #
 

@@ -362,6 +362,8 @@ class Profile:
     refusal_statuses: tuple | None = None
     # Whether the data of a charge left waiting says that only the customer can finish it.
     needs_customer: Callable[[dict], bool] = lambda _data: False
+    # Whether the provider saved a card whose payment it refused (the card is then not kept).
+    saved_refused_card: Callable[[dict], bool] = lambda _data: False
 
     def is_card_refusal(self, status):
         """Tell whether an answer with HTTP `status` (4xx) is the card's refusal."""
@@ -434,7 +436,16 @@ PROFILES = {
         refusal_statuses=(),
         needs_customer=redsys_needs_customer,
     ),
-    'demo': Profile('demo', None, lambda _data: None, moto=True, sca_detected=False),
+    # Demo saves the card before it applies the simulated state (so that a card that always
+    # fails can be tested): a card whose payment failed is not kept.
+    'demo': Profile(
+        'demo',
+        None,
+        lambda _data: None,
+        moto=True,
+        sca_detected=False,
+        saved_refused_card=lambda data: (data or {}).get('simulated_state') in ('error', 'cancel'),
+    ),
 }
 # Providers without a profile: refusals classified by their message, no expiry, no look-up.
 DEFAULT_PROFILE = Profile('default', None, lambda _data: None, sca_detected=False)

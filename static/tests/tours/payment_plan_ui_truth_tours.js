@@ -20,6 +20,22 @@ function assertNothingOverflows(page) {
     };
 }
 
+// Every button a payer taps on a phone is at least 44px tall.
+function assertTapTargets(page, selector) {
+    return {
+        content: `${page}: every button is a tap target of at least 44px`,
+        trigger: selector,
+        run() {
+            for (const button of document.querySelectorAll(selector)) {
+                const box = button.getBoundingClientRect();
+                if (box.height && box.height < 44) {
+                    throw new Error(`${page}: "${button.textContent.trim()}" is ${box.height}px tall`);
+                }
+            }
+        },
+    };
+}
+
 registry.category("web_tour.tours").add("payment_plan_portal_phone_tour", {
     steps: () => [
         {
@@ -37,6 +53,14 @@ registry.category("web_tour.tours").add("payment_plan_portal_phone_tour", {
             content: "The plan's page offers to pay what failed",
             trigger: "#payment_plan_pay_now",
         },
+        {
+            content: "It says how much could not be collected",
+            trigger: ".alert-danger:contains('We could not collect') .o_payment_plan_overdue:contains('25.00')",
+        },
+        {
+            content: "It says when the card is charged next: nothing while the payer must act",
+            trigger: "dt:contains('Next Charge')",
+        },
         assertNothingOverflows("the plan's page"),
         {
             content: "Go to the cards",
@@ -50,7 +74,29 @@ registry.category("web_tour.tours").add("payment_plan_portal_phone_tour", {
             content: "Cards are named by brand and last four digits",
             trigger: ".o_payment_plan_card:contains('•••• 4321')",
         },
+        {
+            content: "Each card says which plan it pays",
+            trigger: ".o_payment_plan_card:contains('•••• 4321') .o_payment_plan_card_plans:contains('Phone plan')",
+        },
         assertNothingOverflows("/my/cards"),
+        assertTapTargets("/my/cards", ".o_payment_plan_card .btn, a.btn.o_payment_plan_tap"),
+        {
+            content: "Go to the portal's home",
+            trigger: "body",
+            run: () => {
+                window.location.href = "/my";
+            },
+            expectUnloadPage: true,
+        },
+        {
+            content: "The home's entries show their number",
+            trigger: ".o_portal_index_card:contains('Payment Plans'):contains('1')",
+        },
+        {
+            trigger: ".o_portal_index_card:contains('Cards'):contains('1')",
+        },
+        assertTapTargets("/my", ".o_payment_plan_home_alert .btn"),
+        assertNothingOverflows("/my"),
     ],
 });
 
