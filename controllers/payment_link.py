@@ -23,7 +23,12 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
                 {'problem': problem, 'company': link_sudo.company_id or request.env.company},
                 status=403 if problem == 'invalid' else 410,
             )
-        values = {'link': link_sudo, 'company': link_sudo.company_id}
+        values = {
+            'link': link_sudo,
+            'company': link_sudo.company_id,
+            'payments': link_sudo._get_payments(),
+            'receipt_url': f'/payment_plan/pay/{link_sudo.id}/{token}/receipt',
+        }
         amount = link_sudo._get_amount_due()
         if problem == 'paid' or not amount:
             return request.render('payment_plan.payment_link_page', {**values, 'paid': True})
@@ -56,6 +61,37 @@ class PaymentPlanPaymentLinkController(PaymentPlanPortal):
             }
         )
         return request.render('payment_plan.payment_link_page', values)
+
+    @http.route(
+        f'{_pay_url}/receipt/<int:tx_id>',
+        type='http',
+        auth='public',
+        methods=['GET'],
+        website=True,
+        sitemap=False,
+    )
+    def payment_link_receipt(self, link_id, token, tx_id, **_kwargs):
+        """The receipt (PDF) of a payment made through the link, for its holder."""
+        link_sudo, problem = request.env['payment.plan.payment.link']._check_link(link_id, token)
+        if problem in ('invalid', 'expired'):
+            raise request.not_found()
+        tx_sudo = link_sudo._get_payments().filtered(lambda tx: tx.id == tx_id)
+        if not tx_sudo.payment_id:
+            raise request.not_found()
+        pdf, _type = (
+            request.env['ir.actions.report']
+            .sudo()
+            ._render_qweb_pdf('account.action_report_payment_receipt', tx_sudo.payment_id.ids)
+        )
+        filename = f'{tx_sudo.reference}.pdf'.replace('/', '-')
+        return request.make_response(
+            pdf,
+            headers=[
+                ('Content-Type', 'application/pdf'),
+                ('Content-Length', len(pdf)),
+                ('Content-Disposition', http.content_disposition(filename)),
+            ],
+        )
 
     @http.route(f'{_pay_url}/transaction', type='jsonrpc', auth='public')
     def payment_link_transaction(self, link_id, token, access_token=None, **kwargs):

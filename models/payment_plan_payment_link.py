@@ -140,14 +140,15 @@ class PaymentPlanPaymentLink(models.Model):
                 return 0.0
             return min(self.amount, sum(open_amounts.values()))
         # An amount without an invoice: what its done payments (recorded or not yet) left.
-        paid = sum(
-            self.sudo()
-            .transaction_ids.filtered(
-                lambda tx: tx.state == 'done' and tx.operation not in ('validation', 'refund')
-            )
-            .mapped('amount')
-        )
+        paid = sum(self._get_payments().mapped('amount'))
         return self.currency_id.round(max(self.amount - paid, 0.0))
+
+    def _get_payments(self):
+        """Return the payments made through the link (done, neither validations nor refunds)."""
+        self.ensure_one()
+        return self.sudo().transaction_ids.filtered(
+            lambda tx: tx.state == 'done' and tx.operation not in ('validation', 'refund')
+        )
 
     def _lock_for_payment(self):
         """Take the link (and its invoices) for one payment at a time, or refuse.

@@ -1,6 +1,7 @@
 """Payment links: an amount (or an open invoice) a customer pays by link, email and/or SMS, on the
 provider's own form, where they may save the card with their consent."""
 
+import re
 from datetime import timedelta
 
 from odoo import fields
@@ -118,7 +119,35 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
         self.assertEqual(consent.channel, 'checkout')
         with mute_logger('odoo.http'), self.assertRaisesRegex(JsonRpcException, 'Forbidden'):
             self._pay(link)
-        self.assertIn('this payment is made', self.url_open(link._get_url()).text)
+        # The thank-you page: the amount, the reference, and the receipt to download.
+        thanks = self.url_open(link._get_url()).text
+        self.assertIn('this payment is made', thanks)
+        self.assertRegex(thanks, r'o_payment_plan_link_amount">\$\s80\.00<')
+        self.assertIn(f'o_payment_plan_link_reference">{tx.reference}<', thanks)
+        receipt_url = re.search(r'href="([^"]+/receipt/\d+)"', thanks).group(1)
+        receipt = self.url_open(receipt_url)
+        self.assertEqual(receipt.status_code, 200)
+        self.assertEqual(receipt.headers['Content-Type'], 'application/pdf')
+        # Odoo's tests render reports as HTML: the receipt of this payment.
+        self.assertIn(b'Payment Receipt', receipt.content)
+        self.assertIn(tx.payment_id.name.encode(), receipt.content)
+        # Another link's token, or a transaction of another link: nothing.
+        other = self.env['payment.transaction'].create(
+            {
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'partner_id': self.customer.id,
+                'amount': 5.0,
+                'currency_id': self.currency.id,
+                'reference': 'OTHER-PAYMENT',
+                'state': 'done',
+            }
+        )
+        with mute_logger('odoo.http'):
+            tampered = receipt_url.replace(f'/receipt/{tx.id}', f'/receipt/{other.id}')
+            self.assertEqual(self.url_open(tampered).status_code, 404)
+            forged = receipt_url.replace(link.sudo().access_token, 'x' * 43)
+            self.assertEqual(self.url_open(forged).status_code, 404)
 
     def test_an_amount_and_a_reason_without_an_invoice(self):
         # A plan user who does not see invoices sends an amount of their own.
