@@ -4,9 +4,11 @@ Run by scripts/check_demo (which sets up the environment first). Starts a local 
 keeps what it receives, starts scripts/serve with its mail sent there, waits for /web/login,
 creates an order sold in 3 installments (as the salesperson does, through Odoo's web API), then
 has headless Chromium open the order's payment link as the customer and pay its first
-installment on the Demo provider (the tour `payment_plan_demo_pay_link_tour`). Checks, on the
-running server: the order is confirmed, locked and paid, its plan runs on the saved card, and
-the customer received the mail of the order with its PDF. Nothing of Odoo is patched.
+installment on the Demo provider (the tour `payment_plan_demo_pay_link_tour`), from the link of
+the mail the customer received (its subject names the company and the order, and it has one
+payment button). Checks, on the running server: the order is confirmed, locked and paid, its
+plan runs on the saved card, the customer received the mail of the order with its PDF, no mail
+has a technical subject, and the server logged no traceback. Nothing of Odoo is patched.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import email
 import http.cookiejar
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -358,6 +361,52 @@ def check_order_paid(odoo, order):
     return values['name'], problems
 
 
+def wait_for_mail(sink, predicate, timeout=60):
+    """Return the first message of the sink that `predicate` accepts, waiting for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = next((message for message in list(sink.messages) if predicate(message)), None)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(2)
+
+
+def html_of(message):
+    body = message.get_body(preferencelist=('html',))
+    return body.get_content() if body else ''
+
+
+def payment_link_of_mail(sink, odoo, order):
+    """The first payment's mail of `order`: its subject, and the one payment link it holds (the
+    order's own). Returns the link, or raises what is wrong."""
+    [values] = odoo.call('sale.order', 'read', [order], ['name', 'company_id'])
+    name, company = values['name'], values['company_id'][1]
+    mail = wait_for_mail(
+        sink,
+        lambda m: CUSTOMER_EMAIL in m.get('To', '') and 'first installment' in m.get('Subject', ''),
+    )
+    if not mail:
+        subjects = [f"{m.get('To')}: {m.get('Subject')}" for m in sink.messages]
+        raise RuntimeError(f"no first-payment mail of {name} reached the customer: {subjects}")
+    subject = mail['Subject']
+    if company not in subject or name not in subject:
+        raise RuntimeError(f"the first-payment mail's subject names neither {company} nor {name}")
+    links = set(re.findall(r'href="([^"]*/my/orders/[^"]*payment_amount=[^"]*)"', html_of(mail)))
+    if len(links) != 1:
+        raise RuntimeError(f"the first-payment mail holds {len(links)} payment links: {links}")
+    say(f'mail received by the customer: "{subject}", with one payment link')
+    return links.pop().replace('&amp;', '&')
+
+
+def technical_subjects(sink):
+    """Subjects that show a record's technical name (model,id) instead of a human one."""
+    return [
+        m.get('Subject')
+        for m in sink.messages
+        if re.search(r'\b[a-z_]+\.[a-z_.]+,\s*\d+', m.get('Subject') or '')
+    ]
+
+
 def order_mail_with_pdf(sink, order_name):
     for message in sink.messages:
         if CUSTOMER_EMAIL not in message.get('To', '') or order_name not in message.get(
@@ -399,7 +448,10 @@ def main():
             odoo = Odoo(base_url)
             odoo.login(args.database, 'admin', 'admin')
             order, link = sell_in_installments(odoo)
-            parts = urlsplit(link)
+            mailed_link = payment_link_of_mail(sink, odoo, order)
+            if urlsplit(mailed_link)[2:4] != urlsplit(link)[2:4]:
+                raise RuntimeError(f"the mail's link {mailed_link} is not the order's {link}")
+            parts = urlsplit(mailed_link)
             url = f"{base_url}{parts.path}?{parts.query}&debug=tests"
             browser = Browser()
             browser.run_tour(url, TOUR)
@@ -418,6 +470,9 @@ def main():
                 problems.append(
                     f"no mail of {order_name} with its PDF reached the customer: {subjects}"
                 )
+            technical = technical_subjects(sink)
+            if technical:
+                problems.append(f"mails with a technical subject: {technical}")
             log.flush()
             logged = tracebacks(log_path)
             if logged:

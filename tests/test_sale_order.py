@@ -373,3 +373,20 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         self.assertIn(order.currency_id.format(100.0), order.payment_plan_preview)
         order.payment_plan_installment_count = 12
         self.assertTrue(order.payment_plan_preview.startswith("12 × "))
+
+
+@tagged('post_install', '-at_install')
+class TestOrderPaidByPlanOnAPhone(PaymentPlanCommon, HttpCase):
+    """The customer pays an order's first installment from its link on a 390 px phone."""
+
+    browser_size = '390x844'
+    touch_enabled = True
+
+    def test_tour_the_first_payment_from_the_link_on_a_phone(self):
+        self.provider.write({'is_published': True})
+        order = self._create_installments_order(price=300.0)
+        order.action_confirm()
+        link = order._get_payment_plan_link().removeprefix(order.get_base_url())
+        self.start_tour(link, 'payment_plan_demo_pay_link_tour')
+        self.assertEqual((order.state, order.payment_plan_status), ('sale', 'paid'))
+        self.assertEqual(order.payment_plan_id.state, 'active')

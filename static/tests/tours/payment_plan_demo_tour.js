@@ -9,6 +9,28 @@ registry.category("web_tour.tours").add("payment_plan_demo_pay_link_tour", {
             trigger: "#modalaccept.show",
         },
         {
+            content: "It asks for the first installment only: no full amount to choose",
+            trigger: "#modalaccept:not(:has(button[name='o_sale_portal_amount_total_button']))",
+        },
+        {
+            content: "Right above the card form, what the payer agrees to",
+            trigger: "#modalaccept .o_payment_plan_consent_text:contains('keeps my card on file and charges it')",
+        },
+        {
+            content: "The page shows the schedule: today's payment, then the next dates",
+            trigger: ".o_payment_plan_order_preview tbody tr:first-child:contains('Today')",
+        },
+        {
+            content: "Nothing is wider than the screen",
+            trigger: "body",
+            run() {
+                const overflow = document.documentElement.scrollWidth - window.innerWidth;
+                if (overflow > 1) {
+                    throw new Error(`the order's page overflows the screen by ${overflow}px`);
+                }
+            },
+        },
+        {
             content: "Choose the Demo provider's card form",
             trigger: "#modalaccept input[name='o_payment_radio']",
             run: "click",
@@ -32,6 +54,10 @@ registry.category("web_tour.tours").add("payment_plan_demo_pay_link_tour", {
         {
             content: "The first installment is the amount paid",
             trigger: ".alert:contains('Amount paid')",
+        },
+        {
+            content: "The order names its plan and the next charge",
+            trigger: "#payment_plan_order_running:contains('Next charge')",
         },
     ],
 });
