@@ -12,7 +12,6 @@
         'account_payment',
         'portal',
         'sms',
-        'payment_redsys',
         'queue_job',
     ],
     'data': [

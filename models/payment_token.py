@@ -32,13 +32,6 @@ class PaymentToken(models.Model):
         copy=False,
         help="When the customer was told that this card, which pays running plans, expires soon.",
     )
-    redsys_cof_txnid = fields.Char(
-        string="Redsys Network Transaction",
-        readonly=True,
-        copy=False,
-        help="The card network's id of the payment that saved the card: Redsys's "
-        "merchant-initiated charges quote it (DS_MERCHANT_COF_TXNID).",
-    )
     payment_plan_ids = fields.One2many(
         string="Payment Plans",
         comodel_name='payment.plan',
@@ -243,18 +236,6 @@ class PaymentToken(models.Model):
             )
         plans.token_id = self
         return plans
-
-    def _get_available_tokens(self, providers_ids, partner_id, is_validation=False, **kwargs):
-        """Override of `payment` not to offer a card saved with Redsys for a payment the customer
-        makes: Redsys charges it merchant-initiated only, without the customer's authentication
-        that a payment they make needs (they pay with Redsys's form). Their cards page still lists
-        it."""
-        tokens = super()._get_available_tokens(
-            providers_ids, partner_id, is_validation=is_validation, **kwargs
-        )
-        if is_validation:
-            return tokens
-        return tokens.filtered(lambda token: token.provider_code != 'redsys')
 
     def action_set_default(self):
         """Make this card the one charged by default for its customer in its company."""
