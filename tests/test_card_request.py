@@ -198,6 +198,15 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertFalse(self.other_customer.payment_token_ids)
         self.assertEqual(mine.state, 'sent')
 
+    def test_the_links_sent_are_counted_in_words(self):
+        customers = self.customer | self.other_customer
+        wizard = (
+            self.env['payment.plan.card.request.wizard']
+            .with_context(active_model='res.partner', active_ids=customers.ids)
+            .create({'channel': 'email'})
+        )
+        self.assertEqual(wizard.action_send()['params']['message'], "2 links sent.")
+
     def test_customers_without_address_are_skipped(self):
         self.other_customer.email = False
         wizard = (
@@ -209,6 +218,7 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         )
         self.assertEqual(wizard.unreachable_count, 1)
         action = wizard.action_send()
+        self.assertTrue(action['params']['message'].startswith("1 link sent. "))
         self.assertIn("Oscar Other", action['params']['message'])
         self.assertFalse(
             self.env['payment.plan.card.request'].search(
