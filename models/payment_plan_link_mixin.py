@@ -3,6 +3,7 @@ import secrets
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 from odoo.addons.payment_plan import const
 
@@ -139,6 +140,16 @@ class PaymentPlanLinkMixin(models.AbstractModel):
         ):
             return self.sudo().browse()
         return record_sudo
+
+    def _get_expiry_date_display(self):
+        """Return the day the link expires on, in the customer's time zone (else the company's):
+        the same day in the mail and on the page, whoever sends or opens it.
+
+        :rtype: str
+        """
+        self.ensure_one()
+        tz = self.partner_id.tz or self.company_id.partner_id.tz or 'UTC'
+        return format_date(self.with_context(tz=tz).env, self.date_expiry)
 
     def _get_url(self, redacted=False):
         """Return the link the customer opens.

@@ -4,9 +4,9 @@ import lxml.html
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, freeze_time, tagged
 from odoo.tests.common import JsonRpcException
-from odoo.tools import mute_logger
+from odoo.tools import html2plaintext, mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -197,6 +197,21 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertFalse(self.customer.payment_token_ids)
         self.assertFalse(self.other_customer.payment_token_ids)
         self.assertEqual(mine.state, 'sent')
+
+    def test_the_mail_and_the_page_give_the_same_expiry_day_in_the_customers_time_zone(self):
+        # Sent from New York at 22:30 UTC: the link expires in 7 days at 22:30 UTC, which is
+        # already the next day for the customer in Auckland.
+        self.plan_user.tz = 'America/New_York'
+        self.customer.tz = 'Pacific/Auckland'
+        with freeze_time('2026-04-28 22:30:00'):
+            request = self._request(channel='email')
+            mail = self.env['mail.mail'].search(
+                [('model', '=', 'payment.plan.card.request'), ('res_id', '=', request.id)]
+            )
+            mail_text = ' '.join(html2plaintext(mail.body_html).split())
+            page_text = ' '.join(html2plaintext(self.url_open(request._get_url()).text).split())
+        self.assertIn("expires on 05/06/2026", mail_text)
+        self.assertIn("expires on 05/06/2026", page_text)
 
     def test_the_links_sent_are_counted_in_words(self):
         customers = self.customer | self.other_customer

@@ -6,8 +6,8 @@ from datetime import timedelta
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
-from odoo.tools import mute_logger
+from odoo.tests import HttpCase, JsonRpcException, freeze_time, new_test_user, tagged
+from odoo.tools import html2plaintext, mute_logger
 
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -268,3 +268,16 @@ class TestPaymentLink(PaymentPlanCommon, MockEmail, MockSMS, HttpCase):
         link.action_cancel()
         link.invalidate_recordset()
         self.assertFalse(link.with_user(self.plan_manager).link_url, "a cancelled link is no link")
+
+    def test_the_mail_and_the_page_give_the_same_expiry_day_in_the_customers_time_zone(self):
+        # Sent by someone in New York at 22:30 UTC: the link expires in 30 days at 22:30 UTC, which
+        # is already the next day for the customer in Auckland.
+        self.biller.tz = 'America/New_York'
+        self.customer.tz = 'Pacific/Auckland'
+        with freeze_time('2026-04-05 22:30:00'):
+            link = self._send()
+            self.assertEqual(fields.Datetime.to_string(link.date_expiry), '2026-05-05 22:30:00')
+            mail_text = ' '.join(html2plaintext(link.sudo().mail_id.body_html).split())
+            page_text = ' '.join(html2plaintext(self.url_open(link._get_url()).text).split())
+        self.assertIn("expires on 05/06/2026", mail_text)
+        self.assertIn("expires on 05/06/2026", page_text)
