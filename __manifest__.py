@@ -1,6 +1,6 @@
 {
     'name': "Payment Plans",
-    'version': '19.0.1.5.0',
+    'version': '19.0.1.6.0',
     'category': 'Accounting/Payment',
     'sequence': 360,
     'summary': "Cards on file, subscriptions, installments and mass charges collected without the customer.",

@@ -194,6 +194,15 @@ CARD_REQUEST_STATES = [
 ]
 CARD_REQUEST_VALIDITY_DAYS = 7
 
+# What became of a link's mail and/or SMS, from the least to the most worrying.
+LINK_DELIVERY_STATES = [
+    ('sent', "Sent"),
+    ('pending', "Waiting to Be Sent"),
+    ('cancelled', "Not Sent"),
+    ('bounced', "Bounced"),
+    ('failed', "Failed"),
+]
+
 # Payment links (an amount to pay, sent to a customer).
 PAYMENT_LINK_CHANNELS = [
     ('email', "Email"),

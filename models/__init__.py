@@ -3,6 +3,7 @@ from . import payment_plan_link_mixin
 from . import (
     account_move,
     account_payment,
+    mail_mail,
     payment_plan,
     payment_plan_activation,
     payment_plan_card_request,

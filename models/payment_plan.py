@@ -450,13 +450,18 @@ class PaymentPlan(models.Model):
     def _compute_schedule_display(self):
         for plan in self:
             every = plan._get_interval_label()
+            count = plan.installment_count
             if plan.plan_type == 'installments':
-                plan.schedule_display = self.env._(
-                    "%(count)s installments, %(every)s", count=plan.installment_count, every=every
+                plan.schedule_display = (
+                    self.env._("%(every)s, 1 installment", every=every)
+                    if count == 1
+                    else self.env._("%(every)s, %(count)s installments", every=every, count=count)
                 )
-            elif plan.installment_count:
-                plan.schedule_display = self.env._(
-                    "%(every)s, %(count)s periods", every=every, count=plan.installment_count
+            elif count:
+                plan.schedule_display = (
+                    self.env._("%(every)s, 1 period", every=every)
+                    if count == 1
+                    else self.env._("%(every)s, %(count)s periods", every=every, count=count)
                 )
             elif plan.date_end:
                 plan.schedule_display = self.env._(
@@ -468,16 +473,23 @@ class PaymentPlan(models.Model):
                 plan.schedule_display = self.env._("%(every)s, no end", every=every)
 
     def _get_interval_label(self):
-        """Return "Every 1 month", "Every 2 weeks"...: the plan's interval, in words."""
+        """Return "Every month", "Every 2 weeks"...: the plan's interval, in words."""
         self.ensure_one()
         number = self.interval_number or 1
-        if self.interval_unit == 'week':
-            return self.env._("Every %(number)s week(s)", number=number)
-        if self.interval_unit == 'month':
-            return self.env._("Every %(number)s month(s)", number=number)
-        if self.interval_unit == 'year':
-            return self.env._("Every %(number)s year(s)", number=number)
-        return self.env._("Every %(number)s day(s)", number=number)
+        unit = self.interval_unit or 'day'
+        if number == 1:
+            return {
+                'day': self.env._("Every day"),
+                'week': self.env._("Every week"),
+                'month': self.env._("Every month"),
+                'year': self.env._("Every year"),
+            }[unit]
+        return {
+            'day': self.env._("Every %(number)s days", number=number),
+            'week': self.env._("Every %(number)s weeks", number=number),
+            'month': self.env._("Every %(number)s months", number=number),
+            'year': self.env._("Every %(number)s years", number=number),
+        }[unit]
 
     # === CONSTRAINT METHODS === #
 
@@ -1371,12 +1383,15 @@ class PaymentPlan(models.Model):
     def _describe_unpaid(self, installments):
         """Return a line telling the unpaid `installments` of the plan (for the chatter)."""
         self.ensure_one()
-        return self.env._(
-            "%(count)s unpaid installment(s) of %(total)s from %(date)s",
-            count=len(installments),
-            total=self.currency_id.format(sum(installments.mapped('amount'))),
-            date=format_date(self.env, min(installments.mapped('due_date'), default=False)) or "-",
-        )
+        values = {
+            'count': len(installments),
+            'total': self.currency_id.format(sum(installments.mapped('amount'))),
+            'date': format_date(self.env, min(installments.mapped('due_date'), default=False))
+            or "-",
+        }
+        if len(installments) == 1:
+            return self.env._("1 unpaid installment of %(total)s from %(date)s", **values)
+        return self.env._("%(count)s unpaid installments of %(total)s from %(date)s", **values)
 
     def _prepare_installment_values(self, sequence, due_date, amount):
         """Return the values of the installment number `sequence` of the plan."""

@@ -117,7 +117,9 @@ class PaymentPlanChargeBatch(models.Model):
             raise UserError(self.env._("No line of %(batch)s failed.", batch=self.name))
         failed._set_queued()
         self.message_post(
-            body=self.env._("%(count)s failed line(s) charged again.", count=len(failed))
+            body=self.env._("1 failed line charged again.")
+            if len(failed) == 1
+            else self.env._("%(count)s failed lines charged again.", count=len(failed))
         )
         return self._process()
 

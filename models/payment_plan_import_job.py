@@ -30,7 +30,8 @@ class PaymentPlanImportJob(models.Model):
     _inherit = ['mail.thread']
     _order = 'id desc'
 
-    name = fields.Char(string="Reference", required=True, readonly=True, copy=False, default="/")
+    # Given when the import gets its file: opening a new import and leaving it takes no number.
+    name = fields.Char(string="Reference", readonly=True, copy=False)
     user_id = fields.Many2one(
         string="Requested By",
         comodel_name='res.users',
@@ -72,6 +73,11 @@ class PaymentPlanImportJob(models.Model):
 
     # === COMPUTE METHODS === #
 
+    @api.depends('name')
+    def _compute_display_name(self):
+        for job in self:
+            job.display_name = job.name or self.env._("New Import")
+
     @api.depends('issue_ids.kind')
     def _compute_error_count(self):
         for job in self:
@@ -90,8 +96,8 @@ class PaymentPlanImportJob(models.Model):
             if not self.env.su:
                 # The import applies what its requester may change: the user who creates it.
                 vals['user_id'] = self.env.uid
-            if vals.get('name', '/') == '/':
-                vals['name'] = self.env['ir.sequence'].next_by_code('payment.plan.import.job')
+            if vals.get('file') and not vals.get('name'):
+                vals['name'] = self._get_next_name()
         return super().create(vals_list)
 
     def write(self, vals):
@@ -105,7 +111,19 @@ class PaymentPlanImportJob(models.Model):
         if 'file' in vals:
             vals = {**vals, 'state': 'draft', 'row_count': 0}
             self.issue_ids.sudo().unlink()  # The job's own report: users only read it.
-        return super().write(vals)
+        result = super().write(vals)
+        if vals.get('file'):
+            for job in self.filtered(lambda j: not j.name):
+                job.name = self._get_next_name()
+        return result
+
+    @api.autovacuum
+    def _gc_empty_drafts(self):
+        """Delete the imports left without a file a day ago: a form opened, then left."""
+        threshold = fields.Datetime.subtract(fields.Datetime.now(), days=1)
+        self.sudo().search(
+            [('state', '=', 'draft'), ('file', '=', False), ('create_date', '<', threshold)]
+        ).unlink()
 
     # === ACTION METHODS === #
 
@@ -149,6 +167,10 @@ class PaymentPlanImportJob(models.Model):
         return True
 
     # === BUSINESS METHODS === #
+
+    @api.model
+    def _get_next_name(self):
+        return self.env['ir.sequence'].next_by_code('payment.plan.import.job')
 
     def _read_file(self):
         """Return the clean rows of the file and its errors ([(line, column, code, value)])."""

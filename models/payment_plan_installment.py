@@ -915,12 +915,11 @@ class PaymentPlanInstallment(models.Model):
         paid = self._set_paid()
         if note:
             for plan, installments in paid.grouped('plan_id').items():
+                values = {'names': installments._get_names(), 'note': note}
                 plan.message_post(
-                    body=self.env._(
-                        "Installment(s) %(names)s paid: %(note)s.",
-                        names=installments._get_names(),
-                        note=note,
-                    )
+                    body=self.env._("Installment %(names)s paid: %(note)s.", **values)
+                    if len(installments) == 1
+                    else self.env._("Installments %(names)s paid: %(note)s.", **values)
                 )
         paid.plan_id._check_done()
         paid.plan_id.sale_order_id.filtered(
@@ -1001,12 +1000,18 @@ class PaymentPlanInstallment(models.Model):
                 summary=self.env._("Payment denied: %(name)s", name=installment.name),
                 note=installment.last_error,
             )
+            values = {
+                'name': installment.name,
+                'count': installment.attempt_count,
+                'error': installment.last_error or "",
+            }
             plan.message_post(
                 body=self.env._(
-                    "Installment %(name)s was denied after %(count)s attempt(s): %(error)s",
-                    name=installment.name,
-                    count=installment.attempt_count,
-                    error=installment.last_error or "",
+                    "Installment %(name)s was denied after 1 attempt: %(error)s", **values
+                )
+                if installment.attempt_count == 1
+                else self.env._(
+                    "Installment %(name)s was denied after %(count)s attempts: %(error)s", **values
                 ),
             )
             template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')

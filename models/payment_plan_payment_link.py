@@ -68,10 +68,20 @@ class PaymentPlanPaymentLink(models.Model):
     )
     status = fields.Selection(
         string="Link Status",
-        selection=[*const.PAYMENT_LINK_STATES, ('expired', "Expired")],
+        selection=[
+            *const.PAYMENT_LINK_STATES,
+            ('expired', "Expired"),
+            ('undelivered', "Not Delivered"),
+        ],
         compute='_compute_status',
-        help="Where the link stands: sent, opened by the customer, paid, cancelled, or expired "
-        "unpaid.",
+        help="Where the link stands: sent, not delivered (its mail or SMS failed), opened by the "
+        "customer, paid, cancelled, or expired unpaid.",
+    )
+    link_url = fields.Char(
+        string="Link",
+        compute='_compute_link_url',
+        groups='payment_plan.group_manager',
+        help="The customer's link, to send them another way: it is theirs only, like a password.",
     )
     date_expiry = fields.Datetime(
         string="Expires On",
@@ -104,12 +114,22 @@ class PaymentPlanPaymentLink(models.Model):
                 customer=link.partner_id.display_name,
             )
 
-    @api.depends('state', 'date_expiry')
+    @api.depends('state', 'date_expiry', 'delivery_state')
     def _compute_status(self):
         now = fields.Datetime.now()
         for link in self:
-            expired = link.state in ('sent', 'opened') and link.date_expiry < now
-            link.status = 'expired' if expired else link.state
+            if link.state in ('sent', 'opened') and link.date_expiry < now:
+                link.status = 'expired'
+            elif link.state == 'sent' and link.delivery_state in ('failed', 'bounced'):
+                link.status = 'undelivered'
+            else:
+                link.status = link.state
+
+    def _compute_link_url(self):
+        now = fields.Datetime.now()
+        for link in self:
+            usable = link.state in ('sent', 'opened') and link.date_expiry >= now
+            link.link_url = usable and link._get_url()
 
     # === BUSINESS METHODS === #
 

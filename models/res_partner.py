@@ -469,6 +469,9 @@ class ResPartner(models.Model):
 
         The chatter, which any employee may read, shows `redacted_text`; only the SMS itself
         carries `text`.
+
+        :return: The chatter's copy, whose SMS notification tells whether the SMS was delivered.
+        :rtype: mail.message
         """
         self.ensure_one()
         copy_sudo = self._message_log(body=redacted_text, message_type='sms', partner_ids=self.ids)
@@ -478,6 +481,7 @@ class ResPartner(models.Model):
             sms_content=text,
             sms_pid_to_number={self.id: self.phone_sanitized},
         )
+        return copy_sudo
 
     def _payment_plan_get_card_holders(self):
         """Return the partners whose cards may pay for this customer: the customer and their

@@ -101,3 +101,32 @@ class TestBackendTours(PaymentPlanCommon, HttpCase):
         self.start_tour(
             f'/odoo/sales/{order.id}', 'payment_plan_subscription_quotation_tour', login='admin'
         )
+
+    def test_customer_list_reads_name_and_default_card_whole_on_a_laptop_screen(self):
+        customer = self.env['res.partner'].create(
+            {
+                'name': "Maria Valentina Montenegro Albuquerque",
+                'email': 'maria.valentina.montenegro@example.com',
+                'phone': '+34 600 000 005',
+            }
+        )
+        self._create_card(partner=customer, details='0005')
+        self.assertIn("0005", customer.default_token_id.display_name)
+        self.plan_user.write({'password': 'plan_user'})
+        action = self.env.ref('payment_plan.res_partner_action_payment_plan').copy(
+            {'domain': [('id', '=', customer.id)], 'context': {}}
+        )
+        # The browser of the tests is 1366px wide, as a laptop screen.
+        self.start_tour(
+            f'/odoo/action-{action.id}?view_type=list',
+            'payment_plan_customer_list_fits_tour',
+            login='plan_user',
+        )
+
+    def test_card_expiry_reads_month_and_year_without_separator(self):
+        card = self._create_card(details='0005', expiry_month=12, expiry_year=2028)
+        self.start_tour(
+            f'/odoo/action-payment.action_payment_token/{card.id}',
+            'payment_plan_card_expiry_tour',
+            login='admin',
+        )

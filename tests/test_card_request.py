@@ -4,9 +4,9 @@ import lxml.html
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, freeze_time, tagged
 from odoo.tests.common import JsonRpcException
-from odoo.tools import mute_logger
+from odoo.tools import html2plaintext, mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
 
@@ -204,6 +204,30 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         self.assertFalse(self.other_customer.payment_token_ids)
         self.assertEqual(mine.state, 'sent')
 
+    def test_the_mail_and_the_page_give_the_same_expiry_day_in_the_customers_time_zone(self):
+        # Sent from New York at 22:30 UTC: the link expires in 7 days at 22:30 UTC, which is
+        # already the next day for the customer in Auckland.
+        self.plan_user.tz = 'America/New_York'
+        self.customer.tz = 'Pacific/Auckland'
+        with freeze_time('2026-04-28 22:30:00'):
+            request = self._request(channel='email')
+            mail = self.env['mail.mail'].search(
+                [('model', '=', 'payment.plan.card.request'), ('res_id', '=', request.id)]
+            )
+            mail_text = ' '.join(html2plaintext(mail.body_html).split())
+            page_text = ' '.join(html2plaintext(self.url_open(request._get_url()).text).split())
+        self.assertIn("expires on 05/06/2026", mail_text)
+        self.assertIn("expires on 05/06/2026", page_text)
+
+    def test_the_links_sent_are_counted_in_words(self):
+        customers = self.customer | self.other_customer
+        wizard = (
+            self.env['payment.plan.card.request.wizard']
+            .with_context(active_model='res.partner', active_ids=customers.ids)
+            .create({'channel': 'email'})
+        )
+        self.assertEqual(wizard.action_send()['params']['message'], "2 links sent.")
+
     def test_customers_without_address_are_skipped(self):
         self.other_customer.email = False
         wizard = (
@@ -215,6 +239,7 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         )
         self.assertEqual(wizard.unreachable_count, 1)
         action = wizard.action_send()
+        self.assertTrue(action['params']['message'].startswith("1 link sent. "))
         self.assertIn("Oscar Other", action['params']['message'])
         self.assertFalse(
             self.env['payment.plan.card.request'].search(

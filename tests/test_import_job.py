@@ -1,12 +1,13 @@
 import base64
 import threading
 import uuid
+from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import Form, HttpCase, freeze_time, new_test_user, tagged
 
 from odoo.addons.payment_plan.tests.common import ConcurrencyCommon, PaymentPlanCommon
 
@@ -36,6 +37,42 @@ class TestImportJob(PaymentPlanCommon):
 
     def _errors(self, job):
         return [(i.line, i.column) for i in job.issue_ids.filtered(lambda i: i.kind == 'error')]
+
+    def test_opening_a_new_import_and_leaving_it_leaves_no_record(self):
+        Job = self.env['payment.plan.import.job'].with_user(self.plan_user)
+        count = Job.search_count([])
+        form = Form(Job)
+        self.assertFalse(form.name, "no number is taken by opening the form: it reads New Import")
+        # Saved without its file (leaving the form, switching tabs), the form is refused.
+        with self.assertRaisesRegex(AssertionError, 'file is a required field'):
+            form.save()
+        self.assertEqual(Job.search_count([]), count)
+        # The template is downloaded by a link, without saving the new import first.
+        arch = Job.get_views([(False, 'form')])['views']['form']['arch']
+        self.assertIn('<a href="/payment_plan/import/template">', arch)
+
+    def test_an_import_is_numbered_when_it_gets_its_file(self):
+        Job = self.env['payment.plan.import.job'].with_user(self.plan_user)
+        job = self._job(HEADER)
+        self.assertRegex(job.name, r'^IMP/\d{4}/\d{5}$')
+        self.assertEqual(job.display_name, job.name)
+        later = Job.create({})
+        self.assertEqual((later.name, later.display_name), (False, "New Import"))
+        later.write({'file': base64.b64encode(HEADER.encode()), 'filename': 'customers.csv'})
+        self.assertRegex(later.name, r'^IMP/\d{4}/\d{5}$')
+        self.assertNotEqual(later.name, job.name)
+
+    def test_imports_left_without_a_file_are_forgotten_the_next_day(self):
+        Job = self.env['payment.plan.import.job'].with_user(self.plan_user)
+        empty = Job.create({})
+        with_file = self._job(HEADER)
+        created = empty.create_date
+        with freeze_time(created + timedelta(hours=23)):
+            Job._gc_empty_drafts()
+        self.assertEqual((empty | with_file).exists(), empty | with_file, "kept a day")
+        with freeze_time(created + timedelta(hours=25)):
+            Job._gc_empty_drafts()
+        self.assertEqual((empty | with_file).exists(), with_file)
 
     def test_valid_file_creates_exact_records(self):
         text = '\n'.join(

@@ -7,14 +7,16 @@ from datetime import timedelta
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
-from odoo.tools import mute_logger
+from odoo.tests import HttpCase, JsonRpcException, freeze_time, new_test_user, tagged
+from odoo.tools import html2plaintext, mute_logger
 
+from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.sms.tests.common import MockSMS
 
 
 @tagged('post_install', '-at_install')
-class TestPaymentLink(PaymentPlanCommon, HttpCase):
+class TestPaymentLink(PaymentPlanCommon, MockEmail, MockSMS, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -78,7 +80,8 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
         return tx
 
     def test_the_oldest_open_invoice_is_proposed_and_the_link_mailed_and_texted(self):
-        link = self._send(channel='email_sms')
+        with self.mockSMSGateway():
+            link = self._send(channel='email_sms')
         self.assertEqual(link.invoice_ids, self.invoice)
         self.assertEqual(link.amount, 80.0)
         self.assertEqual(link.reason, f"Invoice {self.invoice.name}")
@@ -227,3 +230,83 @@ class TestPaymentLink(PaymentPlanCommon, HttpCase):
         self.assertEqual((tx.partner_address, tx.partner_city), ("Rua Augusta 12", "Lisboa"))
         self.assertEqual(self.invoice.amount_residual, 0.0)
         self.assertEqual(link.status, 'paid')
+
+    def _labels(self, link, *fields_):
+        """Return what the list and the form read for `fields_` of `link`: their labels."""
+        return tuple(
+            dict(link._fields[name]._description_selection(link.env)).get(link[name], "")
+            for name in fields_
+        )
+
+    def test_a_link_whose_mail_failed_reads_not_delivered_not_sent(self):
+        self.customer.email = 'paula.payer-at-example'  # Not an address: the mail cannot go.
+        link = self._send()
+        self.assertEqual(
+            self._labels(link, 'status', 'delivery_state'), ("Sent", "Waiting to Be Sent")
+        )
+        with self.mock_mail_gateway(mail_unlink_sent=True):
+            link.sudo().mail_id.send()
+        link.invalidate_recordset()
+        self.assertEqual(
+            self._labels(link.with_user(self.biller), 'status', 'delivery_state'),
+            ("Not Delivered", "Failed"),
+        )
+        self.assertIn("Invalid", link.with_user(self.biller).delivery_error)
+
+    def test_a_link_whose_mail_went_reads_sent(self):
+        link = self._send()
+        with self.mock_mail_gateway(mail_unlink_sent=True):
+            link.sudo().mail_id.send()
+        link.invalidate_recordset()
+        self.assertFalse(
+            link.sudo().mail_id, "the mail, with the link's secret, is deleted once sent"
+        )
+        self.assertEqual(self._labels(link, 'status', 'delivery_state'), ("Sent", "Sent"))
+        self.assertFalse(link.delivery_error)
+
+    def test_a_link_whose_sms_failed_reads_not_delivered_not_sent(self):
+        with self.mockSMSGateway(sim_error='credit'):
+            link = self._send(channel='sms')
+        self.assertEqual(
+            self._labels(link, 'status', 'delivery_state'), ("Not Delivered", "Failed")
+        )
+        self.assertEqual(link.delivery_error, "Insufficient Credit")
+
+    def test_a_card_given_by_phone_is_not_delivered_at_all(self):
+        link = self._send()
+        link.sudo().channel = 'moto'
+        self.assertFalse(link.delivery_state, "a link never sent shows no delivery")
+
+    def test_a_manager_copies_the_link_from_its_form(self):
+        link = self._send()
+        arch = (
+            self.env['payment.plan.payment.link']
+            .with_user(self.plan_manager)
+            .get_views([(False, 'form')])['views']['form']['arch']
+        )
+        self.assertIn('name="link_url" widget="CopyClipboardChar"', arch)
+        self.assertEqual(link.with_user(self.plan_manager).link_url, link._get_url())
+        self.assertNotIn('***', link.with_user(self.plan_manager).link_url)
+        # The link is the customer's, like a password: other users do not see it.
+        arch = (
+            self.env['payment.plan.payment.link']
+            .with_user(self.biller)
+            .get_views([(False, 'form')])['views']['form']['arch']
+        )
+        self.assertNotIn('link_url', arch)
+        link.action_cancel()
+        link.invalidate_recordset()
+        self.assertFalse(link.with_user(self.plan_manager).link_url, "a cancelled link is no link")
+
+    def test_the_mail_and_the_page_give_the_same_expiry_day_in_the_customers_time_zone(self):
+        # Sent by someone in New York at 22:30 UTC: the link expires in 30 days at 22:30 UTC, which
+        # is already the next day for the customer in Auckland.
+        self.biller.tz = 'America/New_York'
+        self.customer.tz = 'Pacific/Auckland'
+        with freeze_time('2026-04-05 22:30:00'):
+            link = self._send()
+            self.assertEqual(fields.Datetime.to_string(link.date_expiry), '2026-05-05 22:30:00')
+            mail_text = ' '.join(html2plaintext(link.sudo().mail_id.body_html).split())
+            page_text = ' '.join(html2plaintext(self.url_open(link._get_url()).text).split())
+        self.assertIn("expires on 05/06/2026", mail_text)
+        self.assertIn("expires on 05/06/2026", page_text)

@@ -258,7 +258,7 @@ class TestPaymentPlan(PaymentPlanCommon):
         open_ended = self._create_plan(
             plan_type='subscription', amount=30.0, installment_count=0, date_start='2026-03-01'
         )
-        self.assertEqual(open_ended.schedule_display, "Every 1 month(s), no end")
+        self.assertEqual(open_ended.schedule_display, "Every month, no end")
         twelve = self._create_plan(
             plan_type='subscription',
             amount=30.0,
@@ -266,9 +266,28 @@ class TestPaymentPlan(PaymentPlanCommon):
             interval_number=2,
             interval_unit='week',
         )
-        self.assertEqual(twelve.schedule_display, "Every 2 week(s), 12 periods")
+        self.assertEqual(twelve.schedule_display, "Every 2 weeks, 12 periods")
         installments = self._create_plan(amount=300.0, installment_count=3)
-        self.assertEqual(installments.schedule_display, "3 installments, Every 1 month(s)")
+        self.assertEqual(installments.schedule_display, "Every month, 3 installments")
+
+    def test_every_interval_reads_in_words_singular_and_plural(self):
+        plan = self._create_plan(plan_type='subscription', amount=30.0, installment_count=1)
+        expected = {
+            (1, 'day'): "Every day, 1 period",
+            (1, 'week'): "Every week, 1 period",
+            (1, 'month'): "Every month, 1 period",
+            (1, 'year'): "Every year, 1 period",
+            (3, 'day'): "Every 3 days, 1 period",
+            (2, 'week'): "Every 2 weeks, 1 period",
+            (6, 'month'): "Every 6 months, 1 period",
+            (2, 'year'): "Every 2 years, 1 period",
+        }
+        for (number, unit), words in expected.items():
+            with self.subTest(number=number, unit=unit):
+                plan.write({'interval_number': number, 'interval_unit': unit})
+                self.assertEqual(plan.schedule_display, words)
+        plan.write({'plan_type': 'installments', 'installment_count': 1})
+        self.assertEqual(plan.schedule_display, "Every 2 years, 1 installment")
 
     @freeze_time('2026-03-01')
     def test_overdue_is_what_fell_due_unpaid_not_the_scheduled_periods(self):

@@ -42,7 +42,7 @@ class TestPlanChange(PaymentPlanCommon):
         self.assertEqual(first.state, 'paid')  # Paid installments are kept as they are.
         self.assertEqual((plan.amount, plan.installment_count), (300, 5))
         self.assertIn("Agreed on the phone", plan.message_ids[0].body)
-        self.assertIn("4 unpaid installment(s)", plan.message_ids[0].body)
+        self.assertIn("4 unpaid installments", plan.message_ids[0].body)
 
     def test_a_change_of_the_total_is_invoiced_and_each_installment_charged_its_share(self):
         card = self._create_card()

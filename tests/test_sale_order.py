@@ -192,6 +192,17 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
             order,
         )
 
+    def test_the_down_payment_reads_its_percentage_with_two_decimals(self):
+        order = self._create_installments_order(price=100.0)
+        order.action_confirm()
+        self.assertAlmostEqual(order.prepayment_percent, 33.33 / 100.0)
+        self.authenticate(None, None)
+        page = ' '.join(self.url_open(order.get_portal_url()).text.split())
+        self.assertIn("(33.33%)", page)
+        self.assertNotIn("33.333", page)
+        arch = self.env['sale.order'].get_views([(False, 'form')])['views']['form']['arch']
+        self.assertRegex(arch, r'name="prepayment_percent"[^>]*digits="\[16, 2\]"')
+
     def test_failed_payment_leaves_the_order_pending_with_the_error(self):
         order = self._create_installments_order()
         order.action_confirm()
@@ -366,7 +377,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
         order = self._create_installments_order(price=100.0)
         fmt = order.currency_id.format
         self.assertEqual(
-            order.payment_plan_preview, f"2 × {fmt(33.33)} + 1 × {fmt(33.34)}, every 1 month(s)"
+            order.payment_plan_preview, f"2 × {fmt(33.33)} + 1 × {fmt(33.34)}, every month"
         )
         order.write({'payment_plan_kind': 'subscription', 'payment_plan_installment_count': 0})
         self.assertIn("no end", order.payment_plan_preview)

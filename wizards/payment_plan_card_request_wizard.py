@@ -63,7 +63,11 @@ class PaymentPlanCardRequestWizard(models.TransientModel):
         )
         requests = requests_sudo.sudo(False)
         requests._send()
-        message = self.env._("%(count)s link(s) sent.", count=len(requests))
+        message = (
+            self.env._("1 link sent.")
+            if len(requests) == 1
+            else self.env._("%(count)s links sent.", count=len(requests))
+        )
         if unreachable:
             message += " " + self.env._(
                 "Not sent to %(names)s: no email address or valid phone number.",

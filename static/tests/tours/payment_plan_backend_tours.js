@@ -68,6 +68,15 @@ registry.category("web_tour.tours").add("payment_plan_overview_tour", {
 // Settings: the parallel collection says why it is not used, and its job size is saved.
 registry.category("web_tour.tours").add("payment_plan_parallel_collection_settings_tour", {
     steps: () => [
+        ...[
+            "payment_plan_jobs_disabled",
+            "payment_plan_payer_cancel_subscriptions",
+            "payment_plan_payer_cancel_installments",
+            "payment_plan_notify_sms",
+        ].map((name) => ({
+            content: `The checkbox of ${name} is at the left of its title, as Odoo's settings`,
+            trigger: `.o_setting_box .o_setting_left_pane .o_field_widget[name='${name}'] input[type='checkbox']`,
+        })),
         {
             content: "The Settings page says why the crons collect inline",
             trigger: ".o_field_widget[name='payment_plan_job_status']:contains('has started no job')",
