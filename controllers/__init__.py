@@ -1,4 +1,5 @@
 from . import main
+from . import mercado_pago
 from . import portal
 from . import card_request
 from . import payment_link

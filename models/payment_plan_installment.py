@@ -317,7 +317,7 @@ class PaymentPlanInstallment(models.Model):
         (no answer came back, or it was interrupted) never went through: it is closed as the
         provider's failure, not the card's, and the installment is charged again tomorrow.
 
-        For providers whose API cannot be asked (Adyen reports by notification only); a charge
+        For providers whose API cannot be asked (they report by notification only); a charge
         the provider did take arrives by its notification, or is registered as a payment.
         """
         if not self.env.user.has_group('payment_plan.group_manager'):

@@ -66,8 +66,6 @@ class PaymentTransaction(models.Model):
     payment_plan_id = fields.Many2one(
         string="Payment Plan", related='installment_id.plan_id', store=True, index='btree_not_null'
     )
-    # Indexed: Redsys's notifications of merchant-sent charges find them by it (see `create`).
-    provider_reference = fields.Char(index='btree_not_null')
     payment_plan_outcome_unknown = fields.Boolean(
         string="Outcome Unknown",
         readonly=True,
@@ -241,8 +239,8 @@ class PaymentTransaction(models.Model):
             self.with_context(payment_plan_http_answers=answers)._send_payment_request()
         except ValidationError as error:
             # The request that failed is the last one (a provider may make others before it,
-            # Mercado Pago its card token): refused when it was answered 4xx, and no request
-            # went unanswered.
+            # such as a card token): refused when it was answered 4xx, and no request went
+            # unanswered.
             if (
                 answers
                 and answers[-1]['status']
@@ -273,7 +271,7 @@ class PaymentTransaction(models.Model):
     def _set_error(self, state_message, extra_allowed_states=()):
         """Override of `payment` to leave a collection charge whose request got no answer, or a
         provider error, pending with its outcome unknown: the provider's module may record any
-        failed request as a refusal (Stripe does)."""
+        failed request as a refusal."""
         answers = self.env.context.get('payment_plan_http_answers')
         if answers is None or not any(a['status'] is None for a in answers):
             return super()._set_error(state_message, extra_allowed_states=extra_allowed_states)
@@ -324,40 +322,19 @@ class PaymentTransaction(models.Model):
         return tx
 
     def _validate_amount(self, payment_data):
-        """Override of `payment` to check the amount Mercado Pago charged, not only the one the
-        payment data echoes.
-
-        Odoo's Mercado Pago module validates a card payment made on its form against the item
-        price it sent (`additional_info`), while the amount charged (`transaction_amount`) comes
-        from the customer's browser: a tampered amount would pay an installment, an order or an
-        invoice with a cent. The charged amount must be the transaction's.
-
-        Whatever the provider, a collection charge that fails these checks is not a refusal:
-        see `_payment_plan_check_amount_mismatch`.
-        """
+        """Override of `payment` to check, besides the amount the payment data echoes, the
+        amount the provider charged where it tells it (`_payment_plan_validate_charged_amount`).
+        A collection charge that fails these checks is not a refusal: see
+        `_payment_plan_check_amount_mismatch`."""
         state = self.state
         super()._validate_amount(payment_data)
-        if (
-            self.provider_code == 'mercado_pago'
-            and self.operation not in ('validation', 'refund')
-            and self.state != 'error'
-            and isinstance(payment_data, dict)
-            and payment_data.get('transaction_amount') is not None
-        ):
-            try:
-                charged = float(payment_data['transaction_amount'])
-            except (TypeError, ValueError):
-                charged = None
-            if charged is None or self.currency_id.compare_amounts(charged, self.amount) != 0:
-                self._set_error(
-                    self.env._(
-                        "The amount charged (%(charged)s) is not the amount of the payment "
-                        "(%(amount)s).",
-                        charged=payment_data['transaction_amount'],
-                        amount=self.currency_id.format(self.amount),
-                    )
-                )
+        if self.state != 'error' and self.operation not in ('validation', 'refund'):
+            self._payment_plan_validate_charged_amount(payment_data)
         self._payment_plan_check_amount_mismatch(state)
+
+    def _payment_plan_validate_charged_amount(self, payment_data):
+        """Set the transaction in error when the provider's data says it charged another amount
+        than the transaction's. Providers that tell it override this in their file."""
 
     def _payment_plan_check_amount_mismatch(self, state_before):
         """Stop the processing of a collection charge whose provider data names another amount
@@ -669,64 +646,6 @@ class PaymentTransaction(models.Model):
         self.write(
             {'payment_plan_decline_kind': providers.PROVIDER, 'payment_plan_outcome_unknown': False}
         )
-
-    def _payment_plan_lookup_stripe(self):
-        """Retrieve the PaymentIntent of the charge, found by its id or, when the answer never
-        came back, among the card's customer's intents by the charge's reference (every page:
-        "not charged" is only concluded from the whole list)."""
-        if self.provider_reference:
-            intent = self._send_api_request(
-                'GET',
-                f'payment_intents/{self.provider_reference}',
-                params={'expand[]': 'payment_method'},
-            )
-        else:
-            if not self.token_id.provider_ref:
-                return  # An online payment without a card on file: its webhook settles it.
-            intent, complete = None, False
-            params = {
-                'customer': self.token_id.provider_ref,
-                'created[gte]': int(self.create_date.timestamp()) - 3600,
-                'limit': 100,
-                'expand[]': 'data.payment_method',
-            }
-            for _page in range(50):
-                listing = self._send_api_request('GET', 'payment_intents', params=params)
-                data = listing.get('data') or []
-                intent = next((i for i in data if i.get('description') == self.reference), None)
-                if intent or not listing.get('has_more') or not data:
-                    complete = not listing.get('has_more') or not data
-                    break
-                params['starting_after'] = data[-1]['id']
-            if not intent:
-                if complete:
-                    self._payment_plan_conclude_not_charged()
-                return
-        self._process(
-            'stripe',
-            {
-                'reference': self.reference,
-                'payment_intent': intent,
-                'payment_method': intent.get('payment_method'),
-            },
-        )
-
-    def _payment_plan_lookup_mercado_pago(self):
-        """Retrieve the payment of the charge, by its id or by the charge's reference."""
-        if self.provider_reference:
-            payment = self._send_api_request('GET', f'/v1/payments/{self.provider_reference}')
-        else:
-            found = self._send_api_request(
-                'GET',
-                '/v1/payments/search',
-                params={'external_reference': self.reference, 'sort': 'date_created'},
-            )
-            results = found.get('results') or []
-            if not results:
-                self._payment_plan_conclude_not_charged()
-                return
-            payment = results[-1]
-        self._process('mercado_pago', payment)
 
     @api.model
     def _payment_plan_lookup_unknown_outcomes(self, limit=100):

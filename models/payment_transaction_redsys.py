@@ -4,7 +4,7 @@ Odoo's `payment_redsys`, and this file's overrides of its methods are called onl
 
 import logging
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.urls import urljoin
 
@@ -19,6 +19,9 @@ REDSYS_WEBHOOK_URL = '/payment/redsys/webhook'
 
 class PaymentTransaction(models.Model):
     _inherit = 'payment.transaction'
+
+    # Indexed: Redsys's notifications of merchant-sent charges find them by it (see `create`).
+    provider_reference = fields.Char(index='btree_not_null')
 
     @api.model_create_multi
     def create(self, vals_list):
