@@ -1138,14 +1138,9 @@ class PaymentPlan(models.Model):
         )
         if not plans:
             return
-        ids, registry = plans.ids, self.env.registry
-        context = {'lang': self.env.lang}
-
-        @self.env.cr.postcommit.add
-        def notify():
-            with registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, context)
-                env['payment.plan'].browse(ids)._gateway_notify(event_type, gateway_id=gateway_id)
+        self.env['payment.plan.queue']._call_after_commit(
+            plans, '_gateway_notify', event_type, gateway_id=gateway_id, uid=SUPERUSER_ID
+        )
 
     def _gateway_notify(self, event_type, gateway_id=None):
         """Send each plan's gateway (or `gateway_id`) the event, and record its answer (a payment

@@ -155,11 +155,12 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
     def _collect_in_background(self):
         """Charge the records in the background: in jobs right away when queue_job's runner
         takes them, else in the collection cron (triggered now)."""
-        Queue = self.env['payment.plan.queue']
-        if Queue._get_runner_status()['use_jobs']:
-            Queue._enqueue(self, '_job_collect', self._get_collect_job_description())
-        else:
-            self.env.ref('payment_plan.ir_cron_collect_due').sudo()._trigger()
+        self.env['payment.plan.queue']._dispatch(
+            self,
+            '_job_collect',
+            self._get_collect_job_description(),
+            'payment_plan.ir_cron_collect_due',
+        )
 
     def _get_collect_job_description(self):
         """Return the description of the collection jobs of the model."""
@@ -186,22 +187,10 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
         """
         if not self:
             return
-        model, ids = self._name, list(self.ids)
-        uid, context = self.env.uid, {'lang': self.env.lang, 'tz': self.env.context.get('tz')}
-        registry = self.env.registry
         self.env.ref('payment_plan.ir_cron_collect_due').sudo()._trigger()
-
-        @self.env.cr.postcommit.add
-        def collect():
-            try:
-                with registry.cursor() as cr:
-                    env = api.Environment(cr, uid, context)
-                    # The caller's right to charge was checked before the commit
-                    # (`_check_charge_rights`); transactions and payments are the payment and
-                    # accounting administrators' records.
-                    env[model].browse(ids).sudo()._collect(commit=True)
-            except Exception:  # the cron charges what is still due.
-                _logger.exception("Charging %s %s after the request failed.", model, ids)
+        # The caller's right to charge was checked before the commit (`_check_charge_rights`);
+        # transactions and payments are the payment and accounting administrators' records.
+        self.env['payment.plan.queue']._call_after_commit(self, '_collect', commit=True, sudo=True)
 
     def _check_charge_rights(self, companies=None):
         """Refuse to charge a card on file for a user outside the add-on's groups, or outside

@@ -157,13 +157,13 @@ class PaymentPlanImportJob(models.Model):
         if self.state != 'validated':
             return True
         self.write({'state': 'queued', 'rows_done': 0})
-        Queue = self.env['payment.plan.queue']
-        if Queue._get_runner_status()['use_jobs']:
-            Queue._enqueue(
-                self, '_job_process', self.env._("Payment Plans: apply an import"), size=1
-            )
-        else:
-            self.env.ref('payment_plan.ir_cron_apply_import_jobs')._trigger()
+        self.env['payment.plan.queue']._dispatch(
+            self,
+            '_job_process',
+            self.env._("Payment Plans: apply an import"),
+            'payment_plan.ir_cron_apply_import_jobs',
+            size=1,
+        )
         return True
 
     # === BUSINESS METHODS === #

@@ -147,14 +147,15 @@ class PaymentPlanQueue(models.AbstractModel):
         )
 
     @api.model
-    def _run(self, model_name, method_name, enqueue, inline):
-        """Do a cron's work in jobs when queue_job's runner takes them, else inline.
-
-        While jobs of `model_name`.`method_name` are unfinished, nothing is enqueued: they do
-        the work.
+    def _run(self, model_name, method_name, enqueue, inline, wait_for_jobs=True):
+        """Do work in jobs when queue_job's runner takes them, else inline: the one place that
+        decides (`_get_runner_status`).
 
         :param callable enqueue: Enqueues the work (with `_enqueue`).
-        :param callable inline: Does the work in the cron.
+        :param callable inline: Does the work without jobs (a cron's own run, or triggering
+            the cron that does it).
+        :param bool wait_for_jobs: A cron's run: while jobs of `model_name`.`method_name` are
+            unfinished, nothing is enqueued (they do the work).
         :return: Whether the work went to jobs.
         """
         status = self._get_runner_status()
@@ -163,9 +164,51 @@ class PaymentPlanQueue(models.AbstractModel):
                 self._ping_runner()
             inline()
             return False
-        if not self._has_unfinished_jobs(model_name, method_name):
+        if not wait_for_jobs or not self._has_unfinished_jobs(model_name, method_name):
             enqueue()
         return True
+
+    @api.model
+    def _dispatch(self, records, method_name, description, cron_xmlid, size=None):
+        """Hand `records`.`method_name`() to the background, now: jobs of `size` records while
+        queue_job's runner takes them, else the cron `cron_xmlid`, triggered, which does the same
+        work.
+
+        :return: Whether the work went to jobs.
+        """
+        return self._run(
+            records._name,
+            method_name,
+            enqueue=lambda: self._enqueue(records, method_name, description, size=size),
+            inline=lambda: self.env.ref(cron_xmlid).sudo()._trigger(),
+            wait_for_jobs=False,
+        )
+
+    @api.model
+    def _call_after_commit(self, records, method_name, *args, uid=None, sudo=False, **kwargs):
+        """Call `records`.`method_name`(*args, **kwargs) once the current transaction is
+        committed, in a cursor of its own, as `uid` (default: the current user), in the current
+        language: work that must not run inside the request (a charge, which commits each step;
+        a message to a gateway). Nothing runs if the transaction is rolled back. A failure is
+        logged: the callers' crons do what was left undone.
+
+        :param bool sudo: Call it in superuser mode (the caller checked the rights before).
+        """
+        if not records:
+            return
+        model, ids = records._name, list(records.ids)
+        uid = uid or self.env.uid
+        context = {'lang': self.env.lang, 'tz': self.env.context.get('tz')}
+        registry = self.env.registry
+
+        @self.env.cr.postcommit.add
+        def call():
+            try:
+                with registry.cursor() as cr:
+                    target = api.Environment(cr, uid, context)[model].browse(ids)
+                    getattr(target.sudo() if sudo else target, method_name)(*args, **kwargs)
+            except Exception:
+                _logger.exception("%s of %s %s after the request failed.", method_name, model, ids)
 
     @api.model
     def _get_channel_capacity(self):
