@@ -1,4 +1,4 @@
-from . import payment_plan_collection_mixin  # first: the models below inherit it
+from . import payment_plan_collection  # first: the models below inherit it
 from . import payment_plan_link_mixin
 from . import (
     account_move,

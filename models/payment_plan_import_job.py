@@ -9,7 +9,7 @@ from odoo.fields import Domain
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
+from odoo.addons.payment_plan.models.payment_plan_collection import lock_rows_nowait
 from odoo.addons.payment_plan.tools import customer_import
 
 _logger = logging.getLogger(__name__)

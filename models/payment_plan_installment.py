@@ -1,10 +1,11 @@
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import collection, providers
@@ -1059,20 +1060,9 @@ class PaymentPlanInstallment(models.Model):
         return self.plan_id._get_pay_url(redacted=redacted)
 
     @api.model
-    def _cron_collect_due(self):
-        """Charge every due installment of the running plans charged to a card, then the queued
-        lines of charge batches."""
-        self._flag_interrupted_attempts()
-        self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
-        self.env['ir.cron']._commit_progress()
-        self._collect_due()
-        # The lines of mass charges too large to run at once (charge batches).
-        self.env['payment.plan.charge.batch.line']._collect_due()
-        self.env['payment.plan.charge.batch']._update_unfinished()
-
-    @api.model
-    def _flag_interrupted_attempts(self):
-        """Flag the attempts interrupted between their claim and their outcome.
+    def _flag_interrupted_charges(self):
+        """Override of the collection service: flag the attempts interrupted between their claim
+        and their outcome.
 
         Their transaction may or may not have reached the provider: it is looked up (its outcome
         arrives by webhook or post-processing), never sent again.
@@ -1100,3 +1090,76 @@ class PaymentPlanInstallment(models.Model):
             }
         )
         return stale
+
+    # === BUSINESS METHODS: OUTCOME === #
+
+    def _apply_outcome(self, transactions):
+        """Pay, retry or deny the installments according to the state of their `transactions`
+        (the installment owns its charge's outcome, as a charge batch line does).
+
+        A done payment pays its installment when nothing is left open of it afterwards
+        (`_filter_paid`, the ledger). A validation never pays; money that came in late still
+        pays. A failure only counts when it is the outcome of the
+        installment's current attempt, so replayed or out-of-order outcomes change nothing.
+        """
+        confirmed = transactions.filtered(
+            lambda tx: (
+                tx.state == 'done'
+                and tx.operation != 'validation'
+                and tx.installment_id.state not in ('paid', 'cancelled')
+            )
+        )
+        open_amounts = confirmed.installment_id._get_open_amounts()
+        paid = confirmed.installment_id._filter_paid(open_amounts)
+        for tx in confirmed.filtered(lambda t: t.installment_id not in paid):
+            tx.installment_id._register_short_payment(tx, open_amounts[tx.installment_id.id])
+        paid._register_payment()
+        story = defaultdict(list)  # {plan: [lines]}: every charge is told on its plan.
+        for tx in confirmed.filtered(lambda t: t.installment_id in paid):
+            story[tx.installment_id.plan_id].append(
+                self.env._(
+                    "%(name)s paid: %(amount)s charged on %(card)s (%(reference)s).",
+                    name=tx.installment_id.name,
+                    amount=tx.currency_id.format(tx.amount),
+                    card=tx.token_id.display_name or tx.payment_method_id.name,
+                    reference=tx.reference,
+                )
+            )
+        for tx in transactions - confirmed:
+            installment = tx.installment_id
+            if installment.state in ('paid', 'cancelled') or tx.state == 'done':
+                continue
+            current_reference = collection.attempt_reference(
+                installment.name, max(installment.attempt_count, 1)
+            )
+            fallback_reference = collection.fallback_reference(current_reference)
+            if (
+                tx.reference not in (current_reference, fallback_reference)
+                or installment.state != 'processing'
+                or tx.state not in ('error', 'cancel')
+            ):
+                continue
+            message = tx.state_message or self.env._("The payment was refused.")
+            story[installment.plan_id].append(
+                self.env._(
+                    "%(name)s declined (%(reference)s, %(kind)s): %(reason)s",
+                    name=installment.name,
+                    reference=tx.reference,
+                    kind=dict(const.DECLINE_KINDS).get(
+                        tx.payment_plan_decline_kind, self.env._("Declined")
+                    ),
+                    reason=message,
+                )
+            )
+            if tx.reference == current_reference and installment._schedule_fallback_card(tx):
+                continue
+            installment._register_failure(message, kind=tx.payment_plan_decline_kind)
+            if installment.state == 'pending' and installment.next_attempt_date:
+                story[installment.plan_id].append(
+                    self.env._(
+                        "Next attempt of %(name)s on %(date)s.",
+                        name=installment.name,
+                        date=format_date(self.env, installment.next_attempt_date),
+                    )
+                )
+        self.env['payment.plan']._log_story(story)

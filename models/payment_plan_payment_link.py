@@ -3,7 +3,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
+from odoo.addons.payment_plan.models.payment_plan_collection import lock_rows_nowait
 
 
 class PaymentPlanPaymentLink(models.Model):

@@ -1,12 +1,10 @@
 import logging
-from collections import defaultdict
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import format_date
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.models.payment_plan_collection_mixin import lock_rows_nowait
+from odoo.addons.payment_plan.models.payment_plan_collection import lock_rows_nowait
 from odoo.addons.payment_plan.tools import collection, providers
 
 _logger = logging.getLogger(__name__)
@@ -19,20 +17,6 @@ class _AmountMismatchError(Exception):
         super().__init__(message)
         self.tx = tx
         self.message = message
-
-
-class _MessageBuffer(list):
-    """The chatter messages of one collection batch, passed in the context: equal only to
-    itself. Odoo reuses an open environment whose context is equal, and two empty lists are
-    equal: a plain list would let one batch's messages land in another batch's buffer."""
-
-    def __eq__(self, other):
-        return self is other
-
-    def __ne__(self, other):
-        return self is not other
-
-    __hash__ = object.__hash__
 
 
 class PaymentTransaction(models.Model):
@@ -158,63 +142,6 @@ class PaymentTransaction(models.Model):
             super(PaymentTransaction, tx)._check_token_is_active()
 
     # === BUSINESS METHODS === #
-
-    def _payment_plan_charge(self, commit=False):
-        """Charge the cards of claimed attempts (installments, charge batch lines) and apply the
-        outcomes: the charging half of the collection service.
-
-        An exception while charging rolls back that charge only: it is recorded on its
-        transaction as an error, which its installment or line then records. The outcomes are
-        committed (when `commit` is set) before any payment is recorded, and the payments of the
-        batch are created at once; should that fail, one by one. An exception after a confirmed
-        charge never turns it into a failure: the transaction stays confirmed and Odoo's
-        post-processing finishes it later.
-
-        :param bool commit: Commit once the cards are charged (crons only).
-        """
-        # The chatter messages of the charges are logged on the invoices at the end, at once.
-        log_buffer = _MessageBuffer()
-        transactions = self.with_context(payment_plan_log_buffer=log_buffer)
-        for tx in transactions:
-            try:
-                with self.env.cr.savepoint():
-                    tx._charge_with_token()
-            except Exception as error:  # the charge may have left: its outcome is unknown.
-                _logger.exception("Charging %s failed: its outcome is unknown.", tx.reference)
-                tx._payment_plan_set_outcome_unknown(str(error))
-        pending_story = defaultdict(list)
-        for tx in transactions.filtered(lambda t: t.state == 'pending' and t.installment_id):
-            pending_story[tx.installment_id.plan_id].append(
-                self.env._(
-                    "%(name)s: the charge of %(amount)s is pending with the provider "
-                    "(%(reference)s).",
-                    name=tx.installment_id.name,
-                    amount=tx.currency_id.format(tx.amount),
-                    reference=tx.reference,
-                )
-            )
-        self.env['payment.plan']._log_story(pending_story)
-        if commit:
-            self.env['ir.cron']._commit_progress()
-        logged = len(log_buffer)
-        try:
-            with self.env.cr.savepoint():
-                transactions._post_process()
-        except Exception:  # retried one by one below.
-            _logger.info("Recording %s outcomes at once failed: one by one.", len(transactions))
-            del log_buffer[logged:]  # The messages of what was rolled back.
-            for tx in transactions:
-                logged = len(log_buffer)
-                try:
-                    with self.env.cr.savepoint():
-                        tx._post_process()
-                except Exception:  # the post-processing cron retries it.
-                    del log_buffer[logged:]
-                    _logger.exception(
-                        "Recording the outcome of %s failed: the post-processing will retry.",
-                        tx.reference,
-                    )
-        self._log_buffered_messages(log_buffer)
 
     def _charge_with_token(self):
         """Override of `payment` to keep the outcome of a collection charge unknown, not
@@ -444,7 +371,8 @@ class PaymentTransaction(models.Model):
         self._prepare_order_first_payments()
         self._create_collection_payments()
         super()._post_process()
-        self.filtered('installment_id')._apply_outcome_to_installments()
+        charges = self.filtered('installment_id')
+        charges.installment_id._apply_outcome(charges)
         for tx in self.filtered(
             lambda t: (
                 t.payment_plan_card_request_id
@@ -647,37 +575,6 @@ class PaymentTransaction(models.Model):
             {'payment_plan_decline_kind': providers.PROVIDER, 'payment_plan_outcome_unknown': False}
         )
 
-    @api.model
-    def _payment_plan_lookup_unknown_outcomes(self, limit=100):
-        """Ask the providers about the collection charges whose outcome is unknown (no answer
-        came back) or that were interrupted (claimed, never answered), and settle them."""
-        threshold = fields.Datetime.subtract(
-            fields.Datetime.now(), minutes=const.INTERRUPTED_AFTER_MINUTES
-        )
-        codes = [code for code, profile in providers.PROFILES.items() if profile.outcome_lookup]
-        transactions = self.search(
-            [
-                ('provider_code', 'in', codes),
-                ('operation', 'in', ('offline', 'online_token')),
-                '|',
-                ('installment_id', '!=', False),
-                ('payment_plan_charge_line_id', '!=', False),
-                '|',
-                '&',
-                ('state', '=', 'pending'),
-                ('payment_plan_outcome_unknown', '=', True),
-                '&',
-                ('state', '=', 'draft'),
-                ('create_date', '<', threshold),
-            ],
-            limit=limit,
-            # The least recently asked first: a charge the provider cannot tell about never
-            # keeps the others waiting.
-            order='payment_plan_lookup_date ASC NULLS FIRST, id',
-        )
-        transactions._payment_plan_refresh()
-        return transactions
-
     def _payment_plan_refresh(self):
         """Ask the providers for the outcome of the transactions and apply what is final."""
         self._payment_plan_fetch_outcome()
@@ -806,76 +703,6 @@ class PaymentTransaction(models.Model):
         if term_lines:
             values['destination_account_id'] = term_lines[0].account_id.id
         return values
-
-    def _apply_outcome_to_installments(self):
-        """Pay, retry or deny the installments according to their transactions' state.
-
-        A done payment pays its installment when nothing is left open of it afterwards
-        (`_filter_paid`, the ledger). A validation never pays; money that came in late still
-        pays. A failure only counts when it is the outcome of the
-        installment's current attempt, so replayed or out-of-order outcomes change nothing.
-        """
-        confirmed = self.filtered(
-            lambda tx: (
-                tx.state == 'done'
-                and tx.operation != 'validation'
-                and tx.installment_id.state not in ('paid', 'cancelled')
-            )
-        )
-        open_amounts = confirmed.installment_id._get_open_amounts()
-        paid = confirmed.installment_id._filter_paid(open_amounts)
-        for tx in confirmed.filtered(lambda t: t.installment_id not in paid):
-            tx.installment_id._register_short_payment(tx, open_amounts[tx.installment_id.id])
-        paid._register_payment()
-        story = defaultdict(list)  # {plan: [lines]}: every charge is told on its plan.
-        for tx in confirmed.filtered(lambda t: t.installment_id in paid):
-            story[tx.installment_id.plan_id].append(
-                self.env._(
-                    "%(name)s paid: %(amount)s charged on %(card)s (%(reference)s).",
-                    name=tx.installment_id.name,
-                    amount=tx.currency_id.format(tx.amount),
-                    card=tx.token_id.display_name or tx.payment_method_id.name,
-                    reference=tx.reference,
-                )
-            )
-        for tx in self - confirmed:
-            installment = tx.installment_id
-            if installment.state in ('paid', 'cancelled') or tx.state == 'done':
-                continue
-            current_reference = collection.attempt_reference(
-                installment.name, max(installment.attempt_count, 1)
-            )
-            fallback_reference = collection.fallback_reference(current_reference)
-            if (
-                tx.reference not in (current_reference, fallback_reference)
-                or installment.state != 'processing'
-                or tx.state not in ('error', 'cancel')
-            ):
-                continue
-            message = tx.state_message or self.env._("The payment was refused.")
-            story[installment.plan_id].append(
-                self.env._(
-                    "%(name)s declined (%(reference)s, %(kind)s): %(reason)s",
-                    name=installment.name,
-                    reference=tx.reference,
-                    kind=dict(const.DECLINE_KINDS).get(
-                        tx.payment_plan_decline_kind, self.env._("Declined")
-                    ),
-                    reason=message,
-                )
-            )
-            if tx.reference == current_reference and installment._schedule_fallback_card(tx):
-                continue
-            installment._register_failure(message, kind=tx.payment_plan_decline_kind)
-            if installment.state == 'pending' and installment.next_attempt_date:
-                story[installment.plan_id].append(
-                    self.env._(
-                        "Next attempt of %(name)s on %(date)s.",
-                        name=installment.name,
-                        date=format_date(self.env, installment.next_attempt_date),
-                    )
-                )
-        self.env['payment.plan']._log_story(story)
 
     def _payment_plan_is_moto(self):
         """Tell whether the card of this payment was given by phone to a member of staff."""

@@ -251,7 +251,7 @@ class TestStripeAttacks(StripeCase):
         self.api.answer('GET', r'/v1/payment_intents$', listing)
         _age(self.env, tx, 30)
         with self.api.serving():
-            self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+            self.env['payment.plan.installment']._lookup_unknown_outcomes()
         retry_on = first.next_attempt_date
         if first.state == 'pending' and retry_on:
             self._answer_charges('succeeded')
@@ -322,7 +322,7 @@ class TestStripeAttacks(StripeCase):
         self.api.answer('GET', r'/v1/payment_intents$', listing)
         _age(self.env, tx, 61)
         with self.api.serving():
-            self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+            self.env['payment.plan.installment']._lookup_unknown_outcomes()
         asked = self.api.requests_to('GET', r'/v1/payment_intents$')
         self.assertNotEqual(
             tx.state,
@@ -382,7 +382,7 @@ class TestStripeAttacks(StripeCase):
         self.api.answer('GET', r'/v1/payment_intents$', listing)
         for _day in range(3):  # three cron runs
             with self.api.serving():
-                Tx._payment_plan_lookup_unknown_outcomes()
+                self.env['payment.plan.installment']._lookup_unknown_outcomes()
         self.assertEqual(
             (charge.state, first.state),
             ('done', 'paid'),
@@ -483,7 +483,7 @@ class TestStripeAttacks(StripeCase):
         )
         _age(self.env, tx, 120)
         with self.api.serving():
-            self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+            self.env['payment.plan.installment']._lookup_unknown_outcomes()
             first.action_check_payment_status()
         self.assertEqual(
             (first.state, first.authentication_required),
@@ -624,7 +624,7 @@ class TestMercadoPagoAttacks(MercadoPagoCase):
             status=201,
         )
         with self.api.serving():
-            claimed._payment_plan_charge()  # the worker reaches it
+            self.env['payment.plan.installment']._charge_claimed(claimed)  # the worker reaches it
         sent = self.api.requests_to('POST', MP_PAYMENTS_URL)
         self.assertEqual(
             (concluded, len(sent)),

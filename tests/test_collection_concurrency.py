@@ -79,7 +79,7 @@ class TestCollectionConcurrency(ConcurrencyCommon):
                 " WHERE installment_id = %s",
                 [installment_id],
             )
-            flagged = env['payment.plan.installment']._flag_interrupted_attempts()
+            flagged = env['payment.plan.installment']._flag_interrupted_charges()
             self.assertIn(installment_id, flagged.ids)
             env['payment.plan.installment'].browse(installment_id)._collect(commit=True)
             installment = env['payment.plan.installment'].browse(installment_id)

@@ -333,7 +333,7 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         )
         add = self.url_open('/my/payment_method').text
         self.assertIn('the plans each card pays are in', add)
-        self.assertNotIn('1111', add, "the cards are listed in Your Cards only")
+        self.assertNotIn('o_payment_delete_token', add, "cards are deleted from Your Cards only")
         self.assertIn('data-landing-route="/my/cards"', add)
 
     # === Account activation === #

@@ -385,7 +385,7 @@ class TestStripeCardsOnFile(StripeCase):
             )
             tx.invalidate_recordset(['create_date', 'last_state_change'])
             with self.api.serving():
-                self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+                self.env['payment.plan.installment']._lookup_unknown_outcomes()
         self.assertEqual(tx.state, 'error')
         self.assertEqual(second.state, 'pending', "retried per the plan's policy")
         self.assertEqual(len(self.api.requests_to('POST', r'/v1/payment_intents$')), 2)
@@ -420,7 +420,7 @@ class TestStripeCardsOnFile(StripeCase):
             {'object': 'list', 'data': [self._intent(tx)], 'has_more': False},
         )
         with self.api.serving():
-            self.env['payment.transaction']._payment_plan_lookup_unknown_outcomes()
+            self.env['payment.plan.installment']._lookup_unknown_outcomes()
             self.env['payment.plan.installment']._collect()
         self.assertEqual(first.state, 'paid')
         self.assertEqual(len(self.api.requests_to('POST', r'/v1/payment_intents$')), 1)

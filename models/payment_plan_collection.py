@@ -1,5 +1,5 @@
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 
 from psycopg2 import OperationalError
 from psycopg2.errors import LockNotAvailable
@@ -10,7 +10,7 @@ from odoo.fields import Command
 from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tools import collection
+from odoo.addons.payment_plan.tools import collection, providers
 
 _logger = logging.getLogger(__name__)
 
@@ -38,14 +38,34 @@ def lock_rows_nowait(records, column='id'):
         return None
 
 
+class _MessageBuffer(list):
+    """The chatter messages of one collection batch, passed in the context: equal only to
+    itself. Odoo reuses an open environment whose context is equal, and two empty lists are
+    equal: a plain list would let one batch's messages land in another batch's buffer."""
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__
+
+
 class PaymentPlanCollectionMixin(models.AbstractModel):
     """The collection service: what is charged to a card on file, in batches, exactly once.
 
     Installments (the plans' schedule) and charge batch lines (mass charges) are charged by the
     same loop: lock a batch of due records that no other worker holds, claim them (one
     transaction per record, a reference unique per attempt), commit, charge the cards, apply
-    the outcomes. A model using it provides `_lock_collectable`, `_claim_attempts_batch` and
-    `_register_claim_failure`.
+    the outcomes. A model using it provides `_lock_collectable`, `_claim_attempts_batch`,
+    `_register_claim_failure`, `_flag_interrupted_charges` and `_apply_outcome` (what its charge's
+    outcome does to it).
+
+    This file is the whole service: the cron's entry (`_cron_collect_due`) with its sweeps of
+    interrupted and unknown charges, the loop (`_collect`: lock, claim, commit), the charge of
+    the claimed transactions (`_charge_claimed`), the batch size, and the dispatch to jobs or to
+    a cursor of its own after the request (`payment.plan.queue`).
 
     Every path charges through it: the cron in its own cursor, and the buttons, wizards and
     order confirmations through `_collect_after_commit`, which runs the same loop in a cursor of
@@ -56,6 +76,33 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
 
     _name = 'payment.plan.collection.mixin'
     _description = "Payment Plan Collection Service"
+
+    # === CRON === #
+
+    @api.model
+    def _cron_collect_due(self):
+        """The collection cron: settle what was interrupted or left unknown, then charge every
+        due installment of the running plans charged to a card, then the queued lines of charge
+        batches, and report the batches' progress."""
+        Installment = self.env['payment.plan.installment']
+        Line = self.env['payment.plan.charge.batch.line']
+        Installment._flag_interrupted_charges()
+        Line._flag_interrupted_charges()
+        self._lookup_unknown_outcomes()
+        self.env['ir.cron']._commit_progress()
+        Installment._collect_due()
+        # The lines of mass charges too large to run at once (charge batches).
+        Line._collect_due()
+        self.env['payment.plan.charge.batch']._update_unfinished()
+
+    @api.model
+    def _flag_interrupted_charges(self):
+        """Wait for the provider's word on the charges of this model interrupted between their
+        claim and their outcome: never sent again, looked up. Provided by each model.
+
+        :return: The records flagged.
+        """
+        return self.browse()
 
     # === BUSINESS METHODS === #
 
@@ -107,7 +154,7 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
                 continue
             if not batch:
                 break
-            transactions._payment_plan_charge(commit=commit)
+            self._charge_claimed(transactions, commit=commit)
             batch._after_charge()
             charged += len(batch)
             if ids is not None:
@@ -320,3 +367,92 @@ class PaymentPlanCollectionMixin(models.AbstractModel):
 
     def _after_charge(self):
         """Hook run on a batch once its cards were charged and the outcomes applied."""
+
+    @api.model
+    def _charge_claimed(self, transactions, commit=False):
+        """Charge the cards of the claimed attempts' `transactions` (installments', charge batch
+        lines') and apply the outcomes.
+
+        An exception while charging rolls back that charge only: it is recorded on its
+        transaction as an error, which its installment or line then records. The outcomes are
+        committed (when `commit` is set) before any payment is recorded, and the payments of the
+        batch are created at once; should that fail, one by one. An exception after a confirmed
+        charge never turns it into a failure: the transaction stays confirmed and Odoo's
+        post-processing finishes it later.
+
+        :param bool commit: Commit once the cards are charged (crons only).
+        """
+        # The chatter messages of the charges are logged on the invoices at the end, at once.
+        log_buffer = _MessageBuffer()
+        transactions = transactions.with_context(payment_plan_log_buffer=log_buffer)
+        for tx in transactions:
+            try:
+                with self.env.cr.savepoint():
+                    tx._charge_with_token()
+            except Exception as error:  # the charge may have left: its outcome is unknown.
+                _logger.exception("Charging %s failed: its outcome is unknown.", tx.reference)
+                tx._payment_plan_set_outcome_unknown(str(error))
+        pending_story = defaultdict(list)
+        for tx in transactions.filtered(lambda t: t.state == 'pending' and t.installment_id):
+            pending_story[tx.installment_id.plan_id].append(
+                self.env._(
+                    "%(name)s: the charge of %(amount)s is pending with the provider "
+                    "(%(reference)s).",
+                    name=tx.installment_id.name,
+                    amount=tx.currency_id.format(tx.amount),
+                    reference=tx.reference,
+                )
+            )
+        self.env['payment.plan']._log_story(pending_story)
+        if commit:
+            self.env['ir.cron']._commit_progress()
+        logged = len(log_buffer)
+        try:
+            with self.env.cr.savepoint():
+                transactions._post_process()
+        except Exception:  # retried one by one below.
+            _logger.info("Recording %s outcomes at once failed: one by one.", len(transactions))
+            del log_buffer[logged:]  # The messages of what was rolled back.
+            for tx in transactions:
+                logged = len(log_buffer)
+                try:
+                    with self.env.cr.savepoint():
+                        tx._post_process()
+                except Exception:  # the post-processing cron retries it.
+                    del log_buffer[logged:]
+                    _logger.exception(
+                        "Recording the outcome of %s failed: the post-processing will retry.",
+                        tx.reference,
+                    )
+        transactions._log_buffered_messages(log_buffer)
+
+    @api.model
+    def _lookup_unknown_outcomes(self, limit=100):
+        """Ask the providers about the collection charges whose outcome is unknown (no answer
+        came back) or that were interrupted (claimed, never answered), and settle them."""
+        threshold = fields.Datetime.subtract(
+            fields.Datetime.now(), minutes=const.INTERRUPTED_AFTER_MINUTES
+        )
+        codes = [code for code, profile in providers.PROFILES.items() if profile.outcome_lookup]
+        transactions = self.env['payment.transaction'].search(
+            [
+                ('provider_code', 'in', codes),
+                ('operation', 'in', ('offline', 'online_token')),
+                '|',
+                ('installment_id', '!=', False),
+                ('payment_plan_charge_line_id', '!=', False),
+                '|',
+                '&',
+                ('state', '=', 'pending'),
+                ('payment_plan_outcome_unknown', '=', True),
+                '&',
+                ('state', '=', 'draft'),
+                ('create_date', '<', threshold),
+            ],
+            limit=limit,
+            # The least recently asked first: a charge the provider cannot tell about never
+            # keeps the others waiting.
+            order='payment_plan_lookup_date ASC NULLS FIRST, id',
+        )
+        transactions._payment_plan_refresh()
+        return transactions
