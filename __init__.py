@@ -1,2 +1,2 @@
 from . import controllers, models, report, wizards
-from . import demo  # last: it extends the models above
+from .hooks import post_init_hook

@@ -22,6 +22,7 @@
         'data/queue_job_data.xml',
         'data/mail_template_data.xml',
         'report/payment_plan_schedule_report.xml',
+        'wizards/payment_plan_card_delete_views.xml',
         'wizards/payment_plan_card_request_wizard_views.xml',
         'wizards/payment_plan_change_views.xml',
         'wizards/payment_plan_customer_remove_views.xml',
@@ -29,6 +30,7 @@
         'wizards/payment_plan_mass_charge_views.xml',
         'wizards/payment_plan_mass_invoice_views.xml',
         'wizards/payment_plan_pay_behalf_views.xml',
+        'wizards/payment_plan_payment_link_wizard_views.xml',
         'wizards/payment_plan_register_payment_views.xml',
         'views/payment_plan_installment_views.xml',
         'views/payment_plan_views.xml',
@@ -54,9 +56,6 @@
         'views/queue_job_views.xml',
         'views/payment_plan_menus.xml',
     ],
-    'demo': [
-        'demo/payment_plan_demo.xml',
-    ],
     'assets': {
         'web.assets_backend': [
             'payment_plan/static/src/overview/**/*',
@@ -69,5 +68,6 @@
             'payment_plan/static/tests/tours/**/*',
         ],
     },
+    'post_init_hook': 'post_init_hook',
     'application': True,
 }

@@ -1,3 +1,6 @@
+import hashlib
+import re
+
 from werkzeug.exceptions import Forbidden, TooManyRequests
 from werkzeug.urls import url_encode
 
@@ -339,6 +342,9 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         partner_sudo = plan_sudo.partner_id
         installments_sudo._ensure_invoices()
         amount = plan_sudo._get_amount_to_pay_now()
+        consent_text = self._may_replace_plan_card(plan_sudo, token) and (
+            plan_sudo._get_consent_text(paying=installments_sudo)
+        )
         currency = plan_sudo.currency_id
         providers_sudo = self._get_plan_pay_providers(plan_sudo, installments_sudo, amount)
         payment_methods_sudo = (
@@ -365,8 +371,11 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
                 'plan': plan_sudo,
                 'installments': installments_sudo,
                 # What the payer agrees to when the card they save pays the plan from now on.
-                'consent_text': self._may_replace_plan_card(plan_sudo, token)
-                and plan_sudo._get_consent_text(paying=installments_sudo),
+                'consent_text': consent_text,
+                # What the page shows, which the payment must still be when the payer pays.
+                'shown': self._get_pay_page_shown(
+                    plan_sudo, installments_sudo, amount, consent_text, request.env.lang
+                ),
                 'page_name': 'payment_plan',
                 'mode': 'payment' if installments_sudo else 'validation',
                 'amount': amount,
@@ -391,6 +400,49 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         return bool(token and plan_sudo._check_pay_token(token)) or (
             request.env.user._payment_plan_may_act(plan_sudo)
         )
+
+    @staticmethod
+    def _get_pay_page_shown(plan_sudo, installments_sudo, amount, consent_text, lang):
+        """Return the fingerprint of what the plan's pay page shows (what is paid, how much, and
+        what the payer agrees to, in the page's language `lang`): the page sends it back with
+        the payment, which is refused when what is due changed meanwhile."""
+        content = '\x1f'.join(
+            [
+                str(plan_sudo.id),
+                ','.join(str(i) for i in installments_sudo.ids),
+                plan_sudo.currency_id.format(amount),
+                consent_text or '',
+            ]
+        )
+        return f'{lang}:{hashlib.sha256(content.encode()).hexdigest()}'
+
+    @classmethod
+    def _check_pay_page_shown(cls, shown, plan_sudo, installments_sudo, amount, replaces_card):
+        """Refuse a payment of the plan's pay page when what it showed (`shown`, see
+        `_get_pay_page_shown`) is no longer what would be paid and agreed to: another payment
+        was denied, or the plan changed, since the page was opened.
+
+        :return: The text the payer agreed to for their card (in the page's language).
+        :raise ValidationError: When the page must be reloaded.
+        """
+        lang = request.env.lang
+        if isinstance(shown, str) and ':' in shown:
+            page_lang = shown.split(':', 1)[0]
+            if page_lang in dict(request.env['res.lang'].get_installed()):
+                lang = page_lang
+        consent_text = replaces_card and (
+            plan_sudo.with_context(lang=lang)._get_consent_text(paying=installments_sudo)
+        )
+        if shown is not None and shown != cls._get_pay_page_shown(
+            plan_sudo, installments_sudo, amount, consent_text, lang
+        ):
+            raise ValidationError(
+                request.env._(
+                    "What is due on this plan changed since the page was opened: reload the "
+                    "page to see what you pay."
+                )
+            )
+        return consent_text
 
     @staticmethod
     def _get_plan_pay_providers(plan_sudo, installments_sudo, amount):
@@ -446,6 +498,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         replaces_card = self._may_replace_plan_card(plan_sudo, access_token)
         make_default = replaces_card and bool(kwargs.pop('payment_plan_make_default', False))
         kwargs.pop('payment_plan_make_default', None)
+        shown = kwargs.pop('payment_plan_shown', None)
         self._validate_transaction_kwargs(kwargs)
         self._check_typed_card(kwargs)
         is_validation = kwargs.pop('is_validation', False)
@@ -459,9 +512,17 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             ),
         )
         self._check_attempt_rate(f'payment.plan,{plan_sudo.id}')
+        consent_text = self._check_pay_page_shown(
+            shown,
+            plan_sudo,
+            installments_sudo,
+            plan_sudo._get_amount_to_pay_now(),
+            replaces_card,
+        )
         custom_values = {
             'payment_plan_card_plan_id': plan_sudo.id if replaces_card else False,
             'payment_plan_make_default': make_default,
+            'payment_plan_consent_text': consent_text or False,
         }
         if not installments_sudo:
             if (
@@ -547,7 +608,7 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
             tx_sudo = (
                 request.env['payment.transaction']
                 .sudo()
-                .browse(int(tx_id) if str(tx_id).isdigit() else 0)
+                .browse(int(tx_id) if re.fullmatch(r'[0-9]{1,9}', str(tx_id)) else 0)
                 .exists()
             )
             if tx_sudo.partner_id == partner and tx_sudo.operation == 'validation':

@@ -1,1 +1,0 @@
-from . import payment_plan_demo

@@ -122,7 +122,12 @@ class PaymentPlanImportJob(models.Model):
         """Delete the imports left without a file a day ago: a form opened, then left."""
         threshold = fields.Datetime.subtract(fields.Datetime.now(), days=1)
         self.sudo().search(
-            [('state', '=', 'draft'), ('file', '=', False), ('create_date', '<', threshold)]
+            [
+                ('state', '=', 'draft'),
+                ('file', '=', False),
+                ('name', '=', False),  # Never numbered: it never had a file.
+                ('create_date', '<', threshold),
+            ]
         ).unlink()
 
     # === ACTION METHODS === #

@@ -84,6 +84,19 @@ class PaymentTransaction(models.Model):
         readonly=True,
         help="The plan whose card on file the card of this payment or validation replaces.",
     )
+    payment_plan_saved_card = fields.Boolean(
+        string="Saved the Card",
+        readonly=True,
+        copy=False,
+        help="The card of this payment was saved by it (Odoo clears `tokenize` once it is).",
+    )
+    payment_plan_consent_text = fields.Text(
+        string="Consent Text",
+        readonly=True,
+        copy=False,
+        help="What the payer agreed to for the card this payment saves, as their page stated it "
+        "when they paid: kept with their consent once the payment succeeds.",
+    )
 
     # === CRUD METHODS === #
 
@@ -109,6 +122,12 @@ class PaymentTransaction(models.Model):
         for tx, billing in zip(transactions, billings, strict=True):
             if billing:
                 tx.write(billing)
+        # What the payer agrees to for the card, as it stands when they pay (their page's route
+        # may have set it already, checked against what the page showed).
+        for tx in transactions.filtered(
+            lambda t: t.tokenize and not t.payment_plan_consent_text
+        ):
+            tx.payment_plan_consent_text = tx._payment_plan_get_consent_text()
         return transactions
 
     # === BUSINESS METHODS: REFERENCES === #
@@ -324,12 +343,13 @@ class PaymentTransaction(models.Model):
         )
 
     def _tokenize(self, payment_data):
-        """Override of `payment` to record the card's expiry, where the provider tells it, and
-        the customer's consent to charge the card they saved at checkout or in their portal (a
-        card registration link records its own)."""
+        """Override of `payment` to record the card's expiry, where the provider tells it. The
+        customer's consent is recorded once the payment succeeds
+        (`_payment_plan_settle_saved_cards`)."""
         super()._tokenize(payment_data)
         if not self.token_id:
             return
+        self.payment_plan_saved_card = True
         profile = providers.get_profile(self.provider_code)
         if profile.saved_refused_card(payment_data):
             # A card whose payment failed is neither kept, nor consented, nor offered again.
@@ -338,14 +358,30 @@ class PaymentTransaction(models.Model):
         expiry = profile.card_expiry(payment_data)
         if expiry:
             self.token_id.write({'expiry_month': expiry[0], 'expiry_year': expiry[1]})
-        if not self.payment_plan_card_request_id:
-            self.env['payment.plan.consent']._record(
-                self.partner_id,
-                'portal' if self.operation == 'validation' else 'checkout',
-                token=self.token_id,
-                user_id=False,
-                text=self._payment_plan_get_consent_text(),
+
+    def _payment_plan_settle_saved_cards(self):
+        """Keep the card a payment saved only when the payment succeeded: record the customer's
+        consent to charge the card they saved at checkout or in their portal, with the text they
+        agreed to (a card registration link records its own); archive the card of a payment that
+        failed (a provider may save it before the payment's outcome), never consented nor
+        offered again."""
+        Consent = self.env['payment.plan.consent'].sudo()
+        for tx in self.filtered(
+            lambda t: (
+                t.payment_plan_saved_card and t.token_id and not t.payment_plan_card_request_id
             )
+        ):
+            if tx.state in ('done', 'authorized'):
+                if not Consent.search_count([('token_id', '=', tx.token_id.id)], limit=1):
+                    Consent._record(
+                        tx.partner_id,
+                        'portal' if tx.operation == 'validation' else 'checkout',
+                        token=tx.token_id,
+                        user_id=False,
+                        text=tx.payment_plan_consent_text,
+                    )
+            elif tx.state in ('error', 'cancel') and tx.token_id.active:
+                tx.token_id.sudo().active = False
 
     def _payment_plan_get_consent_text(self):
         """Return the statement the payer agreed to on the page that saved the card: the plan's
@@ -359,7 +395,9 @@ class PaymentTransaction(models.Model):
         if not plan:
             return False
         paying = self.installment_id and plan._get_installments_to_pay_now()
-        return plan._get_consent_text(paying=paying)
+        return plan.with_context(lang=self.env.lang or self.partner_id.lang)._get_consent_text(
+            paying=paying
+        )
 
     def _post_process(self):
         """Override of `account_payment` to settle the installments the transactions pay.
@@ -368,6 +406,7 @@ class PaymentTransaction(models.Model):
         customer returning from the payment page, or the post-processing cron.
         """
         refunds = self.filtered(lambda t: t.operation == 'refund' and not t.is_post_processed)
+        self._payment_plan_settle_saved_cards()
         self._prepare_order_first_payments()
         self._create_collection_payments()
         super()._post_process()

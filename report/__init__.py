@@ -1,3 +1,3 @@
 # The reports are SQL views over the tables of the models: loaded after them.
 from . import payment_plan_collection_report, payment_plan_recovery_report
-from . import payment_plan_operations, payment_plan_overview
+from . import payment_plan_overview

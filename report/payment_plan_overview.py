@@ -6,10 +6,11 @@ from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import reporting
 
 
-class PaymentPlan(models.Model):
+class PaymentPlanOverview(models.AbstractModel):
     """The figures of the Payment Plans overview (its client action reads them)."""
 
-    _inherit = 'payment.plan'
+    _name = 'payment.plan.overview'
+    _description = "Payment Plans Overview"
 
     # === BUSINESS METHODS: REPORTS === #
 
@@ -34,8 +35,9 @@ class PaymentPlan(models.Model):
             ('due_date', '<=', week_end),
         ]
         denied_domain = [('state', '=', 'denied'), ('date_denied', '>=', since)]
-        running = self.search([('state', '=', 'active')])
-        by_kind = dict(self._read_group([('state', '=', 'active')], ['plan_type'], ['__count']))
+        Plan = self.env['payment.plan']
+        running = Plan.search([('state', '=', 'active')])
+        by_kind = dict(Plan._read_group([('state', '=', 'active')], ['plan_type'], ['__count']))
         company = self.env.company
         mrr = 0.0
         for plan in running.filtered(lambda p: p.plan_type == 'subscription'):

@@ -265,7 +265,7 @@ class TestReports(PaymentPlanCommon):
         self.env['payment.token'].search([('id', '!=', self.card.id)]).write(
             {'expiry_month': 0, 'expiry_year': 0}
         )
-        data = self.env['payment.plan'].with_user(self.user_a).get_overview_data()
+        data = self.env['payment.plan.overview'].with_user(self.user_a).get_overview_data()
         # Due by Sunday 2026-03-22: the March 10 subscription period and the manual plan's 2nd
         # installment (March 20).
         self.assertEqual(data['due_this_week']['count'], 2)
@@ -289,10 +289,10 @@ class TestReports(PaymentPlanCommon):
                 'company_id': self.company.id,
             }
         )
-        before = self.env['payment.plan'].get_overview_data()['due_this_week']['amount']
+        before = self.env['payment.plan.overview'].get_overview_data()['due_this_week']['amount']
         plan = self._create_plan(
             currency_id=eur.id, amount=100.0, installment_count=1, date_start='2026-03-18'
         )
         plan.action_activate()
-        after = self.env['payment.plan'].get_overview_data()['due_this_week']['amount']
+        after = self.env['payment.plan.overview'].get_overview_data()['due_this_week']['amount']
         self.assertEqual(after - before, 50.0, "100 EUR at 2 EUR per dollar, not 100 dollars")

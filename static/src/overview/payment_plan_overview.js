@@ -17,7 +17,7 @@ export class PaymentPlanOverview extends Component {
         this.action = useService("action");
         this.state = useState({ data: null });
         onWillStart(async () => {
-            this.state.data = await this.orm.call("payment.plan", "get_overview_data", []);
+            this.state.data = await this.orm.call("payment.plan.overview", "get_overview_data", []);
         });
     }
 
