@@ -124,9 +124,7 @@ class PaymentTransaction(models.Model):
                 tx.write(billing)
         # What the payer agrees to for the card, as it stands when they pay (their page's route
         # may have set it already, checked against what the page showed).
-        for tx in transactions.filtered(
-            lambda t: t.tokenize and not t.payment_plan_consent_text
-        ):
+        for tx in transactions.filtered(lambda t: t.tokenize and not t.payment_plan_consent_text):
             tx.payment_plan_consent_text = tx._payment_plan_get_consent_text()
         return transactions
 
