@@ -4,6 +4,8 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
+from freezegun import freeze_time
+
 from odoo import SUPERUSER_ID, api
 from odoo.fields import Command
 from odoo.orm.registry import Registry
@@ -197,6 +199,29 @@ class PaymentPlanCommon(BaseCommon):
                 **values,
             }
         )
+
+    def _create_denied_plan(self, partner, plan_type='subscription', denials=('2026-03-01',)):
+        """Return a plan of `partner` ($30 a payment, 3 payments from 2026-03-01) charged to a
+        card that is refused, collected on each day of `denials` (one attempt each)."""
+        card = self._create_card(partner=partner, details='0000', state='error')
+        with freeze_time('2026-03-01'):
+            plan = self._create_plan(
+                partner_id=partner.id,
+                plan_type=plan_type,
+                collection_mode='token',
+                token_id=card.id,
+                amount=90.0 if plan_type == 'installments' else 30.0,
+                installment_count=3,
+                date_start='2026-03-01',
+                max_attempts=1,
+            )
+            plan.action_activate()
+        for day in denials:
+            with freeze_time(day):
+                plan.installment_ids.filtered(
+                    lambda i, day=day: i.state == 'pending' and str(i.due_date) <= day
+                )._collect()
+        return plan
 
     @classmethod
     def _create_company_contacts(cls, prefix):

@@ -44,23 +44,7 @@ class TestPayNowAttacks(PaymentPlanCommon, HttpCase):
         self.authenticate(user.login, f'{user.login}-password')
 
     def _plan(self, plan_type='subscription', denials=('2026-03-01',)):
-        """A plan of the payer ($30 a payment, 3 payments) whose card is refused on `denials`."""
-        card = self._create_card(partner=self.payer.partner_id, details='0000', state='error')
-        with freeze_time('2026-03-01'):
-            plan = self._create_plan(
-                partner_id=self.payer.partner_id.id,
-                plan_type=plan_type,
-                collection_mode='token',
-                token_id=card.id,
-                amount=90.0 if plan_type == 'installments' else 30.0,
-                installment_count=3,
-                date_start='2026-03-01',
-                max_attempts=1,
-            )
-            plan.action_activate()
-        for day in denials:
-            self._collect_on(plan, day)
-        return plan
+        return self._create_denied_plan(self.payer.partner_id, plan_type, denials)
 
     def _collect_on(self, plan, day):
         with freeze_time(day):

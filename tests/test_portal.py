@@ -194,31 +194,8 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         plan = self._denied_plan()
         denied = plan.installment_ids.filtered(lambda i: i.state == 'denied')
         self._login(self.payer)
-        processing_values = self.make_jsonrpc_request(
-            f'/my/plans/{plan.id}/transaction',
-            {
-                'access_token': plan._portal_ensure_token(),
-                'provider_id': self.provider.id,
-                'payment_method_id': self.payment_method.id,
-                'token_id': None,
-                'amount': 1.0,  # Ignored: the overdue amount is charged.
-                'flow': 'direct',
-                'tokenization_requested': False,
-                'landing_route': plan.access_url,
-            },
-        )
-        self.make_jsonrpc_request(
-            '/payment/demo/simulate_payment',
-            {
-                'reference': processing_values['reference'],
-                'payment_details': '5555',
-                'simulated_state': 'done',
-            },
-        )
-        self.make_jsonrpc_request('/payment/status/poll', {})
-        tx = denied.transaction_ids.filtered(
-            lambda t: t.reference == processing_values['reference']
-        )
+        tx = self._pay_overdue(plan)
+        self.assertEqual(tx.installment_id, denied)
         self.assertEqual((tx.state, tx.amount), ('done', denied.amount))
         self.assertEqual(denied.state, 'paid')
         self.assertFalse(plan.payment_failed)
@@ -227,23 +204,9 @@ class TestPortal(PaymentPlanCommon, HttpCase):
 
     def _twice_denied_plan(self, plan_type):
         """Return a plan of the payer whose first two payments were declined ($30 each)."""
-        card = self._create_card(partner=self.payer.partner_id, details='0000', state='error')
-        with freeze_time('2026-03-01'):
-            plan = self._create_plan(
-                partner_id=self.payer.partner_id.id,
-                plan_type=plan_type,
-                collection_mode='token',
-                token_id=card.id,
-                amount=90.0 if plan_type == 'installments' else 30.0,
-                installment_count=3,
-                date_start='2026-03-01',
-                max_attempts=1,
-            )
-            plan.action_activate()
-        for day in ('2026-03-01', '2026-04-01'):
-            with freeze_time(day):
-                plan.installment_ids.filtered(lambda i: i.state == 'pending')._collect()
-        return plan
+        return self._create_denied_plan(
+            self.payer.partner_id, plan_type, denials=('2026-03-01', '2026-04-01')
+        )
 
     def _pay_overdue(self, plan, amount=1.0, simulated_state='done'):
         """Pay the plan's overdue installments from its pay page, as the payer; return the
