@@ -73,6 +73,11 @@ def create_demo_cards(env, partners, states='done', provider=None, consent=True)
     )
 
 
+class WorkerKilled(BaseException):
+    """The worker dies (time limit, crash), e.g. right after the provider answered: no
+    `except Exception` handler runs."""
+
+
 class PaymentPlanCommon(BaseCommon):
     """Fixtures of the payment_plan tests: a demo provider, customers, users of each group."""
 
@@ -199,6 +204,17 @@ class PaymentPlanCommon(BaseCommon):
                 **values,
             }
         )
+
+    def _create_card_plan(self, partner=None, state='done', **values):
+        """Return a running plan of `partner` (the customer) charged to a demo card of theirs
+        whose payments end in `state`."""
+        partner = partner or self.customer
+        card = self._create_card(partner=partner, details=f'{partner.id:04d}', state=state)
+        plan = self._create_plan(
+            partner_id=partner.id, collection_mode='token', token_id=card.id, **values
+        )
+        plan.action_activate()
+        return plan
 
     def _create_denied_plan(self, partner, plan_type='subscription', denials=('2026-03-01',)):
         """Return a plan of `partner` ($30 a payment, 3 payments from 2026-03-01) charged to a

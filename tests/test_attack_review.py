@@ -18,11 +18,7 @@ from odoo.addons.payment_demo.models.payment_transaction import (
     PaymentTransaction as DemoTransaction,
 )
 from odoo.addons.payment_plan.models.payment_plan_gateway import PaymentPlanGateway
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
-
-
-class WorkerKilled(BaseException):
-    """The worker dies right after the provider answered: no handler runs."""
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon, WorkerKilled
 
 
 @tagged('post_install', '-at_install')

@@ -21,16 +21,12 @@ from odoo.tools import SQL, mute_logger
 from odoo.addons.payment_demo.models.payment_transaction import (
     PaymentTransaction as DemoTransaction,
 )
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon, WorkerKilled
 
 REFUSED = (AccessError, UserError, ValidationError)
 
 
 _logger = logging.getLogger(__name__)
-
-
-class WorkerKilled(BaseException):
-    """The worker dies (time limit, crash): no `except Exception` handler runs."""
 
 
 @tagged('post_install', '-at_install')
@@ -54,15 +50,6 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         )
 
     # === HELPERS (as in test_money_safety) === #
-
-    def _card_plan(self, partner=None, state='done', **values):
-        partner = partner or self.customer
-        card = self._create_card(partner=partner, details=f'{partner.id:04d}', state=state)
-        plan = self._create_plan(
-            partner_id=partner.id, collection_mode='token', token_id=card.id, **values
-        )
-        plan.action_activate()
-        return plan
 
     def _run_killed_after_commit(self):
         try:
@@ -129,7 +116,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
 
     def _denied_installment(self, partner, plan_partner=None, **values):
         with freeze_time('2026-03-01'):
-            plan = self._card_plan(
+            plan = self._create_card_plan(
                 partner=plan_partner or partner,
                 state='error',
                 amount=90.0,
@@ -184,7 +171,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
     def test_rpc_user_marks_an_installment_paid_with_the_state_context_key(self):
         """A Payment Plans user, over RPC, passes the context key the `_set_*` methods use and
         writes `state = 'paid'`: the installment is paid with no payment at all."""
-        plan = self._card_plan(
+        plan = self._create_card_plan(
             date_start=self.env['payment.plan.installment']._get_collection_today()
         )
         installment = plan.installment_ids.sorted('sequence')[0]
@@ -237,7 +224,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         """A Payment Plans user writes the (form-read-only) `invoice_id` of a due installment to
         an invoice that is already paid (here another customer's): the next collection finds
         nothing open and marks the installment paid; its customer never paid it."""
-        plan = self._card_plan(
+        plan = self._create_card_plan(
             plan_type='subscription',
             amount=50.0,
             installment_count=1,
@@ -299,7 +286,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         """A salesperson (Sales only, refused read access to plans) writes `payment_plan_id` of
         their own quotation (read-only in the form) to another customer's running plan, then
         presses Cancel Payment Attempt, which acts as superuser: that plan is cancelled."""
-        victim_plan = self._card_plan(
+        victim_plan = self._create_card_plan(
             partner=self.other_customer,
             plan_type='subscription',
             amount=30.0,
@@ -362,7 +349,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
     def _interrupted_subscription_charge(self):
         """A subscription period charged by Retry Now; the worker dies right after the provider
         took the money: the claim (a draft transaction) is committed, the outcome is not."""
-        plan = self._card_plan(
+        plan = self._create_card_plan(
             plan_type='subscription',
             amount=50.0,
             installment_count=1,

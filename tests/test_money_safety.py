@@ -16,11 +16,7 @@ from odoo.tools import mute_logger
 from odoo.addons.payment_demo.models.payment_transaction import (
     PaymentTransaction as DemoTransaction,
 )
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
-
-
-class WorkerKilled(BaseException):
-    """The worker dies (time limit, crash): no `except Exception` handler runs."""
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon, WorkerKilled
 
 
 @tagged('post_install', '-at_install')
@@ -44,19 +40,10 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     # === HELPERS === #
 
-    def _card_plan(self, partner=None, state='done', **values):
-        partner = partner or self.customer
-        card = self._create_card(partner=partner, details=f'{partner.id:04d}', state=state)
-        plan = self._create_plan(
-            partner_id=partner.id, collection_mode='token', token_id=card.id, **values
-        )
-        plan.action_activate()
-        return plan
-
     def _denied_installment(self):
         """A payer's plan whose first installment was denied after its only attempt."""
         with freeze_time('2026-03-01'):
-            plan = self._card_plan(
+            plan = self._create_card_plan(
                 partner=self.payer.partner_id,
                 state='error',
                 amount=90.0,
@@ -269,7 +256,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     @freeze_time('2026-03-01')
     def test_an_invoice_paid_by_a_mass_charge_settles_the_installments_without_a_charge(self):
-        plan = self._card_plan(
+        plan = self._create_card_plan(
             amount=1200.0, installment_count=6, date_start='2026-03-01', interval_unit='day'
         )
         first = plan.installment_ids.sorted('sequence')[0]
@@ -308,7 +295,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     @freeze_time('2026-03-01')
     def test_a_partial_payment_of_the_invoice_is_not_charged_again(self):
-        plan = self._card_plan(
+        plan = self._create_card_plan(
             plan_type='subscription', amount=50.0, installment_count=1, date_start='2026-03-01'
         )
         installment = plan.installment_ids
@@ -365,7 +352,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     @freeze_time('2026-03-01')
     def test_retry_now_killed_after_the_provider_answered_is_not_charged_again(self):
-        plan = self._card_plan(state='error', max_attempts=1, date_start='2026-03-01')
+        plan = self._create_card_plan(state='error', max_attempts=1, date_start='2026-03-01')
         installment = plan.installment_ids.sorted('sequence')[0]
         installment._collect()
         plan.token_id.demo_simulated_state = 'done'
@@ -415,7 +402,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     @freeze_time('2026-03-01')
     def test_a_timeout_or_a_provider_error_leaves_the_attempt_pending_never_sent_again(self):
-        plan = self._card_plan(
+        plan = self._create_card_plan(
             plan_type='subscription',
             amount=30.0,
             installment_count=2,
@@ -442,7 +429,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     @freeze_time('2026-03-01')
     def test_a_refusal_the_provider_answered_is_a_refusal(self):
-        plan = self._card_plan(max_attempts=3, date_start='2026-03-01')
+        plan = self._create_card_plan(max_attempts=3, date_start='2026-03-01')
         installment = plan.installment_ids.sorted('sequence')[0]
         with self._provider_fails(402):
             installment._collect()
@@ -493,7 +480,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
     # === DIRECT WRITES BY STAFF === #
 
     def test_staff_cannot_point_an_installment_or_a_batch_line_at_anothers_invoice(self):
-        plan = self._card_plan(date_start='2026-03-01')
+        plan = self._create_card_plan(date_start='2026-03-01')
         installment = plan.installment_ids.sorted('sequence')[0]
         theirs = self.env['account.move'].create(
             {

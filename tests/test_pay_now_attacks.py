@@ -8,14 +8,14 @@ import re
 
 from freezegun import freeze_time
 
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
+from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.http_common import PaymentPlanHttpCommon
 
 
 @tagged('post_install', '-at_install')
-class TestPayNowAttacks(PaymentPlanCommon, HttpCase):
+class TestPayNowAttacks(PaymentPlanHttpCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -40,9 +40,6 @@ class TestPayNowAttacks(PaymentPlanCommon, HttpCase):
 
     # === HELPERS === #
 
-    def _login(self, user):
-        self.authenticate(user.login, f'{user.login}-password')
-
     def _plan(self, plan_type='subscription', denials=('2026-03-01',)):
         return self._create_denied_plan(self.payer.partner_id, plan_type, denials)
 
@@ -52,32 +49,9 @@ class TestPayNowAttacks(PaymentPlanCommon, HttpCase):
                 lambda i: i.state == 'pending' and str(i.due_date) <= day
             )._collect()
 
-    def _start_pay_now(self, plan, amount, shown=None):
-        """Post the pay page's form, with what the page showed (`shown`) as its script sends."""
-        params = {
-            'access_token': plan._portal_ensure_token(),
-            'provider_id': self.provider.id,
-            'payment_method_id': self.payment_method.id,
-            'token_id': None,
-            'amount': amount,
-            'flow': 'direct',
-            'tokenization_requested': True,
-            'landing_route': plan.access_url,
-        }
-        if shown:
-            params['payment_plan_shown'] = shown
-        return self.make_jsonrpc_request(f'/my/plans/{plan.id}/transaction', params)
-
-    @staticmethod
     def _shown(page):
         """What the pay page showed, as its form sends it back."""
         return re.search(r'id="payment_plan_shown" value="([^"]+)"', page).group(1)
-
-    def _simulate(self, reference, state='done'):
-        self.make_jsonrpc_request(
-            '/payment/demo/simulate_payment',
-            {'reference': reference, 'payment_details': '5555', 'simulated_state': state},
-        )
 
     def _tx(self, reference):
         self.env.invalidate_all()

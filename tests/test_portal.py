@@ -2,14 +2,14 @@ import re
 
 from freezegun import freeze_time
 
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.http_common import PaymentPlanHttpCommon
 
 
 @tagged('post_install', '-at_install')
-class TestPortal(PaymentPlanCommon, HttpCase):
+class TestPortal(PaymentPlanHttpCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -45,9 +45,6 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         """Return a CSRF token of the current session, read from a page's form."""
         page = self.url_open('/web/activate').text
         return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    def _login(self, user):
-        self.authenticate(user.login, f'{user.login}-password')
 
     def _post(self, url, data=None, csrf=True):
         data = {'submitted': '1', **(data or {})}
@@ -206,35 +203,6 @@ class TestPortal(PaymentPlanCommon, HttpCase):
         """Return a plan of the payer whose first two payments were declined ($30 each)."""
         return self._create_denied_plan(
             self.payer.partner_id, plan_type, denials=('2026-03-01', '2026-04-01')
-        )
-
-    def _pay_overdue(self, plan, amount=1.0, simulated_state='done'):
-        """Pay the plan's overdue installments from its pay page, as the payer; return the
-        transaction."""
-        processing_values = self.make_jsonrpc_request(
-            f'/my/plans/{plan.id}/transaction',
-            {
-                'access_token': plan._portal_ensure_token(),
-                'provider_id': self.provider.id,
-                'payment_method_id': self.payment_method.id,
-                'token_id': None,
-                'amount': amount,  # Ignored: what is overdue is charged.
-                'flow': 'direct',
-                'tokenization_requested': False,
-                'landing_route': plan.access_url,
-            },
-        )
-        self.make_jsonrpc_request(
-            '/payment/demo/simulate_payment',
-            {
-                'reference': processing_values['reference'],
-                'payment_details': '5555',
-                'simulated_state': simulated_state,
-            },
-        )
-        self.make_jsonrpc_request('/payment/status/poll', {})
-        return self.env['payment.transaction'].search(
-            [('reference', '=', processing_values['reference'])]
         )
 
     def test_pay_now_pays_everything_overdue_in_one_payment(self):
@@ -502,7 +470,7 @@ class TestPortal(PaymentPlanCommon, HttpCase):
 
 
 @tagged('post_install', '-at_install')
-class TestPortalOnAPhone(PaymentPlanCommon, HttpCase):
+class TestPortalOnAPhone(PaymentPlanHttpCommon):
     """The payer's pages on a 390 px wide phone, and paying what failed from there."""
 
     browser_size = '390x844'

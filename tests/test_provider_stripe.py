@@ -15,14 +15,10 @@ from odoo.fields import Command
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon, WorkerKilled
 from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
 
 WEBHOOK_SECRET = 'whsec_test_payment_plan'
-
-
-class WorkerKilled(BaseException):
-    """The worker dies right after Stripe answered (time limit, crash): no handler runs."""
 
 
 class StripeCase(PaymentPlanCommon, HttpCase):

@@ -5,52 +5,18 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import HttpCase, JsonRpcException, tagged
+from odoo.tests import JsonRpcException, tagged
 from odoo.tools import format_date, mute_logger
 
-from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.http_common import PaymentPlanHttpCommon
 
 
 @tagged('post_install', '-at_install')
-class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
+class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.customer.phone = '+32 470 12 34 56'
-
-    def _pay_from_link(self, order, simulated_state='done', poll=True):
-        """Pay the first installment as the customer does: the order's portal payment page, the
-        demo provider's form, then the status page that post-processes the payment."""
-        self.authenticate(None, None)
-        link = order._get_payment_plan_link()
-        page = self.url_open(link.removeprefix(order.get_base_url()))
-        self.assertEqual(page.status_code, 200)
-        processing_values = self.make_jsonrpc_request(
-            f'/my/orders/{order.id}/transaction',
-            {
-                'access_token': order.access_token,
-                'provider_id': self.provider.id,
-                'payment_method_id': self.payment_method.id,
-                'token_id': None,
-                'amount': order._get_payment_plan_first_amount(),
-                'flow': 'direct',
-                'tokenization_requested': False,
-                'landing_route': order.get_portal_url(),
-            },
-        )
-        self.make_jsonrpc_request(
-            '/payment/demo/simulate_payment',
-            {
-                'reference': processing_values['reference'],
-                'payment_details': '4242',
-                'simulated_state': simulated_state,
-            },
-        )
-        if poll:
-            self.make_jsonrpc_request('/payment/status/poll', {})
-        return self.env['payment.transaction'].search(
-            [('reference', '=', processing_values['reference'])]
-        )
 
     def test_the_order_page_shows_the_schedule_and_the_consent_before_paying(self):
         """Before paying, the payer reads the first payment, the dates and amounts their card
@@ -385,7 +351,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanCommon, HttpCase):
 
 
 @tagged('post_install', '-at_install')
-class TestOrderPaidByPlanOnAPhone(PaymentPlanCommon, HttpCase):
+class TestOrderPaidByPlanOnAPhone(PaymentPlanHttpCommon):
     """The customer pays an order's first installment from its link on a 390 px phone."""
 
     browser_size = '390x844'
