@@ -155,12 +155,13 @@ class PaymentPlanQueue(models.AbstractModel):
         :param callable inline: Does the work without jobs (a cron's own run, or triggering
             the cron that does it).
         :param bool wait_for_jobs: A cron's run: while jobs of `model_name`.`method_name` are
-            unfinished, nothing is enqueued (they do the work).
+            unfinished, nothing is enqueued (they do the work); and while the runner is not seen,
+            the cron enqueues the job that shows it runs (`_ping_runner`).
         :return: Whether the work went to jobs.
         """
         status = self._get_runner_status()
         if not status['use_jobs']:
-            if status['ping']:
+            if status['ping'] and wait_for_jobs:
                 self._ping_runner()
             inline()
             return False

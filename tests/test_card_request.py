@@ -282,6 +282,35 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
 
 
 @tagged('post_install', '-at_install')
+class TestCardRequestOnAPhone(PaymentPlanCommon, HttpCase):
+    """The customer's card registration page on a 390 px phone."""
+
+    browser_size = '390x844'
+    touch_enabled = True
+
+    def test_tour_customer_saves_a_card_on_a_phone(self):
+        self.provider.write({'is_published': True})
+        wizard = (
+            self.env['payment.plan.card.request.wizard']
+            .with_user(self.plan_user)
+            .with_context(active_model='res.partner', active_ids=self.customer.ids)
+            .create({'channel': 'email'})
+        )
+        wizard.action_send()
+        card_request = self.env['payment.plan.card.request'].search(
+            [('partner_id', '=', self.customer.id)], order='id desc', limit=1
+        )
+        self.start_tour(
+            card_request._get_url().removeprefix(card_request.get_base_url()),
+            'payment_plan_card_request_tour',
+        )
+        self.assertEqual(card_request.state, 'used')
+        self.assertTrue(
+            self.env['payment.plan.consent'].search([('token_id', '=', card_request.token_id.id)])
+        )
+
+
+@tagged('post_install', '-at_install')
 class TestPortfolio(PaymentPlanCommon):
     def test_portfolio_columns_and_filters(self):
         card = self._create_card(

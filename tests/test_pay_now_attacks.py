@@ -49,10 +49,6 @@ class TestPayNowAttacks(PaymentPlanHttpCommon):
                 lambda i: i.state == 'pending' and str(i.due_date) <= day
             )._collect()
 
-    def _shown(page):
-        """What the pay page showed, as its form sends it back."""
-        return re.search(r'id="payment_plan_shown" value="([^"]+)"', page).group(1)
-
     def _tx(self, reference):
         self.env.invalidate_all()
         return self.env['payment.transaction'].search([('reference', '=', reference)])

@@ -310,3 +310,27 @@ class TestPaymentLink(PaymentPlanCommon, MockEmail, MockSMS, HttpCase):
             page_text = ' '.join(html2plaintext(self.url_open(link._get_url()).text).split())
         self.assertIn("expires on 05/06/2026", mail_text)
         self.assertIn("expires on 05/06/2026", page_text)
+
+
+@tagged('post_install', '-at_install')
+class TestPaymentLinkOnAPhone(PaymentPlanCommon, HttpCase):
+    """The customer pays a payment link on a 390 px phone, and is thanked with the receipt."""
+
+    browser_size = '390x844'
+    touch_enabled = True
+
+    def test_tour_the_customer_pays_a_link_on_a_phone(self):
+        self.provider.write({'is_published': True})
+        self.customer.email = 'paula.payer@example.com'
+        wizard = (
+            self.env['payment.plan.payment.link.wizard']
+            .with_context(default_partner_id=self.customer.id)
+            .create({'partner_id': self.customer.id, 'amount': 80.0, 'reason': "Annual fee"})
+        )
+        link = self.env['payment.plan.payment.link'].browse(wizard.action_send()['res_id'])
+        self.start_tour(
+            link._get_url().removeprefix(link.get_base_url()),
+            'payment_plan_pay_link_customer_tour',
+        )
+        self.assertEqual(link.status, 'paid')
+        self.assertEqual(link._get_payments().amount, 80.0)

@@ -126,6 +126,11 @@ class TestAdyenCardsOnFile(PaymentPlanCommon, HttpCase):
         card = tx.token_id
         self.assertEqual((card.expiry_month, card.expiry_year), (3, 2030))
         self.assertEqual(card.provider_ref, 'RECURRING_DETAIL_9')
+        self.assertFalse(
+            self.env['payment.plan.consent'].search([('token_id', '=', card.id)]),
+            "consented only once the payment is recorded as done",
+        )
+        tx._post_process()  # Odoo's status page or its post-processing cron.
         consent = self.env['payment.plan.consent'].search([('token_id', '=', card.id)])
         self.assertEqual(consent.channel, 'checkout')
 

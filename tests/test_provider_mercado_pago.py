@@ -142,6 +142,11 @@ class TestMercadoPagoCardsOnFile(MercadoPagoCase):
         card = tx.token_id
         self.assertEqual(card.provider_ref, 'CARD_9')
         self.assertEqual((card.expiry_month, card.expiry_year), (11, 2030))
+        self.assertFalse(
+            self.env['payment.plan.consent'].search([('token_id', '=', card.id)]),
+            "consented only once the payment is recorded as done",
+        )
+        tx._post_process()  # Odoo's status page or its post-processing cron.
         consent = self.env['payment.plan.consent'].search([('token_id', '=', card.id)])
         self.assertEqual(consent.channel, 'checkout')
 

@@ -222,6 +222,11 @@ class TestRedsysCardsOnFile(RedsysCase):
         self.assertEqual((card.expiry_month, card.expiry_year), (12, 2030))
         self.assertEqual(card.redsys_cof_txnid, '2006181234567890')
         self.assertNotIn('454881', json.dumps(card.read()[0], default=str), "no card number")
+        self.assertFalse(
+            self.env['payment.plan.consent'].search([('token_id', '=', card.id)]),
+            "consented only once the payment is recorded as done",
+        )
+        tx._post_process()  # Odoo's status page or its post-processing cron.
         consent = self.env['payment.plan.consent'].search([('token_id', '=', card.id)])
         self.assertEqual(consent.channel, 'checkout')
 

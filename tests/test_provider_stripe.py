@@ -165,6 +165,11 @@ class TestStripeCardsOnFile(StripeCase):
         self.assertTrue(card, "the card is saved")
         self.assertEqual((card.expiry_month, card.expiry_year), (8, 2031))
         self.assertEqual(card.expiry_date, fields.Date.to_date('2031-08-31'))
+        self.assertFalse(
+            self.env['payment.plan.consent'].search([('token_id', '=', card.id)]),
+            "consented only once the payment is recorded as done",
+        )
+        tx._post_process()  # Odoo's status page or its post-processing cron.
         consent = self.env['payment.plan.consent'].search([('token_id', '=', card.id)])
         self.assertEqual(consent.channel, 'checkout')
         self.assertTrue(self.customer.card_consent_date)

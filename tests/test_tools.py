@@ -557,7 +557,7 @@ def test_outbound_every_resolved_address_must_be_public():
 
 def test_a_batch_message_buffer_is_equal_only_to_itself():
     """Odoo reuses an environment whose context is equal: two batches' buffers never are."""
-    from odoo.addons.payment_plan.models.payment_transaction import _MessageBuffer
+    from odoo.addons.payment_plan.models.payment_plan_collection import _MessageBuffer
 
     first, second = _MessageBuffer(), _MessageBuffer()
     assert first == first and first != second and first != []

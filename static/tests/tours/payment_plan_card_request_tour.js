@@ -9,6 +9,20 @@ registry.category("web_tour.tours").add("payment_plan_card_request_tour", {
             trigger: ".o_payment_plan_card_request:contains('asks you to save a card')",
         },
         {
+            content: "It states what the customer agrees to",
+            trigger: ".o_payment_plan_consent_text:contains('keeps my card on file and charges it')",
+        },
+        {
+            content: "Nothing is wider than the screen (a phone too)",
+            trigger: "body",
+            run() {
+                const overflow = document.documentElement.scrollWidth - window.innerWidth;
+                if (overflow > 1) {
+                    throw new Error(`the card page overflows the screen by ${overflow}px`);
+                }
+            },
+        },
+        {
             content: "Choose the Demo provider's card form",
             trigger: "input[name='o_payment_radio']",
             run: "click",
