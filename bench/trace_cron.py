@@ -39,7 +39,10 @@ def main():
         def follow(frame, event, _arg):
             if event != 'call':
                 return
-            path = os.path.realpath(frame.f_code.co_filename)
+            filename = frame.f_code.co_filename
+            if filename.startswith('<'):  # Frozen modules, generated code: not the add-on's.
+                return
+            path = os.path.realpath(filename)
             if path.startswith(addon_dir + os.sep):
                 calls.append((os.path.relpath(path, addon_dir), frame.f_code.co_name))
 
