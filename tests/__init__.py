@@ -23,7 +23,7 @@ from . import test_provider_stripe
 from . import test_provider_adyen
 from . import test_provider_mercado_pago
 from . import test_provider_redsys
-from . import test_pay_link
+from . import test_signed_pay_links
 from . import test_pay_now_attacks
 from . import test_attacks_providers
 from . import test_flows

@@ -2,6 +2,8 @@
 
 import re
 
+from werkzeug.urls import url_decode, url_parse
+
 from odoo.tests import HttpCase
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
@@ -79,3 +81,51 @@ class PaymentPlanHttpCommon(PaymentPlanCommon, HttpCase):
         return self.env['payment.transaction'].search(
             [('reference', '=', processing_values['reference'])]
         )
+
+
+def pay_token(url):
+    """Return the signed token of a pay link."""
+    return url_decode(url_parse(url).query)['pay_token']
+
+
+class PayLinkCase(PaymentPlanHttpCommon):
+    """Helpers of the pay-link tests: a denied plan, the transaction route's parameters, the
+    demo provider's answer."""
+
+    def _denied_plan(self, partner=None, **values):
+        partner = partner or self.customer
+        card = self._create_card(partner=partner, details=f'{partner.id:04d}', state='error')
+        plan = self._create_plan(
+            **{
+                'partner_id': partner.id,
+                'collection_mode': 'token',
+                'token_id': card.id,
+                'amount': 90.0,
+                'date_start': '2026-03-01',
+                'max_attempts': 1,
+                **values,
+            }
+        )
+        plan.action_activate()
+        plan.installment_ids._collect()
+        return plan, plan.installment_ids.filtered(lambda i: i.state == 'denied')
+
+    def _params(self, plan, token, **values):
+        return {
+            'access_token': token,
+            'provider_id': self.provider.id,
+            'payment_method_id': self.payment_method.id,
+            'token_id': None,
+            'amount': 0.01,  # Tampered: the server decides.
+            'flow': 'direct',
+            'tokenization_requested': True,
+            'landing_route': plan.access_url,
+            **values,
+        }
+
+    def _simulate(self, reference, state='done'):
+        self.make_jsonrpc_request(
+            '/payment/demo/simulate_payment',
+            {'reference': reference, 'payment_details': '9999', 'simulated_state': state},
+        )
+        self.env['payment.transaction'].search([('reference', '=', reference)])._post_process()

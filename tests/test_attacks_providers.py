@@ -16,8 +16,8 @@ from odoo.exceptions import UserError
 from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.payment_plan.tests.http_common import PayLinkCase, pay_token
 from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
-from odoo.addons.payment_plan.tests.test_pay_link import PayLinkCase, pay_token
 from odoo.addons.payment_plan.tests.test_provider_mercado_pago import MercadoPagoCase
 from odoo.addons.payment_plan.tests.test_provider_stripe import StripeCase
 

@@ -14,7 +14,7 @@ from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan import const
-from odoo.addons.payment_plan.tests.test_pay_link import PayLinkCase, pay_token
+from odoo.addons.payment_plan.tests.http_common import PayLinkCase, pay_token
 from odoo.addons.payment_plan.tools import collection
 
 

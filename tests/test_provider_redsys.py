@@ -17,8 +17,8 @@ from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+from odoo.addons.payment_plan.tests.http_common import pay_token
 from odoo.addons.payment_plan.tests.provider_api import ProviderAPI
-from odoo.addons.payment_plan.tests.test_pay_link import pay_token
 from odoo.addons.payment_plan.tools import providers
 
 # Redsys's public test key (the SHA-256 key of its test merchant 999008881).
