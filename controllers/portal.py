@@ -436,13 +436,17 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         if shown is not None and shown != cls._get_pay_page_shown(
             plan_sudo, installments_sudo, amount, consent_text, lang
         ):
-            raise ValidationError(
-                request.env._(
-                    "What is due on this plan changed since the page was opened: reload the "
-                    "page to see what you pay."
-                )
-            )
+            raise cls._get_pay_page_changed_error()
         return consent_text
+
+    @staticmethod
+    def _get_pay_page_changed_error():
+        return ValidationError(
+            request.env._(
+                "What is due on this plan changed since the page was opened: reload the page to "
+                "see what you pay."
+            )
+        )
 
     @staticmethod
     def _get_plan_pay_providers(plan_sudo, installments_sudo, amount):
@@ -503,21 +507,13 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         self._check_typed_card(kwargs)
         is_validation = kwargs.pop('is_validation', False)
         installments_sudo = plan_sudo._get_installments_to_pay_now()
+        amount_due = plan_sudo._get_amount_to_pay_now()
         self._check_offered_provider(
-            kwargs,
-            self._get_plan_pay_providers(
-                plan_sudo,
-                installments_sudo,
-                plan_sudo._get_amount_to_pay_now(),
-            ),
+            kwargs, self._get_plan_pay_providers(plan_sudo, installments_sudo, amount_due)
         )
         self._check_attempt_rate(f'payment.plan,{plan_sudo.id}')
         consent_text = self._check_pay_page_shown(
-            shown,
-            plan_sudo,
-            installments_sudo,
-            plan_sudo._get_amount_to_pay_now(),
-            replaces_card,
+            shown, plan_sudo, installments_sudo, amount_due, replaces_card
         )
         custom_values = {
             'payment_plan_card_plan_id': plan_sudo.id if replaces_card else False,
@@ -557,12 +553,16 @@ class PaymentPlanPortal(payment_portal.PaymentPortal):
         if not owing:
             installments_sudo.invoice_id._payment_plan_settle_installments()
             raise UserError(request.env._("This installment is already paid."))
+        amount = currency.round(sum(open_amounts[i.id] for i in owing))
+        # Read again under the lock: a payment recorded since the check changes what is paid.
+        if currency.compare_amounts(amount, amount_due) != 0:
+            raise self._get_pay_page_changed_error()
         # A row update: a second tab that locked the installments meanwhile fails to serialize
         # and is run again, where it sees this payment under way.
         owing.date_last_online_payment = fields.Datetime.now()
         kwargs.update(
             {
-                'amount': currency.round(sum(open_amounts[i.id] for i in owing)),
+                'amount': amount,
                 'partner_id': plan_sudo.partner_id.id,
                 'currency_id': currency.id,
                 # The card is saved (and consented) only for who may replace the plan's.
