@@ -1,6 +1,6 @@
 {
     'name': "Payment Plans",
-    'version': '19.0.1.6.0',
+    'version': '19.0.1.7.0',
     'category': 'Accounting/Payment',
     'sequence': 360,
     'summary': "Cards on file, subscriptions, installments and mass charges collected without the customer.",
@@ -21,6 +21,7 @@
         'data/ir_cron_data.xml',
         'data/queue_job_data.xml',
         'data/mail_template_data.xml',
+        'data/sms_template_data.xml',
         'report/payment_plan_schedule_report.xml',
         'wizards/payment_plan_card_delete_views.xml',
         'wizards/payment_plan_card_request_wizard_views.xml',

@@ -209,6 +209,8 @@ PAYMENT_LINK_CHANNELS = [
     ('sms', "SMS"),
     ('email_sms', "Email and SMS"),
 ]
+# The means of each link channel above.
+CHANNEL_MEANS = {'email': {'email'}, 'sms': {'sms'}, 'email_sms': {'email', 'sms'}, 'moto': set()}
 PAYMENT_LINK_STATES = [
     ('sent', "Sent"),
     ('opened', "Opened"),

@@ -821,7 +821,7 @@ class PaymentPlan(models.Model):
             raise UserError(self.env._("None of these plans has a denied installment."))
         template = self.env.ref('payment_plan.mail_template_installment_denied')
         for installment in denied:
-            template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')
+            installment.partner_id._payment_plan_notify(installment, mail_template=template)
         return True
 
     def action_change_schedule(self):
@@ -1175,19 +1175,14 @@ class PaymentPlan(models.Model):
                 plan._gateway_send_payment_url()
 
     def _gateway_send_payment_url(self):
-        """Send the customer the gateway's link to pay the schedule, by email and SMS."""
+        """Send the customer the gateway's link to pay the schedule, by email and, where the
+        company texts its customers, by SMS."""
         self.ensure_one()
-        template = self.env.ref('payment_plan.mail_template_gateway_payment_link')
-        if self.partner_id.email:
-            template.send_mail(self.id, email_layout_xmlid='mail.mail_notification_light')
-        if self.partner_id.phone_sanitized:
-            text = self.env._(
-                "%(company)s: pay %(plan)s here: %(link)s",
-                company=self.company_id.name,
-                plan=self.description or self.name,
-                link=self.gateway_payment_url,
-            )
-            self.partner_id._payment_plan_send_sms(text, text)
+        self.partner_id._payment_plan_notify(
+            self,
+            mail_template=self.env.ref('payment_plan.mail_template_gateway_payment_link'),
+            sms_template=self.env.ref('payment_plan.sms_template_gateway_payment_link'),
+        )
 
     def _assign_reference(self):
         """Give the plans without one their reference, from the company's sequence."""

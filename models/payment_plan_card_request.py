@@ -155,22 +155,11 @@ class PaymentPlanCardRequest(models.Model):
 
     def _send(self):
         """Mail and/or text the link to the customer, as the request's channel says."""
-        template = self.env.ref('payment_plan.mail_template_card_request')
+        mail_template = self.env.ref('payment_plan.mail_template_card_request')
+        sms_template = self.env.ref('payment_plan.sms_template_card_request')
         for request in self:
             partner = request.partner_id
-            text_values = {
-                'company': request.company_id.name,
-                'reason': request._get_reason_label(),
-            }
-            sent = request._send_by_channel(
-                template,
-                request.channel,
-                lambda link, values=text_values: self.env._(
-                    "%(company)s asks you to add a card for %(reason)s: %(link)s",
-                    **values,
-                    link=link,
-                ),
-            )
+            sent = request._send_by_channel(mail_template, sms_template)
             partner.message_post(
                 body=self.env._(
                     "Card registration link sent by %(channels)s (%(reason)s), valid until "

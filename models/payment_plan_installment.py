@@ -1015,11 +1015,11 @@ class PaymentPlanInstallment(models.Model):
                     "Installment %(name)s was denied after %(count)s attempts: %(error)s", **values
                 ),
             )
-            template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')
+            installment.partner_id._payment_plan_notify(installment, mail_template=template)
 
     def _notify_authentication_required(self):
         """Ask the customers to pay on-session the installments their bank refused to charge
-        without them (PSD2/SCA), by email and, where the company texts customers, by SMS."""
+        without them (PSD2/SCA), by email and, where the company texts its customers, by SMS."""
         template = self.env.ref('payment_plan.mail_template_installment_authentication')
         for installment in self:
             plan = installment.plan_id
@@ -1031,27 +1031,11 @@ class PaymentPlanInstallment(models.Model):
                     name=installment.name,
                 )
             )
-            template.send_mail(installment.id, email_layout_xmlid='mail.mail_notification_light')
-            partner = installment.partner_id
-            if plan.company_id.payment_plan_notify_sms and partner.phone_sanitized:
-                text_values = {
-                    'company': plan.company_id.name,
-                    'amount': installment.currency_id.format(installment.amount),
-                }
-                partner._payment_plan_send_sms(
-                    self.env._(
-                        "%(company)s: your bank asks you to confirm the payment of %(amount)s. "
-                        "Pay it here: %(link)s",
-                        **text_values,
-                        link=installment._get_payment_url(),
-                    ),
-                    self.env._(
-                        "%(company)s: your bank asks you to confirm the payment of %(amount)s. "
-                        "Pay it here: %(link)s",
-                        **text_values,
-                        link=installment._get_payment_url(redacted=True),
-                    ),
-                )
+            installment.partner_id._payment_plan_notify(
+                installment,
+                mail_template=template,
+                sms_template=self.env.ref('payment_plan.sms_template_installment_authentication'),
+            )
 
     def _get_payment_url(self, redacted=False):
         """Return the customer's link to update their card and pay this installment: signed and

@@ -2,7 +2,6 @@ import hmac
 import secrets
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
 from odoo.tools import format_date
 
 from odoo.addons.payment_plan import const
@@ -66,9 +65,10 @@ class PaymentPlanLinkMixin(models.AbstractModel):
         severity = [state for state, _label in const.LINK_DELIVERY_STATES]
         for link in self:
             outcomes = []  # (state, error) of each channel used.
-            if link.channel in ('email', 'email_sms'):
+            means = const.CHANNEL_MEANS.get(link.channel, set())
+            if 'email' in means:
                 outcomes.append(link._get_mail_delivery())
-            if link.channel in ('sms', 'email_sms'):
+            if 'sms' in means:
                 outcomes.append(link._get_sms_delivery())
             # The worst outcome tells: one channel that failed is a link that may not arrive.
             state, error = max(outcomes, key=lambda o: severity.index(o[0]), default=(False, ''))
@@ -160,32 +160,26 @@ class PaymentPlanLinkMixin(models.AbstractModel):
         secret = '***' if redacted else self.sudo().access_token
         return f'{self.company_id.get_base_url()}{self._link_route}/{self.id}/{secret}'
 
-    def _send_by_channel(self, template, channel, sms_text):
-        """Mail (`template`) and/or text the link to the customer, as `channel` says.
+    def _send_by_channel(self, mail_template, sms_template):
+        """Mail and/or text the link to the customer, as its channel says; nothing is sent when
+        the channel cannot reach them (`res.partner._payment_plan_notify`).
 
-        :param str channel: 'email', 'sms' or 'email_sms'.
-        :param sms_text: A function of the link giving the text of the SMS.
         :return: The channels used, as the customer's chatter names them.
         :rtype: list
         """
         self.ensure_one()
-        partner = self.partner_id
+        means = const.CHANNEL_MEANS[self.channel]
+        mail, sms_copy = self.partner_id._payment_plan_notify(
+            self,
+            mail_template=mail_template if 'email' in means else None,
+            sms_template=sms_template if 'sms' in means else None,
+            required=True,
+        )
         sent = []
-        if channel in ('email', 'email_sms'):
-            if not partner.email:
-                raise UserError(
-                    self.env._("%(customer)s has no email address.", customer=partner.name)
-                )
-            mail_id = template.send_mail(self.id, email_layout_xmlid='mail.mail_notification_light')
-            self.sudo().write({'mail_id': mail_id, 'mail_state': 'pending', 'mail_error': False})
+        if mail:
+            self.sudo().write({'mail_id': mail.id, 'mail_state': 'pending', 'mail_error': False})
             sent.append(self.env._("email"))
-        if channel in ('sms', 'email_sms'):
-            if not partner.phone_sanitized:
-                raise UserError(
-                    self.env._("%(customer)s has no valid phone number.", customer=partner.name)
-                )
-            self.sudo().sms_message_id = partner._payment_plan_send_sms(
-                sms_text(self._get_url()), sms_text(self._get_url(redacted=True))
-            )
+        if sms_copy:
+            self.sudo().sms_message_id = sms_copy
             sent.append(self.env._("SMS"))
         return sent

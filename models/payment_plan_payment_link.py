@@ -222,23 +222,11 @@ class PaymentPlanPaymentLink(models.Model):
 
     def _send(self):
         """Mail and/or text the link to the customer, as its channel says."""
-        template = self.env.ref('payment_plan.mail_template_payment_link')
+        mail_template = self.env.ref('payment_plan.mail_template_payment_link')
+        sms_template = self.env.ref('payment_plan.sms_template_payment_link')
         for link in self:
             partner = link.partner_id
-            text_values = {
-                'company': link.company_id.name,
-                'amount': link.currency_id.format(link.amount),
-                'reason': link.reason,
-            }
-            link._send_by_channel(
-                template,
-                link.channel,
-                lambda url, values=text_values: self.env._(
-                    "%(company)s: please pay %(amount)s (%(reason)s): %(link)s",
-                    **values,
-                    link=url,
-                ),
-            )
+            link._send_by_channel(mail_template, sms_template)
             partner.message_post(
                 body=self.env._(
                     "Payment link of %(amount)s (%(reason)s) sent, valid until %(date)s.",

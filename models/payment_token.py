@@ -415,7 +415,7 @@ class PaymentToken(models.Model):
         )
         template = self.env.ref('payment_plan.mail_template_card_expiring')
         for card in cards:
-            template.send_mail(card.id, email_layout_xmlid='mail.mail_notification_light')
+            card.partner_id._payment_plan_notify(card, mail_template=template)
             for plan in card.payment_plan_ids.filtered(lambda p: p.state == 'active'):
                 plan.activity_schedule(
                     'mail.mail_activity_data_todo',

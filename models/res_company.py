@@ -34,8 +34,10 @@ class ResCompany(models.Model):
         "may say otherwise).",
     )
     payment_plan_notify_sms = fields.Boolean(
-        string="Text Customers Asked to Act",
-        help="Customers whose bank asks them to authenticate a payment also get the link by SMS.",
+        string="Text Customers",
+        help="Customers asked to act also get the link by SMS: to authenticate a payment their "
+        "bank held, to pay an order's first installment or a gateway's schedule, and the payment "
+        "and card links staff send by SMS. Texts use SMS credits.",
     )
 
     # === CONSTRAINT METHODS === #
@@ -62,3 +64,15 @@ class ResCompany(models.Model):
                 or company.payment_plan_recently_denied_days < 0
             ):
                 raise ValidationError(self.env._("A number of days cannot be negative."))
+
+    # === BUSINESS METHODS === #
+
+    def _payment_plan_get_sms_refusal(self):
+        """Return why the company does not text its customers, or None when it does."""
+        self.ensure_one()
+        if self.payment_plan_notify_sms:
+            return None
+        return self.env._(
+            "%(company)s does not text its customers (Settings: Text Customers).",
+            company=self.name,
+        )

@@ -464,24 +464,84 @@ class ResPartner(models.Model):
             or self.sudo().payment_token_ids
         )
 
-    def _payment_plan_send_sms(self, text, redacted_text):
-        """Text the customer, keeping in their chatter a copy without the link's secret.
+    def _payment_plan_get_unreachable_channels(self, company, channels):
+        """Return why `company` cannot reach the customer on each of `channels` ('email',
+        'sms') it cannot: no email address, no valid phone number, or a company that does not
+        text its customers. The one policy for a missing address, of every message.
 
-        The chatter, which any employee may read, shows `redacted_text`; only the SMS itself
-        carries `text`.
-
-        :return: The chatter's copy, whose SMS notification tells whether the SMS was delivered.
-        :rtype: mail.message
+        :param set channels: The channels wanted.
+        :return: {channel: reason} for the channels that cannot be used.
+        :rtype: dict
         """
         self.ensure_one()
-        copy_sudo = self._message_log(body=redacted_text, message_type='sms', partner_ids=self.ids)
-        self._notify_thread_by_sms(
-            copy_sudo,
-            [{'id': self.id, 'notif': 'sms'}],
-            sms_content=text,
-            sms_pid_to_number={self.id: self.phone_sanitized},
+        reasons = {}
+        if 'email' in channels and not self.email:
+            reasons['email'] = self.env._(
+                "%(customer)s has no email address.", customer=self.display_name
+            )
+        if 'sms' in channels:
+            if not company.payment_plan_notify_sms:
+                reasons['sms'] = company._payment_plan_get_sms_refusal()
+            elif not self.phone_sanitized:
+                reasons['sms'] = self.env._(
+                    "%(customer)s has no valid phone number.", customer=self.display_name
+                )
+        return reasons
+
+    def _payment_plan_notify(self, record, mail_template=None, sms_template=None, required=False):
+        """Tell the customer about `record`: the mail of `mail_template` and the SMS of
+        `sms_template`, both rendered on `record`. The one way the add-on reaches a customer.
+
+        The SMS goes only where the record's company texts its customers; the chatter (the
+        record's, else the customer's), which any employee may read, keeps a copy of it whose
+        links hide their secrets (rendered with the context key `payment_plan_redact_links`).
+        A channel that cannot reach the customer (`_payment_plan_get_unreachable_channels`) is
+        skipped and the chatter says why; when `required` (staff chose the channels), nothing
+        is sent and a UserError says why, a company that does not text included.
+
+        :return: The mail (mail.mail) and the chatter's copy of the SMS (mail.message, whose
+                 SMS notification tells whether it was delivered), each empty when not sent.
+        :rtype: tuple
+        """
+        self.ensure_one()
+        company = record.company_id
+        if not required and company._payment_plan_get_sms_refusal():
+            sms_template = None  # The company's choice, not a failure to note.
+        wanted = {'email': mail_template, 'sms': sms_template}
+        unreachable = self._payment_plan_get_unreachable_channels(
+            company, {channel for channel, template in wanted.items() if template}
         )
-        return copy_sudo
+        document = record if isinstance(record, self.env.registry['mail.thread']) else self
+        if unreachable and required:
+            raise UserError(" ".join(unreachable.values()))
+        for reason in unreachable.values():
+            document.sudo().message_post(
+                body=self.env._("Not sent: %(reason)s", reason=reason),
+                subtype_xmlid='mail.mt_note',
+            )
+        mail = self.env['mail.mail']
+        if mail_template and 'email' not in unreachable:
+            mail = mail.browse(
+                mail_template.send_mail(
+                    record.id, email_layout_xmlid='mail.mail_notification_light'
+                )
+            )
+        copy = self.env['mail.message']
+        if sms_template and 'sms' not in unreachable:
+            text = sms_template._render_field('body', record.ids, compute_lang=True)[record.id]
+            redacted = sms_template.with_context(payment_plan_redact_links=True)._render_field(
+                'body', record.ids, compute_lang=True
+            )[record.id]
+            copy = document.sudo()._message_log(
+                body=redacted, message_type='sms', partner_ids=self.ids
+            )
+            document.sudo()._notify_thread_by_sms(
+                copy,
+                [{'id': self.id, 'notif': 'sms'}],
+                sms_content=text,
+                sms_pid_to_number={self.id: self.phone_sanitized},
+            )
+        return mail, copy
 
     def _payment_plan_get_card_holders(self):
         """Return the partners whose cards may pay for this customer: the customer and their

@@ -473,12 +473,19 @@ class SaleOrder(models.Model):
             )
         return plan.amount
 
-    def _get_payment_plan_link(self):
+    def _get_payment_plan_link(self, redacted=False):
         """Return the customer's link to pay the first installment (Odoo's portal payment page
-        of the order, which also saves the card for the following installments)."""
+        of the order, which also saves the card for the following installments).
+
+        :param bool redacted: Whether to hide the order's access token, for the copies that
+                              staff see.
+        """
         self.ensure_one()
         amount = self._get_payment_plan_first_amount()
-        return self.get_base_url() + self.get_portal_url(query_string=f'&payment_amount={amount}')
+        url = self.get_base_url() + self.get_portal_url(query_string=f'&payment_amount={amount}')
+        if redacted:
+            url = url.replace(f'access_token={self._portal_ensure_token()}', 'access_token=***')
+        return url
 
     def _payment_plan_request_first_payment(self):
         """Set up the plan of each order and ask for its first payment."""
@@ -539,29 +546,18 @@ class SaleOrder(models.Model):
         self.write({'require_payment': True, 'prepayment_percent': first / self.amount_total})
 
     def _payment_plan_send_link(self):
-        """Mail and text the customer the link to pay the first installment."""
-        template = self.env.ref('payment_plan.mail_template_order_payment_link')
+        """Mail and, where the company texts its customers, text the customer the link to pay the
+        first installment."""
+        mail_template = self.env.ref('payment_plan.mail_template_order_payment_link')
+        sms_template = self.env.ref('payment_plan.sms_template_order_payment_link')
         for order in self:
-            link = order._get_payment_plan_link()
-            order.message_post_with_source(
-                template,
-                # The light layout: no button of the order's total beside the first payment's.
-                email_layout_xmlid='mail.mail_notification_light',
-                subtype_xmlid='mail.mt_comment',
-                partner_ids=order.partner_id.ids,
+            mail, sms_copy = order.partner_id._payment_plan_notify(
+                order, mail_template=mail_template, sms_template=sms_template
             )
-            body = self.env._(
-                "%(company)s: pay the first installment of %(order)s here: %(link)s",
-                company=order.company_id.name,
-                order=order.name,
-                link=link,
-            )
-            if order.partner_id.phone_sanitized:
-                order._message_sms(body, partner_ids=order.partner_id.ids)
-            else:
+            if mail or sms_copy:
                 order.message_post(
                     body=self.env._(
-                        "No SMS sent: %(customer)s has no valid phone number.",
+                        "The link to pay the first installment was sent to %(customer)s.",
                         customer=order.partner_id.display_name,
                     )
                 )

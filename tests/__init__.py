@@ -3,6 +3,7 @@
 from . import test_activation_concurrency
 from . import test_collection
 from . import test_collection_concurrency
+from . import test_customer_notification
 from . import test_payment_plan
 from . import test_plan_change
 from . import test_res_partner

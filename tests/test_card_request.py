@@ -18,6 +18,7 @@ class TestCardRequest(PaymentPlanCommon, HttpCase):
         super().setUpClass()
         cls.provider.write({'is_published': True})
         cls.customer.phone = '+32 470 12 34 56'
+        cls.company.payment_plan_notify_sms = True
 
     def _request(self, partner=None, **values):
         """Send a link by the wizard, as a staff member does; return the request."""

@@ -64,6 +64,7 @@ class TestGatewaySchedule(PaymentPlanCommon):
         self.addCleanup(self.server.stop)
         self.gateway = self._create_gateway(schedule_url=self.server.url)
         self.customer.write({'phone': '+55 11 91234 5678', 'vat': False})
+        self.company.payment_plan_notify_sms = True
 
     def _confirm_gateway_order(self):
         order = self._create_installments_order(

@@ -22,6 +22,7 @@ class TestPaymentLink(PaymentPlanCommon, MockEmail, MockSMS, HttpCase):
         super().setUpClass()
         cls.provider.write({'is_published': True})
         cls.customer.phone = '+32 470 12 34 56'
+        cls.company.payment_plan_notify_sms = True
         cls.invoice = cls.env['account.move'].create(
             {
                 'move_type': 'out_invoice',

@@ -17,6 +17,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.customer.phone = '+32 470 12 34 56'
+        cls.company.payment_plan_notify_sms = True
 
     def test_the_order_page_shows_the_schedule_and_the_consent_before_paying(self):
         """Before paying, the payer reads the first payment, the dates and amounts their card

@@ -43,6 +43,10 @@ class PaymentPlanCardRequestWizard(models.TransientModel):
     def action_send(self):
         """Send each customer their own link; tell who could not be reached."""
         self.ensure_one()
+        if 'sms' in const.CHANNEL_MEANS[self.channel] and (
+            refusal := self.env.company._payment_plan_get_sms_refusal()
+        ):
+            raise UserError(refusal)
         unreachable = self._get_unreachable()
         reachable = self.partner_ids - unreachable
         if not reachable:
@@ -89,8 +93,8 @@ class PaymentPlanCardRequestWizard(models.TransientModel):
     def _get_unreachable(self):
         """Return the customers the chosen channel cannot reach."""
         self.ensure_one()
-        needs_email = self.channel in ('email', 'email_sms')
-        needs_phone = self.channel in ('sms', 'email_sms')
         return self.partner_ids.filtered(
-            lambda p: (needs_email and not p.email) or (needs_phone and not p.phone_sanitized)
+            lambda p: p._payment_plan_get_unreachable_channels(
+                self.env.company, const.CHANNEL_MEANS[self.channel]
+            )
         )

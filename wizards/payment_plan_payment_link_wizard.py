@@ -69,6 +69,10 @@ class PaymentPlanPaymentLinkWizard(models.TransientModel):
             raise AccessError(self.env._("You cannot send a payment link in this company."))
         if self.partner_id.company_id and self.partner_id.company_id != self.company_id:
             raise UserError(self.env._("The customer belongs to another company."))
+        if unreachable := self.partner_id._payment_plan_get_unreachable_channels(
+            self.company_id, const.CHANNEL_MEANS[self.channel]
+        ):
+            raise UserError(" ".join(unreachable.values()))
         invoice_sudo = self.invoice_id.sudo()
         open_amount = invoice_sudo._payment_plan_get_open_amount()
         if invoice_sudo and (

@@ -1,0 +1,126 @@
+from odoo.exceptions import UserError
+from odoo.tests import freeze_time, tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestCustomerNotification(PaymentPlanCommon):
+    """One way to reach a customer (`res.partner._payment_plan_notify`): the company's SMS
+    setting, the chatter's copy without secrets, one policy for a missing address."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.phone = '+32 470 12 34 56'
+
+    def _sms_to(self, partner):
+        return self.env['sms.sms'].sudo().search([('partner_id', '=', partner.id)])
+
+    def _mails_of(self, record):
+        return (
+            self.env['mail.mail']
+            .sudo()
+            .search([('model', '=', record._name), ('res_id', '=', record.id)])
+        )
+
+    def test_a_company_that_does_not_text_mails_the_order_link_only(self):
+        self.company.payment_plan_notify_sms = False
+        order = self._create_installments_order()
+        order.action_confirm()
+        self.assertTrue(self._mails_of(order), "the customer is mailed the link")
+        self.assertFalse(self._sms_to(self.customer), "nor texted: the company does not text")
+        self.assertFalse(
+            order.message_ids.filtered(lambda m: 'Not sent' in (m.body or '')),
+            "the company's choice is no failure to report on each order",
+        )
+
+    def test_the_order_sms_copy_hides_the_orders_access_token(self):
+        self.company.payment_plan_notify_sms = True
+        order = self._create_installments_order()
+        order.action_confirm()
+        token = order.access_token
+        sms = self._sms_to(self.customer)
+        self.assertEqual(len(sms), 1)
+        self.assertIn(f'access_token={token}', sms.body, "the customer's SMS opens the order")
+        self.assertTrue(sms.body.startswith(f"{self.company.name}: pay the first installment"))
+        copy = order.message_ids.filtered(lambda m: m.message_type == 'sms')
+        self.assertIn('access_token=***', copy.body)
+        self.assertFalse(
+            self.env['mail.message'].search(
+                [('message_type', '=', 'sms'), ('body', 'ilike', token)]
+            ),
+            "no copy of an SMS holds the order's access token",
+        )
+
+    def test_a_customer_without_phone_is_mailed_and_the_order_says_why_not_texted(self):
+        self.company.payment_plan_notify_sms = True
+        self.customer.phone = False
+        order = self._create_installments_order()
+        order.action_confirm()
+        self.assertTrue(self._mails_of(order))
+        self.assertFalse(self._sms_to(self.customer))
+        self.assertIn(
+            "Not sent: Paula Payer has no valid phone number.",
+            ''.join(order.message_ids.mapped('body')),
+        )
+
+    @freeze_time('2026-03-15')
+    def test_a_customer_without_email_is_not_mailed_and_the_installment_says_why(self):
+        """A denied payment of a customer without an email address: no mail left failing in
+        the queue, and staff read why on the installment."""
+        self.customer.email = False
+        plan = self._create_denied_plan(self.customer)
+        denied = plan.installment_ids.filtered(lambda i: i.state == 'denied')
+        self.assertEqual(len(denied), 1)
+        self.assertFalse(self._mails_of(denied))
+        self.assertIn(
+            "Not sent: Paula Payer has no email address.",
+            ''.join(denied.message_ids.mapped('body')),
+        )
+        with self.assertRaisesRegex(UserError, "no email address"):
+            self.env['payment.plan.card.request'].create(
+                {'partner_id': self.customer.id, 'reason': 'subscription', 'channel': 'email'}
+            )._send()
+
+    def test_staff_cannot_text_a_link_when_the_company_does_not_text(self):
+        self.company.payment_plan_notify_sms = False
+        links = self.env['payment.plan.payment.link'].search_count([])
+        wizard = self.env['payment.plan.payment.link.wizard'].create(
+            {
+                'partner_id': self.customer.id,
+                'amount': 25.0,
+                'reason': "Membership",
+                'channel': 'sms',
+            }
+        )
+        with self.assertRaisesRegex(UserError, "does not text its customers"):
+            wizard.action_send()
+        self.assertEqual(self.env['payment.plan.payment.link'].search_count([]), links)
+        card_wizard = (
+            self.env['payment.plan.card.request.wizard']
+            .with_context(active_model='res.partner', active_ids=self.customer.ids)
+            .create({'channel': 'email_sms'})
+        )
+        with self.assertRaisesRegex(UserError, "does not text its customers"):
+            card_wizard.action_send()
+        self.assertFalse(self._sms_to(self.customer))
+        self.assertFalse(self.env['payment.plan.card.request'].search([]))
+
+    @freeze_time('2026-03-01')
+    def test_the_authentication_request_is_texted_only_when_the_company_texts(self):
+        for texts in (False, True):
+            with self.subTest(texts=texts):
+                self.company.payment_plan_notify_sms = texts
+                plan = self._create_card_plan()
+                installment = plan.installment_ids.sorted('sequence')[0]
+                installment._notify_authentication_required()
+                self.assertTrue(self._mails_of(installment))
+                sms = self._sms_to(self.customer).filtered(
+                    lambda s, plan=plan: f'/my/plans/{plan.id}/pay?pay_token=' in s.body
+                )
+                self.assertEqual(len(sms), int(texts))
+                copies = installment.message_ids.filtered(lambda m: m.message_type == 'sms')
+                self.assertEqual(len(copies), int(texts))
+                for copy in copies:
+                    self.assertIn('pay_token=***', copy.body)
