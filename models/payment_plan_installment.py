@@ -602,6 +602,8 @@ class PaymentPlanInstallment(models.Model):
 
         :rtype: dict
         """
+        if not self:
+            return {}
         result = {}
         invoices = self.invoice_id.filtered(lambda inv: inv.state == 'posted')
         siblings = self.search(

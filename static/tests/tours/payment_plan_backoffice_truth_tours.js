@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { checkNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
 
 // A cell a person must read shows its whole text: nothing cut off with an ellipsis.
 function assertNotTruncated(content, selector) {
@@ -12,10 +13,7 @@ function assertNotTruncated(content, selector) {
                     `"${cell.textContent.trim()}" is cut off (${cell.scrollWidth}px in ${cell.clientWidth}px)`
                 );
             }
-            const overflow = document.documentElement.scrollWidth - window.innerWidth;
-            if (overflow > 1) {
-                throw new Error(`the list is wider than the screen by ${overflow}px`);
-            }
+            checkNothingOverflows("The list");
         },
     };
 }

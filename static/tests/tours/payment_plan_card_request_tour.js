@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { assertNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
 
 // A customer opens the link to add a card and fills the Demo provider's form: the page then
 // says that the card is saved. Relies on the link created by the Python test.
@@ -12,16 +13,7 @@ registry.category("web_tour.tours").add("payment_plan_card_request_tour", {
             content: "It states what the customer agrees to",
             trigger: ".o_payment_plan_consent_text:contains('keeps my card on file and charges it')",
         },
-        {
-            content: "Nothing is wider than the screen (a phone too)",
-            trigger: "body",
-            run() {
-                const overflow = document.documentElement.scrollWidth - window.innerWidth;
-                if (overflow > 1) {
-                    throw new Error(`the card page overflows the screen by ${overflow}px`);
-                }
-            },
-        },
+        assertNothingOverflows("The card page"),
         {
             content: "Choose the Demo provider's card form",
             trigger: "input[name='o_payment_radio']",

@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { assertNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
 
 // The customer opens the payment link of an order sold in installments, on a running demo
 // server (scripts/check_demo), and pays the first installment with the Demo provider's form.
@@ -20,16 +21,7 @@ registry.category("web_tour.tours").add("payment_plan_demo_pay_link_tour", {
             content: "The page shows the schedule: today's payment, then the next dates",
             trigger: ".o_payment_plan_order_preview tbody tr:first-child:contains('Today')",
         },
-        {
-            content: "Nothing is wider than the screen",
-            trigger: "body",
-            run() {
-                const overflow = document.documentElement.scrollWidth - window.innerWidth;
-                if (overflow > 1) {
-                    throw new Error(`the order's page overflows the screen by ${overflow}px`);
-                }
-            },
-        },
+        assertNothingOverflows("The order's page"),
         {
             content: "Choose the Demo provider's card form",
             trigger: "#modalaccept input[name='o_payment_radio']",

@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { assertNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
 
 // A customer opens a payment link, pays it on the Demo provider's form, and is thanked with the
 // amount, the reference and the receipt. Relies on the link created by the Python test.
@@ -8,16 +9,7 @@ registry.category("web_tour.tours").add("payment_plan_pay_link_customer_tour", {
             content: "The page asks for the link's amount",
             trigger: ".o_payment_plan_payment_link:contains('please pay'):contains('80.00')",
         },
-        {
-            content: "Nothing is wider than the screen",
-            trigger: "body",
-            run() {
-                const overflow = document.documentElement.scrollWidth - window.innerWidth;
-                if (overflow > 1) {
-                    throw new Error(`the link's page overflows the screen by ${overflow}px`);
-                }
-            },
-        },
+        assertNothingOverflows("The link's page"),
         {
             content: "Choose the Demo provider's card form",
             trigger: "input[name='o_payment_radio']",

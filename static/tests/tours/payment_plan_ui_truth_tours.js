@@ -1,40 +1,5 @@
 import { registry } from "@web/core/registry";
-
-// Nothing is wider than the screen: a phone shows every page without scrolling sideways.
-function assertNothingOverflows(page) {
-    return {
-        content: `${page}: nothing is wider than the screen`,
-        trigger: "body",
-        run() {
-            const overflow = document.documentElement.scrollWidth - window.innerWidth;
-            if (overflow > 1) {
-                throw new Error(`${page} overflows the screen by ${overflow}px`);
-            }
-            for (const status of document.querySelectorAll("table th:last-child, table td:last-child")) {
-                const box = status.getBoundingClientRect();
-                if (box.width && box.right > window.innerWidth + 1) {
-                    throw new Error(`${page}: the last column is cut off (${box.right}px)`);
-                }
-            }
-        },
-    };
-}
-
-// Every button a payer taps on a phone is at least 44px tall.
-function assertTapTargets(page, selector) {
-    return {
-        content: `${page}: every button is a tap target of at least 44px`,
-        trigger: selector,
-        run() {
-            for (const button of document.querySelectorAll(selector)) {
-                const box = button.getBoundingClientRect();
-                if (box.height && box.height < 44) {
-                    throw new Error(`${page}: "${button.textContent.trim()}" is ${box.height}px tall`);
-                }
-            }
-        },
-    };
-}
+import { assertNothingOverflows, assertTapTargets } from "@payment_plan/../tests/tours/tour_steps";
 
 registry.category("web_tour.tours").add("payment_plan_portal_phone_tour", {
     steps: () => [
