@@ -488,7 +488,9 @@ class ResPartner(models.Model):
                 )
         return reasons
 
-    def _payment_plan_notify(self, record, mail_template=None, sms_template=None, required=False):
+    def _payment_plan_notify(
+        self, record, mail_template=None, sms_template=None, required=False, immediate=False
+    ):
         """Tell the customer about `record`: the mail of `mail_template` and the SMS of
         `sms_template`, both rendered on `record`. The one way the add-on reaches a customer.
 
@@ -499,6 +501,9 @@ class ResPartner(models.Model):
         skipped and the chatter says why; when `required` (staff chose the channels), nothing
         is sent and a UserError says why, a company that does not text included.
 
+        :param bool immediate: Whether the mail leaves once the transaction commits, as Odoo's
+                               own notifications do (a person waits for it), rather than with
+                               the mail queue.
         :return: The mail (mail.mail) and the chatter's copy of the SMS (mail.message, whose
                  SMS notification tells whether it was delivered), each empty when not sent.
         :rtype: tuple
@@ -526,6 +531,8 @@ class ResPartner(models.Model):
                     record.id, email_layout_xmlid='mail.mail_notification_light'
                 )
             )
+            if immediate:
+                mail.send_after_commit()
         copy = self.env['mail.message']
         if sms_template and 'sms' not in unreachable:
             text = sms_template._render_field('body', record.ids, compute_lang=True)[record.id]

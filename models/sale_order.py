@@ -551,8 +551,9 @@ class SaleOrder(models.Model):
         mail_template = self.env.ref('payment_plan.mail_template_order_payment_link')
         sms_template = self.env.ref('payment_plan.sms_template_order_payment_link')
         for order in self:
+            # The customer pays before the order goes on: the mail leaves at once.
             mail, sms_copy = order.partner_id._payment_plan_notify(
-                order, mail_template=mail_template, sms_template=sms_template
+                order, mail_template=mail_template, sms_template=sms_template, immediate=True
             )
             if mail or sms_copy:
                 order.message_post(
