@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { assertNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
+import { assertNothingOverflows, payWithDemoCard } from "@payment_plan/../tests/tours/tour_steps";
 
 // A customer opens the link to add a card and fills the Demo provider's form: the page then
 // says that the card is saved. Relies on the link created by the Python test.
@@ -14,22 +14,7 @@ registry.category("web_tour.tours").add("payment_plan_card_request_tour", {
             trigger: ".o_payment_plan_consent_text:contains('keeps my card on file and charges it')",
         },
         assertNothingOverflows("The card page"),
-        {
-            content: "Choose the Demo provider's card form",
-            trigger: "input[name='o_payment_radio']",
-            run: "click",
-        },
-        {
-            content: "Type the card (test data)",
-            trigger: "input#customer_input",
-            run: "edit 4242",
-        },
-        {
-            content: "Save it",
-            trigger: "button[name='o_payment_submit_button']:enabled",
-            run: "click",
-            expectUnloadPage: true,
-        },
+        ...payWithDemoCard({ submitLabel: "Save it" }),
         {
             content: "The card is saved",
             trigger: ".o_payment_plan_card_saved:contains('Your card is saved')",

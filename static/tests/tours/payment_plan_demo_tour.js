@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { assertNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
+import { assertNothingOverflows, payWithDemoCard } from "@payment_plan/../tests/tours/tour_steps";
 
 // The customer opens the payment link of an order sold in installments, on a running demo
 // server (scripts/check_demo), and pays the first installment with the Demo provider's form.
@@ -22,22 +22,7 @@ registry.category("web_tour.tours").add("payment_plan_demo_pay_link_tour", {
             trigger: ".o_payment_plan_order_preview tbody tr:first-child:contains('Today')",
         },
         assertNothingOverflows("The order's page"),
-        {
-            content: "Choose the Demo provider's card form",
-            trigger: "#modalaccept input[name='o_payment_radio']",
-            run: "click",
-        },
-        {
-            content: "Type the card (test data)",
-            trigger: "#modalaccept input#customer_input",
-            run: "edit 4242",
-        },
-        {
-            content: "Pay",
-            trigger: "#modalaccept button[name='o_payment_submit_button']:enabled",
-            run: "click",
-            expectUnloadPage: true,
-        },
+        ...payWithDemoCard({ scope: "#modalaccept" }),
         {
             content: "Back on the order, now a sales order",
             trigger: "#introduction h2:contains('Sales Order')",

@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { assertNothingOverflows } from "@payment_plan/../tests/tours/tour_steps";
+import { assertNothingOverflows, payWithDemoCard } from "@payment_plan/../tests/tours/tour_steps";
 
 // A customer opens a payment link, pays it on the Demo provider's form, and is thanked with the
 // amount, the reference and the receipt. Relies on the link created by the Python test.
@@ -10,22 +10,7 @@ registry.category("web_tour.tours").add("payment_plan_pay_link_customer_tour", {
             trigger: ".o_payment_plan_payment_link:contains('please pay'):contains('80.00')",
         },
         assertNothingOverflows("The link's page"),
-        {
-            content: "Choose the Demo provider's card form",
-            trigger: "input[name='o_payment_radio']",
-            run: "click",
-        },
-        {
-            content: "Type the card (test data)",
-            trigger: "input#customer_input",
-            run: "edit 4242",
-        },
-        {
-            content: "Pay",
-            trigger: "button[name='o_payment_submit_button']:enabled",
-            run: "click",
-            expectUnloadPage: true,
-        },
+        ...payWithDemoCard(),
         {
             content: "Thanked, with the amount paid",
             trigger: ".o_payment_plan_link_paid:contains('Thank you')",

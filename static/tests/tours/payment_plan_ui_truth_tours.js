@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { assertNothingOverflows, assertTapTargets } from "@payment_plan/../tests/tours/tour_steps";
+import { assertNothingOverflows, assertTapTargets, payWithDemoCard } from "@payment_plan/../tests/tours/tour_steps";
 
 registry.category("web_tour.tours").add("payment_plan_portal_phone_tour", {
     steps: () => [
@@ -78,22 +78,7 @@ registry.category("web_tour.tours").add("payment_plan_pay_now_tour", {
             content: "Make the new card the default (it is, unless unticked)",
             trigger: "#payment_plan_make_default:checked",
         },
-        {
-            content: "Choose the Demo provider's card form",
-            trigger: "input[name='o_payment_radio']",
-            run: "click",
-        },
-        {
-            content: "Type the card (test data)",
-            trigger: "input#customer_input",
-            run: "edit 9876",
-        },
-        {
-            content: "Pay",
-            trigger: "button[name='o_payment_submit_button']:enabled",
-            run: "click",
-            expectUnloadPage: true,
-        },
+        ...payWithDemoCard({ card: "9876" }),
         {
             content: "The payer is thanked",
             trigger: "#payment_plan_paid",

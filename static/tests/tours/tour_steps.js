@@ -40,3 +40,27 @@ export function assertTapTargets(page, selector) {
         },
     };
 }
+
+// Pay (or save a card) on the Demo provider's form of the page, within `scope` (e.g. the order's
+// payment dialog), with the test card `card`; the page then unloads.
+export function payWithDemoCard({ submitLabel = "Pay", scope = "", card = "4242" } = {}) {
+    const within = scope ? `${scope} ` : "";
+    return [
+        {
+            content: "Choose the Demo provider's card form",
+            trigger: `${within}input[name='o_payment_radio']`,
+            run: "click",
+        },
+        {
+            content: "Type the card (test data)",
+            trigger: `${within}input#customer_input`,
+            run: `edit ${card}`,
+        },
+        {
+            content: submitLabel,
+            trigger: `${within}button[name='o_payment_submit_button']:enabled`,
+            run: "click",
+            expectUnloadPage: true,
+        },
+    ];
+}
