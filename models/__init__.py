@@ -15,6 +15,7 @@ from . import (
     payment_plan_import_issue,
     payment_plan_import_job,
     payment_plan_installment,
+    payment_plan_line,
     payment_plan_metadata,
     payment_plan_payment_link,
     payment_plan_queue,

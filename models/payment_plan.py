@@ -107,7 +107,35 @@ class PaymentPlan(models.Model):
     amount = fields.Monetary(
         required=True,
         tracking=True,
-        help="Per period for a subscription; the total to split for an installment plan.",
+        compute='_compute_amount',
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Per period for a subscription; the total to split for an installment plan. The "
+        "lines' total, taxes included, when the plan has lines.",
+    )
+    line_ids = fields.One2many(
+        string="Lines",
+        comodel_name='payment.plan.line',
+        inverse_name='plan_id',
+        copy=True,
+        help="What the plan bills, with its taxes: each period of a subscription, once for an "
+        "installment plan.",
+    )
+    fiscal_position_id = fields.Many2one(
+        comodel_name='account.fiscal.position',
+        compute='_compute_fiscal_position_id',
+        store=True,
+        readonly=False,
+        precompute=True,
+        check_company=True,
+        help="Maps the products' taxes (and accounts) for this customer, as on their orders.",
+    )
+    amount_untaxed = fields.Monetary(
+        string="Untaxed Amount", compute='_compute_amount', store=True, precompute=True
+    )
+    amount_tax = fields.Monetary(
+        string="Taxes", compute='_compute_amount', store=True, precompute=True
     )
     interval_number = fields.Integer(string="Every", required=True, default=1)
     interval_unit = fields.Selection(
@@ -415,6 +443,33 @@ class PaymentPlan(models.Model):
                 if installment.state == 'pending' and not installment.authentication_required
             ]
             plan.next_charge_date = min(dates, default=False) if plan.state == 'active' else False
+
+    @api.depends('partner_id', 'company_id')
+    def _compute_fiscal_position_id(self):
+        for plan in self:
+            company = plan.company_id or self.env.company
+            plan.fiscal_position_id = (
+                self.env['account.fiscal.position']
+                .with_company(company)
+                ._get_fiscal_position(plan.partner_id)
+                if plan.partner_id
+                else False
+            )
+
+    @api.depends('line_ids.price_total', 'line_ids.tax_ids', 'currency_id')
+    def _compute_amount(self):
+        """The amount of a plan with lines is their total, taxes included, rounded as its
+        invoices are (the company's tax rounding): what is charged is what is invoiced."""
+        for plan in self:
+            if not plan.line_ids:
+                plan.amount = plan.amount or 0.0
+                plan.amount_untaxed = plan.amount
+                plan.amount_tax = 0.0
+                continue
+            totals = plan._get_lines_totals()
+            plan.amount_untaxed = totals['base_amount_currency']
+            plan.amount_tax = totals['tax_amount_currency']
+            plan.amount = totals['total_amount_currency']
 
     @api.depends('installment_ids.state', 'installment_ids.amount')
     def _compute_amounts(self):
@@ -821,7 +876,10 @@ class PaymentPlan(models.Model):
             raise UserError(self.env._("None of these plans has a denied installment."))
         template = self.env.ref('payment_plan.mail_template_installment_denied')
         for installment in denied:
-            installment.partner_id._payment_plan_notify(installment, mail_template=template)
+            # Staff asked for it: a customer the mail cannot reach is a refusal, not a note.
+            installment.partner_id._payment_plan_notify(
+                installment, mail_template=template, required=True
+            )
         return True
 
     def action_change_schedule(self):
@@ -888,30 +946,52 @@ class PaymentPlan(models.Model):
         self.ensure_one()
         return self.env._("Schedule %(plan)s", plan=self.name)
 
-    def _prepare_invoice_values(self, amount, invoice_date, period=None):
-        """Return the values of a customer invoice of `amount` for this plan.
+    def _get_lines_totals(self):
+        """Return Odoo's tax totals of the plan's lines (`account.tax._get_tax_totals_summary`):
+        the untaxed amount, the taxes and the total, rounded as an invoice of them is."""
+        self.ensure_one()
+        AccountTax = self.env['account.tax']
+        company = self.company_id or self.env.company
+        base_lines = [line._prepare_base_line_for_taxes_computation() for line in self.line_ids]
+        AccountTax._add_tax_details_in_base_lines(base_lines, company)
+        AccountTax._round_base_lines_tax_details(base_lines, company)
+        return AccountTax._get_tax_totals_summary(
+            base_lines=base_lines,
+            currency=self.currency_id or company.currency_id,
+            company=company,
+        )
 
-        :param float amount: The amount invoiced.
+    def _prepare_invoice_values(self, amount, invoice_date, period=None):
+        """Return the values of a customer invoice of `amount` of this plan: its lines, with
+        their products, taxes and analytic distribution (each period of a subscription, named on
+        the lines), when they bill that amount (`_bills_lines`); else one line of `amount`,
+        without tax, as a plan without lines.
+
+        :param float amount: The amount invoiced, for a plan without lines.
         :param date invoice_date: The invoice date.
         :param period: The subscription installment (period) invoiced, if any.
         """
         self.ensure_one()
-        label = self.description or self.name
-        if period:
-            label = self.env._(
-                "%(label)s (%(reference)s, due %(date)s)",
-                label=label,
-                reference=period.name,
-                date=format_date(self.env, period.due_date),
-            )
-        return {
-            'move_type': 'out_invoice',
-            'partner_id': self.partner_id.id,
-            'currency_id': self.currency_id.id,
-            'invoice_date': invoice_date,
-            'invoice_origin': self.name,
-            'invoice_user_id': self.user_id.id,
-            'invoice_line_ids': [
+        period_label = period and self.env._(
+            "%(reference)s, due %(date)s",
+            reference=period.name,
+            date=format_date(self.env, period.due_date),
+        )
+        if self._bills_lines(amount):
+            lines = [
+                Command.create(line._prepare_invoice_line_values(period_label))
+                for line in self.line_ids
+            ]
+        else:
+            label = self.description or self.name
+            if period:
+                label = self.env._(
+                    "%(label)s (%(reference)s, due %(date)s)",
+                    label=label,
+                    reference=period.name,
+                    date=format_date(self.env, period.due_date),
+                )
+            lines = [
                 Command.create(
                     {
                         'name': label,
@@ -920,8 +1000,76 @@ class PaymentPlan(models.Model):
                         'tax_ids': [Command.clear()],
                     }
                 )
-            ],
+            ]
+        return {
+            'move_type': 'out_invoice',
+            'partner_id': self.partner_id.id,
+            'currency_id': self.currency_id.id,
+            'invoice_date': invoice_date,
+            'invoice_origin': self.name,
+            'invoice_user_id': self.user_id.id,
+            'fiscal_position_id': self.fiscal_position_id.id,
+            'invoice_line_ids': lines,
         }
+
+    def _bills_lines(self, amount):
+        """Return whether an invoice of `amount` bills the plan's lines: the amount they were
+        agreed at (a tax changed since then is billed as it is now). A plan whose amount Change
+        Schedule changed bills the new amount in one line.
+        """
+        self.ensure_one()
+        return bool(self.line_ids) and not self.currency_id.compare_amounts(
+            amount, self.amount_untaxed + self.amount_tax
+        )
+
+    def _align_with_invoice(self, invoice, installments=None):
+        """Make the installments that `invoice` backs owe its total, when the plan's lines are
+        invoiced for another amount than the schedule's (a tax changed since the plan was made):
+        a period owes its invoice; an installment plan's last installment absorbs the
+        difference. What is charged is what is invoiced.
+
+        :param account.move invoice: The plan's posted invoice (of a period, or of the plan).
+        :param payment.plan.installment installments: The period the invoice is of, if any.
+        """
+        self.ensure_one()
+        if not self._bills_lines(sum((installments or self).mapped('amount'))):
+            return
+        currency = invoice.currency_id
+        backed = installments or self.installment_ids.filtered(lambda i: i.state != 'cancelled')
+        difference = invoice.amount_total - sum(backed.mapped('amount'))
+        if currency.is_zero(difference):
+            return
+        last = backed.sorted('sequence')[-1:]
+        if (
+            last.state not in const.OPEN_INSTALLMENT_STATES
+            or currency.compare_amounts(last.amount + difference, 0) <= 0
+        ):
+            return
+        old_amount = last.amount
+        last._write_internal({'amount': currency.round(old_amount + difference)})
+        self.message_post(
+            body=self.env._(
+                "%(invoice)s bills %(total)s: %(name)s now owes %(new)s instead of %(old)s.",
+                invoice=invoice.name,
+                total=currency.format(invoice.amount_total),
+                name=last.name,
+                new=currency.format(last.amount),
+                old=currency.format(old_amount),
+            )
+        )
+
+    def _check_lines_editable(self):
+        """Refuse to change the lines of a running plan: what it bills changes through Change
+        Schedule, as its amount does."""
+        running = self.filtered(lambda p: p.state != 'draft')
+        if running:
+            raise UserError(
+                self.env._(
+                    "The lines of a running plan (%(plans)s) are not edited: they are what its "
+                    "customer agreed to pay.",
+                    plans=", ".join(running.mapped('display_name')),
+                )
+            )
 
     @api.model
     def _log_story(self, story):

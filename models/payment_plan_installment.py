@@ -785,10 +785,8 @@ class PaymentPlanInstallment(models.Model):
             )
             moves.action_post()
             for (record, _vals), move in zip(company_items, moves, strict=True):
-                if record._name == self._name:
-                    record._write_internal({'invoice_id': move.id})
-                else:
-                    record._write_internal({'invoice_id': move.id})
+                record._write_internal({'invoice_id': move.id})
+                record._align_with_invoice(move)
         for installment in shared:
             installment._write_internal({'invoice_id': installment.plan_id.invoice_id.id})
         # Every installment of a plan backs the plan's one invoice: the ledger reads them all.
@@ -796,6 +794,12 @@ class PaymentPlanInstallment(models.Model):
             plan.installment_ids.filtered(
                 lambda i: not i.invoice_id and i.state != 'cancelled'
             )._write_internal({'invoice_id': plan.invoice_id.id})
+
+    def _align_with_invoice(self, invoice):
+        """Make the schedule owe what `invoice` of this period says (a taxed line's tax changed
+        since the plan was made): the installment pays its invoice, to the cent."""
+        self.ensure_one()
+        self.plan_id._align_with_invoice(invoice, self)
 
     def _prepare_invoice_values(self):
         """Return the values of the invoice of one subscription period."""

@@ -2,6 +2,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Command
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.tools import schedule
@@ -262,7 +263,7 @@ class SaleOrder(models.Model):
         """Send (again) the payment link of the first installment by email and SMS."""
         self._check_payment_plan_awaiting()
         self._check_no_first_charge_under_way()
-        self._payment_plan_send_link()
+        self._payment_plan_send_link(resend=True)
         return True
 
     def action_payment_plan_refresh(self):
@@ -440,7 +441,12 @@ class SaleOrder(models.Model):
             'user_id': self.user_id.id,
             'description': self.name,
             'plan_type': self.payment_plan_kind,
-            'amount': self.amount_total,
+            # The plan bills the order's lines, with their taxes: its amount is their total.
+            'line_ids': [
+                Command.create(line._prepare_payment_plan_line_values())
+                for line in self._get_priced_lines().filtered(lambda line: not line.is_downpayment)
+            ],
+            'fiscal_position_id': self.fiscal_position_id.id,
             'installment_count': self.payment_plan_installment_count,
             'interval_number': self.payment_plan_interval_number or 1,
             'interval_unit': self.payment_plan_interval_unit or 'month',
@@ -545,7 +551,7 @@ class SaleOrder(models.Model):
         first = self._get_payment_plan_first_amount()
         self.write({'require_payment': True, 'prepayment_percent': first / self.amount_total})
 
-    def _payment_plan_send_link(self):
+    def _payment_plan_send_link(self, resend=False):
         """Mail and, where the company texts its customers, text the customer the link to pay the
         first installment."""
         mail_template = self.env.ref('payment_plan.mail_template_order_payment_link')
@@ -555,6 +561,14 @@ class SaleOrder(models.Model):
             mail, sms_copy = order.partner_id._payment_plan_notify(
                 order, mail_template=mail_template, sms_template=sms_template, immediate=True
             )
+            if resend and not (mail or sms_copy):
+                raise UserError(
+                    self.env._(
+                        "%(customer)s has no email address nor a phone number the company may "
+                        "text: the link cannot be sent.",
+                        customer=order.partner_id.display_name,
+                    )
+                )
             if mail or sms_copy:
                 order.message_post(
                     body=self.env._(

@@ -1,4 +1,5 @@
 from odoo import api, models
+from odoo.fields import Command
 
 # Fields of an order line that shape the plan set up from its order.
 PLAN_SHAPING_LINE_FIELDS = {
@@ -34,3 +35,20 @@ class SaleOrderLine(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_plan_awaiting(self):
         self.order_id._check_payment_plan_lines_frozen()
+
+    # === BUSINESS METHODS === #
+
+    def _prepare_payment_plan_line_values(self):
+        """Return the values of the plan line billing this order line: what the plan set up
+        from the order invoices each period (a subscription) or once (installments)."""
+        self.ensure_one()
+        return {
+            'sequence': self.sequence,
+            'product_id': self.product_id.id,
+            'name': self.name,
+            'quantity': self.product_uom_qty,
+            'price_unit': self.price_unit,
+            'discount': self.discount,
+            'tax_ids': [Command.set(self.tax_ids.ids)],
+            'analytic_distribution': self.analytic_distribution,
+        }

@@ -18,8 +18,14 @@ from whool import buildapi
 
 ADDON_NAME = 'payment_plan'
 ROOT = Path(__file__).resolve().parent.parent
-# The repository's tooling: never in a distribution of the add-on.
-LEFT_OUT = {'bench', 'build', 'scripts', 'tests'}
+# What a distribution of the add-on holds: its directories and its top-level Python files and
+# README; never the repository's tooling (bench/, scripts/, tests/, .ci/), a local
+# configuration or compiled files.
+ADDON_DIRS = {
+    'controllers', 'data', 'demo', 'i18n', 'migrations', 'models', 'report', 'security',
+    'static', 'tools', 'views', 'wizards',
+}  # fmt: skip
+ADDON_FILES = {'README.md', 'LICENSE'}
 PYPROJECT = """\
 [build-system]
 requires = ["whool"]
@@ -32,21 +38,26 @@ post_version_strategy_override = "none"
 
 
 def _addon_files():
-    """Return the add-on's files, relative to the checkout: those under git (else every file),
-    without the tooling and the dot files."""
+    """Return the add-on's files, relative to the checkout: those git tracks (else, outside a
+    git checkout, every file), in the add-on's directories or its top-level Python files and
+    README, without dot files, caches and compiled files."""
     try:
         listed = subprocess.check_output(['git', 'ls-files', '-z'], cwd=ROOT, text=True)
         files = [name for name in listed.split('\0') if name]
     except (OSError, subprocess.CalledProcessError):
         files = [str(path.relative_to(ROOT)) for path in ROOT.rglob('*') if path.is_file()]
-    return [
-        name
-        for name in files
-        if (top := name.split('/')[0]) not in LEFT_OUT
-        and not top.startswith('.')
-        and name != 'pyproject.toml'
-        and (ROOT / name).is_file()
-    ]
+    return [name for name in files if _is_addon_file(name) and (ROOT / name).is_file()]
+
+
+def _is_addon_file(name):
+    parts = name.split('/')
+    if any(part.startswith('.') or part == '__pycache__' for part in parts):
+        return False
+    if name.endswith(('.pyc', '.pyo')):
+        return False
+    if len(parts) == 1:
+        return name.endswith('.py') or name in ADDON_FILES
+    return parts[0] in ADDON_DIRS
 
 
 def _staged(hook, directory):

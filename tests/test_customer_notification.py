@@ -124,3 +124,36 @@ class TestCustomerNotification(PaymentPlanCommon):
                 self.assertEqual(len(copies), int(texts))
                 for copy in copies:
                     self.assertIn('pay_token=***', copy.body)
+
+    def test_staff_resending_to_a_customer_who_cannot_be_reached_is_told(self):
+        self.company.payment_plan_notify_sms = True
+        order = self._create_installments_order()
+        order.action_confirm()
+        self.customer.write({'email': False, 'phone': False})
+        with self.assertRaisesRegex(UserError, "cannot be sent"):
+            order.action_payment_plan_send_link()
+
+    @freeze_time('2026-03-15')
+    def test_staff_sending_the_card_update_link_without_an_email_address_is_told(self):
+        plan = self._create_denied_plan(self.customer)
+        self.customer.email = False
+        with self.assertRaisesRegex(UserError, "no email address"):
+            plan.action_send_card_update_link()
+
+    def test_the_sms_waits_for_the_transaction(self):
+        """The SMS is queued with the message and sent once the transaction commits (at once
+        in tests, which never commit): a rolled-back transaction texts no one."""
+        self.company.payment_plan_notify_sms = True
+        order = self._create_installments_order()
+        with self.env.cr.savepoint(flush=True) as savepoint:
+            order.action_confirm()
+            self.assertTrue(self._sms_to(self.customer))
+            savepoint.rollback()
+        self.env.invalidate_all()
+        self.assertFalse(self._sms_to(self.customer), "nothing left to text")
+        cron = self.env.ref('sms.ir_cron_sms_scheduler_action')
+        order.action_confirm()
+        self.assertTrue(
+            self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]),
+            "Odoo's SMS queue sends what the send after commit misses",
+        )

@@ -1,0 +1,288 @@
+from freezegun import freeze_time
+
+from odoo.exceptions import UserError
+from odoo.fields import Command
+from odoo.tests import tagged
+
+from odoo.addons.payment_plan.tests.common import PaymentPlanCommon
+
+
+@tagged('post_install', '-at_install')
+class TestPlanLines(PaymentPlanCommon):
+    """Plans bill real products with their taxes: the invoice an accountant signs, and the card
+    charged that invoice's total to the cent."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.vat21 = cls._create_tax("VAT 21%", 21.0)
+        cls.vat10 = cls._create_tax("VAT 10%", 10.0)
+        cls.vat21_included = cls._create_tax(
+            "VAT 21% incl.", 21.0, price_include_override='tax_included'
+        )
+        cls.vat0_export = cls._create_tax("VAT 0% export", 0.0)
+        cls.income = cls.env['account.account'].create(
+            {'name': "Subscriptions income", 'code': '700900', 'account_type': 'income'}
+        )
+        cls.hosting = cls._create_product(
+            "Hosting", 30.0, cls.vat21, property_account_income_id=cls.income.id
+        )
+        cls.support = cls._create_product("Support", 12.5, cls.vat10)
+        cls.analytic_plan = cls.env['account.analytic.plan'].create({'name': "Departments"})
+        cls.analytic = cls.env['account.analytic.account'].create(
+            {'name': "Online services", 'plan_id': cls.analytic_plan.id}
+        )
+
+    @classmethod
+    def _create_tax(cls, name, amount, **values):
+        return cls.env['account.tax'].create(
+            {
+                'name': name,
+                'amount': amount,
+                'amount_type': 'percent',
+                'type_tax_use': 'sale',
+                'company_id': cls.company.id,
+                **values,
+            }
+        )
+
+    @classmethod
+    def _create_product(cls, name, price, tax, **values):
+        return cls.env['product.product'].create(
+            {'name': name, 'list_price': price, 'taxes_id': [Command.set(tax.ids)], **values}
+        )
+
+    def _lined_plan(self, lines, **values):
+        """Return a draft plan of the customer, on a card, billing `lines` (no amount given: it
+        is the lines' total)."""
+        card = self._create_card(details=f'{len(lines)}{len(values)}00')
+        return self.env['payment.plan'].create(
+            {
+                'partner_id': self.customer.id,
+                'plan_type': 'installments',
+                'installment_count': 3,
+                'date_start': '2026-03-01',
+                'collection_mode': 'token',
+                'token_id': card.id,
+                'line_ids': [Command.create(line) for line in lines],
+                **values,
+            }
+        )
+
+    @freeze_time('2026-03-01')
+    def test_a_subscription_invoices_its_products_with_taxes_and_charges_the_total(self):
+        plan = self._lined_plan(
+            [
+                {
+                    'product_id': self.hosting.id,
+                    'quantity': 2,
+                    'analytic_distribution': {str(self.analytic.id): 100},
+                },
+                {'product_id': self.support.id},
+            ],
+            plan_type='subscription',
+            installment_count=3,
+        )
+        # 2 x 30.00 + 21% = 72.60; 12.50 + 10% = 13.75.
+        self.assertEqual((plan.amount_untaxed, plan.amount_tax, plan.amount), (72.5, 13.85, 86.35))
+        plan.action_activate()
+        self.assertEqual(plan.installment_ids.mapped('amount'), [86.35] * 3)
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        self.assertEqual(first.state, 'paid')
+        invoice = first.invoice_id
+        lines = invoice.invoice_line_ids.sorted('sequence')
+        self.assertEqual(lines.product_id, self.hosting | self.support)
+        hosting_line = lines.filtered(lambda line: line.product_id == self.hosting)
+        self.assertEqual(hosting_line.tax_ids, self.vat21)
+        self.assertEqual(hosting_line.account_id, self.income, "the product's income account")
+        self.assertEqual(hosting_line.analytic_distribution, {str(self.analytic.id): 100})
+        self.assertIn(first.name, hosting_line.name, "the period is named on its lines")
+        self.assertEqual(
+            lines.filtered(lambda line: line.product_id == self.support).tax_ids, self.vat10
+        )
+        self.assertEqual(
+            (invoice.amount_untaxed, invoice.amount_tax, invoice.amount_total), (72.5, 13.85, 86.35)
+        )
+        tx = first.transaction_ids
+        self.assertEqual(tx.amount, invoice.amount_total, "the card pays the invoice, to the cent")
+        self.assertEqual(invoice.amount_residual, 0)
+
+    def test_the_fiscal_position_maps_the_products_taxes(self):
+        export = self.env['account.fiscal.position'].create(
+            {'name': "Export", 'company_id': self.company.id}
+        )
+        self.vat0_export.fiscal_position_ids = export
+        self.vat0_export.original_tax_ids = self.vat21
+        self.customer.property_account_position_id = export
+        plan = self._lined_plan([{'product_id': self.hosting.id}])
+        self.assertEqual(plan.fiscal_position_id, export)
+        self.assertEqual(plan.line_ids.tax_ids, self.vat0_export)
+        self.assertEqual(plan.amount, 30.0)
+
+    @freeze_time('2026-03-01')
+    def test_a_price_with_tax_included_is_what_the_customer_pays(self):
+        product = self._create_product("Membership", 121.0, self.vat21_included)
+        plan = self._lined_plan(
+            [{'product_id': product.id}], plan_type='subscription', installment_count=2
+        )
+        self.assertEqual((plan.amount_untaxed, plan.amount_tax, plan.amount), (100.0, 21.0, 121.0))
+        plan.action_activate()
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        self.assertEqual(first.invoice_id.amount_total, 121.0)
+        self.assertEqual(first.transaction_ids.amount, 121.0)
+
+    def test_installments_pay_shares_of_one_taxed_invoice_to_the_cent(self):
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id, 'quantity': 3}, {'product_id': self.support.id}],
+            plan_type='installments',
+            installment_count=3,
+        )
+        # 90.00 + 21% = 108.90; 12.50 + 10% = 13.75: 122.65 in three.
+        self.assertEqual(plan.amount, 122.65)
+        plan.action_activate()
+        self.assertEqual(
+            plan.installment_ids.sorted('sequence').mapped('amount'), [40.88, 40.88, 40.89]
+        )
+        for day in ('2026-03-01', '2026-04-01', '2026-05-01'):
+            with freeze_time(day):
+                plan.installment_ids._collect()
+        invoice = plan.invoice_id
+        self.assertEqual(len(invoice.invoice_line_ids), 2)
+        self.assertEqual(invoice.amount_total, 122.65)
+        self.assertEqual(invoice.amount_residual, 0)
+        self.assertEqual(
+            sum(plan.installment_ids.transaction_ids.mapped('amount')), invoice.amount_total
+        )
+        self.assertEqual(plan.state, 'done')
+
+    @freeze_time('2026-03-01')
+    def test_a_tax_changed_since_the_plan_was_made_is_charged_as_invoiced(self):
+        plan = self._lined_plan(
+            [{'product_id': self.support.id}], plan_type='subscription', installment_count=2
+        )
+        plan.action_activate()
+        self.assertEqual(plan.amount, 13.75)
+        self.vat10.amount = 12.0  # The rate changes: the period's invoice bills 14.00.
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        self.assertEqual(first.invoice_id.amount_total, 14.0)
+        self.assertEqual(first.amount, 14.0, "the period owes what its invoice says")
+        self.assertEqual(first.transaction_ids.amount, 14.0)
+        self.assertEqual(first.state, 'paid')
+        self.assertIn(
+            "now owes",
+            plan.message_ids[:3].mapped('body')[0] + ''.join(plan.message_ids.mapped('body')),
+        )
+
+    def test_the_lines_of_a_running_plan_are_not_edited(self):
+        plan = self._lined_plan([{'product_id': self.hosting.id}])
+        plan.action_activate()
+        for edit in (
+            lambda: plan.line_ids.write({'price_unit': 1.0}),
+            lambda: plan.write(
+                {'line_ids': [Command.create({'name': "Extra", 'price_unit': 5.0})]}
+            ),
+            lambda: plan.line_ids.unlink(),
+        ):
+            with self.assertRaisesRegex(UserError, "lines of a running plan"):
+                edit()
+        self.assertEqual(plan.amount, 36.3)
+        self.assertEqual(len(plan.line_ids), 1)
+
+    @freeze_time('2026-03-01')
+    def test_a_plan_without_lines_invoices_one_line_without_tax_as_before(self):
+        card = self._create_card()
+        plan = self._create_plan(
+            collection_mode='token',
+            token_id=card.id,
+            plan_type='subscription',
+            amount=49.9,
+            date_start='2026-03-01',
+        )
+        self.assertEqual((plan.amount_untaxed, plan.amount_tax), (49.9, 0.0))
+        plan.action_activate()
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        line = first.invoice_id.invoice_line_ids
+        self.assertEqual((len(line), line.price_unit, line.tax_ids.ids), (1, 49.9, []))
+        self.assertEqual(first.transaction_ids.amount, 49.9)
+
+    def test_a_line_in_another_currency_rounds_as_its_currency(self):
+        jpy = self.env.ref('base.JPY')
+        jpy.active = True
+        plan = self._lined_plan(
+            [
+                {
+                    'name': "Lessons",
+                    'price_unit': 1000.0,
+                    'quantity': 1,
+                    'tax_ids': [Command.set(self.vat10.ids)],
+                }
+            ],
+            currency_id=jpy.id,
+            plan_type='installments',
+            installment_count=3,
+        )
+        self.assertEqual(plan.amount, 1100.0)
+        plan.action_activate()
+        self.assertEqual(
+            plan.installment_ids.sorted('sequence').mapped('amount'), [366.0, 366.0, 368.0]
+        )
+
+    def test_a_changed_amount_is_billed_as_changed(self):
+        """Change Schedule gives a lined subscription another amount: its coming periods bill
+        and charge the new amount, never the lines' old total."""
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id}], plan_type='subscription', installment_count=3
+        )
+        with freeze_time('2026-03-01'):
+            plan.action_activate()
+            plan.installment_ids.sorted('sequence')[0]._collect()
+            plan._reschedule(50.0, plan.installment_ids.sorted('sequence')[1].due_date)
+        with freeze_time('2026-04-01'):
+            second = plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted(
+                'sequence'
+            )[0]
+            self.assertEqual(second.amount, 50.0)
+            second._collect()
+        self.assertEqual(second.state, 'paid')
+        self.assertEqual(second.invoice_id.amount_total, 50.0)
+        self.assertEqual(second.transaction_ids.amount, 50.0)
+        self.assertEqual(second.amount, 50.0, "the change stands")
+
+    @freeze_time('2026-03-01')
+    def test_an_order_with_taxes_is_paid_by_shares_of_its_own_invoice(self):
+        """An order sold in installments: the plan bills the order's lines and taxes, the order
+        is invoiced once (Odoo's own invoice of it) and the installments pay shares of it."""
+        card = self._create_card()
+        order = self.env['sale.order'].create(
+            {
+                'partner_id': self.customer.id,
+                'order_line': [
+                    Command.create({'product_id': self.hosting.id, 'product_uom_qty': 2}),
+                    Command.create({'product_id': self.support.id, 'product_uom_qty': 1}),
+                ],
+                'payment_plan_kind': 'installments',
+                'payment_plan_installment_count': 3,
+                'payment_plan_collection_mode': 'token',
+                'payment_plan_token_id': card.id,
+            }
+        )
+        self.assertEqual(order.amount_total, 86.35)
+        order.action_confirm()
+        self._run_after_commit()
+        plan = order.payment_plan_id
+        self.assertEqual(plan.line_ids.product_id, self.hosting | self.support)
+        self.assertEqual(plan.line_ids.tax_ids, self.vat21 | self.vat10)
+        self.assertEqual(plan.amount, order.amount_total)
+        self.assertEqual(order.state, 'sale')
+        invoice = order.invoice_ids
+        self.assertEqual(len(invoice), 1, "the order is invoiced once")
+        self.assertEqual(plan.invoice_id, invoice)
+        self.assertEqual((invoice.amount_tax, invoice.amount_total), (13.85, 86.35))
+        first = plan.installment_ids.sorted('sequence')[0]
+        self.assertEqual(first.state, 'paid')
+        self.assertAlmostEqual(invoice.amount_residual, 86.35 - first.amount, places=2)
+        self.assertEqual(first.transaction_ids.amount, first.amount)
