@@ -72,13 +72,31 @@ def load_demo_data(env):
                 )
             ]
         )
+    # What the plans bill: products with the company's sales tax, as a merchant's catalogue.
+    sale_tax = env.company.account_sale_tax_id
+    treatment, membership, magazine = env['product.product'].create(
+        [
+            {
+                'name': name,
+                'type': 'service',
+                'list_price': price,
+                'invoice_policy': 'order',
+                'taxes_id': [fields.Command.set(sale_tax.ids)],
+            }
+            for name, price in (
+                ("Dental treatment", 1200.0),
+                ("Gym membership (month)", 49.9),
+                ("Magazine (month)", 30.0),
+            )
+        ]
+    )
     installments_plan, subscription, denied_plan, donation = env['payment.plan'].create(
         [
             {
                 'partner_id': ana.id,
                 'description': "Dental treatment in 6 installments",
                 'plan_type': 'installments',
-                'amount': 1200.0,
+                'line_ids': [fields.Command.create({'product_id': treatment.id})],
                 'installment_count': 6,
                 'date_start': today - relativedelta(months=2),
                 'collection_mode': mode,
@@ -87,7 +105,7 @@ def load_demo_data(env):
                 'partner_id': bruno.id,
                 'description': "Gym membership",
                 'plan_type': 'subscription',
-                'amount': 49.9,
+                'line_ids': [fields.Command.create({'product_id': membership.id})],
                 'date_start': today,
                 'collection_mode': mode,
             },
@@ -95,7 +113,7 @@ def load_demo_data(env):
                 'partner_id': claire.id,
                 'description': "Magazine subscription",
                 'plan_type': 'subscription',
-                'amount': 30.0,
+                'line_ids': [fields.Command.create({'product_id': magazine.id})],
                 'date_start': today - relativedelta(months=1),
                 'collection_mode': mode,
             },

@@ -1022,6 +1022,14 @@ class PaymentPlan(models.Model):
             amount, self.amount_untaxed + self.amount_tax
         )
 
+    def _get_untaxed_share(self, amount):
+        """Return the untaxed part of `amount` of this plan: its lines' untaxed share while it
+        bills them (`_bills_lines`), else all of it (billed without tax)."""
+        self.ensure_one()
+        if not self._bills_lines(self.amount) or self.currency_id.is_zero(self.amount):
+            return amount
+        return self.currency_id.round(amount * self.amount_untaxed / self.amount)
+
     def _align_with_invoice(self, invoice, installments=None):
         """Make the installments that `invoice` backs owe its total, when the plan's lines are
         invoiced for another amount than the schedule's (a tax changed since the plan was made):

@@ -27,6 +27,7 @@ class PaymentPlanCollectionReport(models.Model):
             'attempt_count',
         ],
         'payment.transaction': ['installment_id', 'provider_id', 'state'],
+        'payment.plan': ['amount', 'amount_untaxed'],
     }
 
     installment_id = fields.Many2one(comodel_name='payment.plan.installment', readonly=True)
@@ -45,6 +46,12 @@ class PaymentPlanCollectionReport(models.Model):
     due_date = fields.Date(readonly=True)
     date_paid = fields.Date(string="Payment Date", readonly=True)
     amount = fields.Monetary(string="Amount Due", readonly=True)
+    amount_untaxed = fields.Monetary(
+        string="Untaxed",
+        readonly=True,
+        help="The installment's share of its plan's untaxed amount (MRR is untaxed).",
+    )
+    amount_tax = fields.Monetary(string="Taxes", readonly=True)
     amount_paid = fields.Monetary(string="Confirmed", readonly=True)
     amount_awaiting = fields.Monetary(string="Awaiting", readonly=True)
     amount_denied = fields.Monetary(string="Denied", readonly=True)
@@ -79,6 +86,10 @@ class PaymentPlanCollectionReport(models.Model):
                            inst.due_date,
                            inst.date_paid,
                            inst.amount,
+                           ROUND(inst.amount * %(untaxed_ratio)s, cur.decimal_places)
+                               AS amount_untaxed,
+                           inst.amount - ROUND(inst.amount * %(untaxed_ratio)s, cur.decimal_places)
+                               AS amount_tax,
                            CASE WHEN inst.state = 'paid' THEN inst.amount ELSE 0 END AS amount_paid,
                            CASE WHEN inst.state IN ('pending', 'processing')
                                 THEN inst.amount ELSE 0 END AS amount_awaiting,
@@ -89,6 +100,8 @@ class PaymentPlanCollectionReport(models.Model):
                            tx.provider_id,
                            tx.state AS transaction_state
                       FROM payment_plan_installment inst
+                      JOIN payment_plan plan ON plan.id = inst.plan_id
+                      JOIN res_currency cur ON cur.id = inst.currency_id
                  LEFT JOIN LATERAL (
                                SELECT t.id, t.provider_id, t.state
                                  FROM payment_transaction t
@@ -99,5 +112,12 @@ class PaymentPlanCollectionReport(models.Model):
                 )
                 """,
                 table=SQL.identifier(self._table),
+                # The plan's untaxed share, while it bills its lines (`payment.plan._bills_lines`):
+                # an amount changed since is billed without tax.
+                untaxed_ratio=SQL(
+                    """CASE WHEN plan.amount <> 0
+                                 AND plan.amount = plan.amount_untaxed + plan.amount_tax
+                            THEN plan.amount_untaxed / plan.amount ELSE 1 END"""
+                ),
             )
         )

@@ -41,8 +41,11 @@ class PaymentPlanOverview(models.AbstractModel):
         company = self.env.company
         mrr = 0.0
         for plan in running.filtered(lambda p: p.plan_type == 'subscription'):
+            # Recurring revenue is untaxed.
             monthly = float(
-                reporting.monthly_amount(plan.amount, plan.interval_number, plan.interval_unit)
+                reporting.monthly_amount(
+                    plan._get_untaxed_share(plan.amount), plan.interval_number, plan.interval_unit
+                )
             )
             mrr += plan.currency_id._convert(monthly, company.currency_id, company, today)
         # Cards are the payment administrators': counted, not disclosed.

@@ -286,3 +286,23 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(first.state, 'paid')
         self.assertAlmostEqual(invoice.amount_residual, 86.35 - first.amount, places=2)
         self.assertEqual(first.transaction_ids.amount, first.amount)
+
+    @freeze_time('2026-03-01')
+    def test_reports_show_the_untaxed_amount_and_the_tax_and_recurring_revenue_is_untaxed(self):
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id, 'quantity': 2}, {'product_id': self.support.id}],
+            plan_type='subscription',
+            installment_count=0,
+        )
+        Overview = self.env['payment.plan.overview']
+        before = Overview.get_overview_data()['monthly_recurring']['amount']
+        plan.action_activate()
+        self.env.flush_all()
+        rows = self.env['payment.plan.collection.report'].search([('plan_id', '=', plan.id)])
+        self.assertTrue(rows)
+        self.assertEqual(
+            {(row.amount, row.amount_untaxed, row.amount_tax) for row in rows},
+            {(86.35, 72.5, 13.85)},
+        )
+        after = Overview.get_overview_data()['monthly_recurring']['amount']
+        self.assertAlmostEqual(after - before, 72.5, places=2, msg="recurring revenue is untaxed")
