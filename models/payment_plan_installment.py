@@ -932,7 +932,30 @@ class PaymentPlanInstallment(models.Model):
         paid.plan_id.sale_order_id.filtered(
             lambda o: o.payment_plan_id in paid.plan_id
         )._payment_plan_close()
+        paid._send_paid_invoices()
         return paid
+
+    def _send_paid_invoices(self):
+        """Send the customers the invoices these installments paid, with their PDF, where their
+        company says so (`res.company.payment_plan_invoice_mail`): Odoo's own sending of
+        invoices, in the background (`account.ir_cron_account_move_send`)."""
+        to_send = self.filtered(
+            lambda i: (
+                i.company_id.payment_plan_invoice_mail == 'all'
+                or (
+                    i.company_id.payment_plan_invoice_mail == 'subscriptions'
+                    and i.plan_type == 'subscription'
+                )
+            )
+        ).invoice_id.filtered(lambda inv: inv.state == 'posted' and not inv.sending_data)
+        if not to_send:
+            return
+        # Invoices are the accountants' records: the payment is what sends them, whoever paid.
+        to_send.sudo().sending_data = {
+            'author_user_id': self.env.user.id,
+            'author_partner_id': self.env.user.partner_id.id,
+        }
+        self.env.ref('account.ir_cron_account_move_send').sudo()._trigger()
 
     def _register_external_payment(self, amount, date, journal, memo=None):
         """Record a payment received without a card charge (reported by a gateway, registered by

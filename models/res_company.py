@@ -33,6 +33,19 @@ class ResCompany(models.Model):
         help="New installment plans may be cancelled by the customer from the portal (each plan "
         "may say otherwise).",
     )
+    payment_plan_invoice_mail = fields.Selection(
+        string="Mail Paid Invoices",
+        selection=[
+            ('none', "Never"),
+            ('subscriptions', "Subscriptions' invoices"),
+            ('all', "Every plan's invoice, at each payment"),
+        ],
+        required=True,
+        default='subscriptions',
+        help="Customers get the invoice a payment of their plan paid, with its PDF, by mail: "
+        "each period's invoice of a subscription, or also an installment plan's invoice each "
+        "time an installment of it is paid.",
+    )
     payment_plan_notify_sms = fields.Boolean(
         string="Text Customers",
         help="Customers asked to act also get the link by SMS: to authenticate a payment their "

@@ -51,6 +51,9 @@ class ResConfigSettings(models.TransientModel):
     payment_plan_recently_denied_days = fields.Integer(
         related='company_id.payment_plan_recently_denied_days', readonly=False
     )
+    payment_plan_invoice_mail = fields.Selection(
+        related='company_id.payment_plan_invoice_mail', readonly=False
+    )
     payment_plan_notify_sms = fields.Boolean(
         related='company_id.payment_plan_notify_sms', readonly=False
     )

@@ -306,3 +306,42 @@ class TestPlanLines(PaymentPlanCommon):
         )
         after = Overview.get_overview_data()['monthly_recurring']['amount']
         self.assertAlmostEqual(after - before, 72.5, places=2, msg="recurring revenue is untaxed")
+
+    @freeze_time('2026-03-01')
+    def test_the_customer_gets_the_invoice_they_paid(self):
+        """A subscription's period paid: its invoice goes to the customer by mail, with its
+        PDF, through Odoo's own sending; an installment plan's only when the company says so."""
+        subscription = self._lined_plan(
+            [{'product_id': self.hosting.id}], plan_type='subscription', installment_count=2
+        )
+        installments = self._lined_plan([{'product_id': self.support.id}], installment_count=2)
+        (subscription | installments).action_activate()
+        (subscription | installments).installment_ids.filtered(
+            lambda i: i.due_date.isoformat() == '2026-03-01'
+        )._collect()
+        period_invoice = subscription.installment_ids.sorted('sequence')[0].invoice_id
+        self.assertTrue(period_invoice.sending_data, "the paid period's invoice is to be sent")
+        self.assertFalse(installments.invoice_id.sending_data, "not by default")
+        cron = self.env.ref('account.ir_cron_account_move_send')
+        self.assertTrue(self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]))
+        # What the cron does, without its commit.
+        self.env['account.move.send']._generate_and_send_invoices(period_invoice, from_cron=True)
+        mail = self.env['mail.message'].search(
+            [
+                ('model', '=', 'account.move'),
+                ('res_id', '=', period_invoice.id),
+                ('message_type', '=', 'comment'),
+                ('partner_ids', 'in', self.customer.ids),
+            ]
+        )
+        self.assertTrue(mail, "the invoice was mailed to the customer")
+        self.assertTrue(
+            mail.attachment_ids.filtered(lambda a: a.mimetype == 'application/pdf'),
+            "with its PDF",
+        )
+        self.assertTrue(period_invoice.is_move_sent)
+        self.company.payment_plan_invoice_mail = 'all'
+        second = installments.installment_ids.sorted('sequence')[1]
+        with freeze_time('2026-04-01'):
+            second._collect()
+        self.assertTrue(installments.invoice_id.sending_data, "now each payment sends it")
