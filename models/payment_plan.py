@@ -33,7 +33,7 @@ PROTECTED_FIELDS = {
 
 # Fields that shape the schedule: frozen once the plan runs (changed through the change wizard).
 SCHEDULE_FIELDS = {
-    'partner_id',
+    'fiscal_position_id',
     'company_id',
     'currency_id',
     'plan_type',
@@ -710,6 +710,23 @@ class PaymentPlan(models.Model):
                     "them."
                 )
             )
+        if 'amount' in vals and 'line_ids' not in vals:
+            billed = self.filtered(
+                lambda p: (
+                    p.line_ids
+                    and p.currency_id.compare_amounts(
+                        vals['amount'], p.amount_untaxed + p.amount_tax
+                    )
+                )
+            )
+            if billed:
+                raise UserError(
+                    self.env._(
+                        "The amount of a plan with lines (%(plans)s) is their total: change the "
+                        "lines.",
+                        plans=", ".join(billed.mapped('display_name')),
+                    )
+                )
         frozen = SCHEDULE_FIELDS.intersection(vals)
         if frozen and any(plan.state != 'draft' for plan in self):
             changed = self.filtered(
@@ -1065,6 +1082,26 @@ class PaymentPlan(models.Model):
                 old=currency.format(old_amount),
             )
         )
+
+    @api.constrains('company_id')
+    def _check_lines_company(self):
+        """Refuse a plan whose lines tax in another company (the plan's company changed)."""
+        for plan in self:
+            foreign = plan.line_ids.tax_ids.filtered(
+                lambda tax, plan=plan: (
+                    tax.company_id and tax.company_id not in plan.company_id.parent_ids
+                )
+            )
+            if foreign:
+                raise ValidationError(
+                    self.env._(
+                        "The taxes %(taxes)s of plan %(plan)s are another company's: set the "
+                        "lines' taxes of %(company)s.",
+                        taxes=", ".join(foreign.mapped('name')),
+                        plan=plan.display_name,
+                        company=plan.company_id.name,
+                    )
+                )
 
     def _check_lines_editable(self):
         """Refuse to change the lines of a running plan: what it bills changes through Change

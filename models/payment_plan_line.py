@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class PaymentPlanLine(models.Model):
@@ -36,7 +37,7 @@ class PaymentPlanLine(models.Model):
     quantity = fields.Float(default=1.0, digits='Product Unit', required=True)
     price_unit = fields.Float(
         string="Unit Price",
-        digits='Product Price',
+        min_display_digits='Product Price',  # Full precision, as order and invoice lines.
         compute='_compute_price_unit',
         store=True,
         readonly=False,
@@ -76,8 +77,17 @@ class PaymentPlanLine(models.Model):
 
     @api.depends('product_id')
     def _compute_price_unit(self):
+        """The product's sales price, in the plan's currency."""
         for line in self.filtered('product_id'):
-            line.price_unit = line.product_id.lst_price
+            plan = line.plan_id
+            company = plan.company_id or self.env.company
+            line.price_unit = line.product_id.currency_id._convert(
+                line.product_id.lst_price,
+                plan.currency_id or company.currency_id,
+                company,
+                plan.date_start or fields.Date.context_today(line),
+                round=False,
+            )
 
     @api.depends('product_id', 'plan_id.fiscal_position_id')
     def _compute_tax_ids(self):
@@ -108,6 +118,8 @@ class PaymentPlanLine(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        if 'plan_id' in vals and any(line.plan_id.id != vals['plan_id'] for line in self):
+            raise UserError(self.env._("A line belongs to its plan: add a new line instead."))
         self.plan_id._check_lines_editable()
         return super().write(vals)
 

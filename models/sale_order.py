@@ -339,6 +339,14 @@ class SaleOrder(models.Model):
                     and line.product_uom_qty
                 )
             )
+            if order.order_line.filtered('is_downpayment'):
+                raise UserError(
+                    self.env._(
+                        "%(order)s cannot be paid by plan: it has a down payment, and a plan pays "
+                        "the order's one invoice.",
+                        order=order.name,
+                    )
+                )
             if delivered:
                 raise UserError(
                     self.env._(
@@ -432,7 +440,22 @@ class SaleOrder(models.Model):
                 )
 
     def _prepare_payment_plan_values(self):
-        """Return the values of the plan that pays the order."""
+        """Return the values of the plan that pays the order: it bills the order's lines, with
+        their taxes, when they come to the order's total; else (an early payment discount, a
+        fixed global discount, another rounding) one line of the order's total, which is what
+        the customer pays."""
+        self.ensure_one()
+        values = self._prepare_payment_plan_base_values()
+        # Plans are the plan users' records: the draft only computes the lines' total.
+        draft = self.env['payment.plan'].sudo().new(values)
+        if self.currency_id.compare_amounts(draft.amount, self.amount_total):
+            values.pop('line_ids')
+            values.pop('fiscal_position_id')
+            values['amount'] = self.amount_total
+        return values
+
+    def _prepare_payment_plan_base_values(self):
+        """Return the values of the plan of the order, billing its lines."""
         self.ensure_one()
         return {
             'partner_id': self.partner_id.id,

@@ -345,3 +345,93 @@ class TestPlanLines(PaymentPlanCommon):
         with freeze_time('2026-04-01'):
             second._collect()
         self.assertTrue(installments.invoice_id.sending_data, "now each payment sends it")
+
+    def test_attacks_on_a_running_plans_lines_and_taxes_are_refused(self):
+        """What a running plan charges never changes by its lines: a line moved onto it (from a
+        draft plan, another company's included), its fiscal position, a hand-written amount."""
+        running = self._lined_plan([{'product_id': self.hosting.id}])
+        running.action_activate()
+        draft = self._lined_plan([{'name': "Extra", 'price_unit': 500.0}])
+        line = draft.line_ids
+        with self.assertRaisesRegex(UserError, "belongs to its plan"):
+            line.write({'plan_id': running.id})
+        with self.assertRaisesRegex(UserError, "belongs to its plan"):
+            running.write({'line_ids': [Command.link(line.id)]})
+        export = self.env['account.fiscal.position'].create({'name': "Export"})
+        with self.assertRaisesRegex(UserError, "cannot be edited directly"):
+            running.write({'fiscal_position_id': export.id})
+        self.assertEqual((running.amount, running.line_ids.tax_ids), (36.3, self.vat21))
+        with self.assertRaisesRegex(UserError, "is their total"):
+            draft.write({'amount': 5.0})
+        self.assertEqual(draft.amount, 500.0)
+
+    def test_a_product_priced_in_another_currency_is_converted(self):
+        eur = self.env.ref('base.EUR')
+        eur.active = True
+        other = eur if self.currency != eur else self.env.ref('base.USD')
+        other.active = True
+        self.env['res.currency.rate'].create(
+            {
+                'currency_id': other.id,
+                'rate': 2.0,
+                'name': '2026-01-01',
+                'company_id': self.company.id,
+            }
+        )
+        plan = self._lined_plan([{'product_id': self.support.id}], currency_id=other.id)
+        self.assertAlmostEqual(plan.line_ids.price_unit, 25.0, places=2)
+
+    @freeze_time('2026-03-01')
+    def test_an_order_whose_lines_do_not_make_its_total_is_paid_its_total(self):
+        """An early payment discount (mixed) taxes the discounted base: the order's lines do not
+        add up to its total, so its plan bills the total the customer pays."""
+        term = self.env['account.payment.term'].create(
+            {
+                'name': "2% 10 days",
+                'early_discount': True,
+                'discount_percentage': 2.0,
+                'discount_days': 10,
+                'early_pay_discount_computation': 'mixed',
+                'line_ids': [
+                    Command.create({'value': 'percent', 'value_amount': 100.0, 'nb_days': 30})
+                ],
+            }
+        )
+        card = self._create_card()
+        order = self.env['sale.order'].create(
+            {
+                'partner_id': self.customer.id,
+                'payment_term_id': term.id,
+                'order_line': [
+                    Command.create({'product_id': self.hosting.id, 'product_uom_qty': 4})
+                ],
+                'payment_plan_kind': 'subscription',
+                'payment_plan_collection_mode': 'token',
+                'payment_plan_token_id': card.id,
+            }
+        )
+        order.action_confirm()
+        self._run_after_commit()
+        plan = order.payment_plan_id
+        self.assertEqual(plan.amount, order.amount_total)
+        self.assertEqual(order.state, 'sale')
+        self.assertEqual(order.invoice_ids.amount_total, order.amount_total)
+
+    def test_an_order_with_a_down_payment_is_not_paid_by_plan(self):
+        order = self.env['sale.order'].create(
+            {
+                'partner_id': self.customer.id,
+                'order_line': [
+                    Command.create({'product_id': self.hosting.id}),
+                    Command.create(
+                        {'name': "Down payment", 'price_unit': 0.0, 'is_downpayment': True}
+                    ),
+                ],
+                'payment_plan_kind': 'installments',
+                'payment_plan_installment_count': 3,
+                'payment_plan_collection_mode': 'token',
+            }
+        )
+        with self.assertRaisesRegex(UserError, "down payment"):
+            order.action_confirm()
+        self.assertFalse(order.payment_plan_id)

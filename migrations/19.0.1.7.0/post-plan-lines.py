@@ -14,7 +14,7 @@ def migrate(cr, version):
                 price_subtotal, price_tax, price_total,
                 create_uid, create_date, write_uid, write_date
             )
-            SELECT plan.id, 10, plan.company_id, COALESCE(plan.description, plan.name, ''), 1,
+            SELECT plan.id, 10, plan.company_id, COALESCE(plan.description, plan.name, 'Payment plan'), 1,
                    plan.amount, 0, plan.amount, 0, plan.amount,
                    plan.write_uid, NOW() AT TIME ZONE 'UTC', plan.write_uid,
                    NOW() AT TIME ZONE 'UTC'
