@@ -1,3 +1,5 @@
+from markupsafe import Markup
+
 from odoo import SUPERUSER_ID, api, fields, models, modules
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
@@ -533,6 +535,13 @@ class ResPartner(models.Model):
                 mail_template.send_mail(
                     record.id, email_layout_xmlid='mail.mail_notification_light'
                 )
+            )
+            # What is sent is the mail's own body; the message that staff may read (on the
+            # document) says what was sent, without the links' secrets.
+            mail.body = Markup('<p>%s</p>') % self.env._(
+                "Mail sent to %(customer)s: %(subject)s",
+                customer=self.display_name,
+                subject=mail.subject or '',
             )
             if immediate:
                 mail.send_after_commit()

@@ -157,3 +157,30 @@ class TestCustomerNotification(PaymentPlanCommon):
             self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]),
             "Odoo's SMS queue sends what the send after commit misses",
         )
+
+    def test_the_mails_message_that_staff_read_holds_no_secret(self):
+        """A link's mail is sent whole; the message staff may read of it (on the document, as
+        any plan user) says what was sent, not the link's secret."""
+        link = self.env['payment.plan.payment.link'].create(
+            {
+                'partner_id': self.customer.id,
+                'amount': 25.0,
+                'reason': "Membership",
+                'channel': 'email',
+                'currency_id': self.currency.id,
+            }
+        )
+        link._send()
+        secret = link.sudo().access_token
+        mail = link.sudo().mail_id
+        self.assertIn(secret, mail.body_html, "the customer's mail holds the link")
+        messages = (
+            self.env['mail.message']
+            .with_user(self.plan_user)
+            .search([('model', '=', link._name), ('res_id', '=', link.id)])
+        )
+        self.assertTrue(messages)
+        self.assertFalse(
+            [m for m in messages.sudo() if secret in (m.body or '')], "no secret staff may read"
+        )
+        self.assertIn("Mail sent to Paula Payer", messages.sudo()[0].body)
