@@ -435,3 +435,34 @@ class TestPlanLines(PaymentPlanCommon):
         with self.assertRaisesRegex(UserError, "down payment"):
             order.action_confirm()
         self.assertFalse(order.payment_plan_id)
+
+    def test_the_card_pays_the_invoice_to_the_cent_in_every_currency_and_rounding(self):
+        """KWD (3 decimals), CLP and JPY (none), BRL and EUR; taxes rounded per line or
+        globally; prices with and without tax included: the charges add up to the invoice's
+        total, to the smallest unit of the currency."""
+        product = self._create_product("Service", 33.333, self.vat21)
+        included = self._create_product("Service incl.", 40.0, self.vat21_included)
+        for code in ('KWD', 'CLP', 'JPY', 'BRL', 'EUR'):
+            currency = self.env.ref(f'base.{code}')
+            currency.active = True
+            for rounding in ('round_per_line', 'round_globally'):
+                with self.subTest(currency=code, rounding=rounding):
+                    self.company.tax_calculation_rounding_method = rounding
+                    plan = self._lined_plan(
+                        [
+                            {'product_id': product.id, 'price_unit': 33.333, 'quantity': 3},
+                            {'product_id': included.id, 'price_unit': 40.0, 'quantity': 1},
+                        ],
+                        currency_id=currency.id,
+                        installment_count=3,
+                    )
+                    plan.action_activate()
+                    for day in ('2026-03-01', '2026-04-01', '2026-05-01'):
+                        with freeze_time(day):
+                            plan.installment_ids._collect()
+                    invoice = plan.invoice_id
+                    charged = sum(plan.installment_ids.transaction_ids.mapped('amount'))
+                    self.assertEqual(plan.state, 'done')
+                    self.assertTrue(currency.is_zero(invoice.amount_residual))
+                    self.assertFalse(currency.compare_amounts(charged, invoice.amount_total))
+                    self.assertFalse(currency.compare_amounts(plan.amount, invoice.amount_total))
