@@ -25,9 +25,11 @@ class PaymentPlanCollectionReport(models.Model):
             'date_paid',
             'amount',
             'attempt_count',
+            'invoice_id',
         ],
         'payment.transaction': ['installment_id', 'provider_id', 'state'],
-        'payment.plan': ['amount', 'amount_untaxed'],
+        'payment.plan': ['amount', 'amount_untaxed', 'amount_tax'],
+        'account.move': ['amount_untaxed', 'amount_total', 'state'],
     }
 
     installment_id = fields.Many2one(comodel_name='payment.plan.installment', readonly=True)
@@ -102,6 +104,8 @@ class PaymentPlanCollectionReport(models.Model):
                       FROM payment_plan_installment inst
                       JOIN payment_plan plan ON plan.id = inst.plan_id
                       JOIN res_currency cur ON cur.id = inst.currency_id
+                 LEFT JOIN account_move inv
+                        ON inv.id = inst.invoice_id AND inv.state = 'posted'
                  LEFT JOIN LATERAL (
                                SELECT t.id, t.provider_id, t.state
                                  FROM payment_transaction t
@@ -112,10 +116,12 @@ class PaymentPlanCollectionReport(models.Model):
                 )
                 """,
                 table=SQL.identifier(self._table),
-                # The plan's untaxed share, while it bills its lines (`payment.plan._bills_lines`):
-                # an amount changed since is billed without tax.
+                # The untaxed share of the installment's invoice; before it is invoiced, its plan's
+                # while the plan bills its lines (`payment.plan._bills_lines`), else none taxed.
                 untaxed_ratio=SQL(
-                    """CASE WHEN plan.amount <> 0
+                    """CASE WHEN inv.amount_total <> 0
+                            THEN inv.amount_untaxed / inv.amount_total
+                            WHEN plan.amount <> 0
                                  AND plan.amount = plan.amount_untaxed + plan.amount_tax
                             THEN plan.amount_untaxed / plan.amount ELSE 1 END"""
                 ),

@@ -239,7 +239,8 @@ class TestPlanLines(PaymentPlanCommon):
         )
         with freeze_time('2026-03-01'):
             plan.action_activate()
-            plan.installment_ids.sorted('sequence')[0]._collect()
+            first = plan.installment_ids.sorted('sequence')[0]
+            first._collect()
             plan._reschedule(50.0, plan.installment_ids.sorted('sequence')[1].due_date)
         with freeze_time('2026-04-01'):
             second = plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted(
@@ -251,6 +252,16 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(second.invoice_id.amount_total, 50.0)
         self.assertEqual(second.transaction_ids.amount, 50.0)
         self.assertEqual(second.amount, 50.0, "the change stands")
+        # The report reads each installment's taxes from its invoice: the first period was
+        # billed with its lines' VAT, the changed one without tax.
+        self.env.flush_all()
+        rows = self.env['payment.plan.collection.report'].search(
+            [('installment_id', 'in', (first | second).ids)]
+        )
+        self.assertEqual(
+            {(row.installment_id, row.amount_untaxed, row.amount_tax) for row in rows},
+            {(first, 30.0, 6.3), (second, 50.0, 0.0)},
+        )
 
     @freeze_time('2026-03-01')
     def test_an_order_with_taxes_is_paid_by_shares_of_its_own_invoice(self):
