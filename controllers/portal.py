@@ -742,6 +742,14 @@ class PaymentPlanOrderPortal(sale_portal.PaymentPortal):
             order_sudo = self._document_check_access('sale.order', order_id, access_token)
         except (AccessError, MissingError):
             order_sudo = None  # `sale` answers the access error.
+        if order_sudo and order_sudo._payment_plan_awaits_setup():
+            # Its plan not set up (or its attempt cancelled): a payment would count for nothing.
+            raise ValidationError(
+                request.env._(
+                    "This order is paid by plan: it can be paid once the seller asks for its "
+                    "first payment."
+                )
+            )
         if order_sudo and order_sudo.payment_plan_id:
             PaymentPlanPortal._check_own_card(kwargs)
             if order_sudo._payment_plan_first_charge_under_way():

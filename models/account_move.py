@@ -95,14 +95,22 @@ class AccountMove(models.Model):
                 charging.setdefault(invoice.id, set()).add(tx.installment_id.id)
         return charging
 
-    def _payment_plan_credit(self, amount, reason):
-        """Credit `amount` of the invoice (a posted credit note of one line, on the invoice's
-        income account, reconciled with it): what a changed plan no longer owes.
+    def _payment_plan_credit(self, amount, reason, reconcile=True):
+        """Credit `amount` of the invoice: a posted credit note of its lines in proportion, with
+        their products, accounts, taxes and analytic distribution, whose total is `amount` exactly
+        (a last untaxed line takes the cents the taxes' rounding leaves). The one way the add-on
+        credits an invoice: what a changed plan no longer owes, what was refunded on a card.
 
+        :param float amount: The amount credited, taxes included, in the invoice's currency.
+        :param str reason: The credit note's reference.
+        :param bool reconcile: Whether to reconcile the credit note with the invoice (what it no
+                               longer owes); else it is left for the refund's payment.
         :return: The credit note.
         """
         self.ensure_one()
+        currency = self.currency_id
         product_lines = self.invoice_line_ids.filtered(lambda line: line.display_type == 'product')
+        ratio = amount / self.amount_total if self.amount_total else 0.0
         credit_note = (
             self.with_company(self.company_id)
             .with_context(mail_create_nolog=True)
@@ -110,44 +118,86 @@ class AccountMove(models.Model):
                 {
                     'move_type': 'out_refund',
                     'partner_id': self.partner_id.id,
-                    'currency_id': self.currency_id.id,
+                    'currency_id': currency.id,
+                    'fiscal_position_id': self.fiscal_position_id.id,
                     'invoice_date': fields.Date.context_today(self),
                     'invoice_origin': self.invoice_origin,
-                    'reversed_entry_id': self.id,
+                    # Posting a credit note of an invoice reconciles them (Odoo's reversal): a
+                    # refund's credit note is linked to its invoice once posted, for the refund's
+                    # payment to be reconciled with it.
+                    'reversed_entry_id': reconcile and self.id,
                     'ref': reason,
                     'invoice_line_ids': [
                         Command.create(
                             {
-                                'name': reason,
-                                'quantity': 1,
-                                'price_unit': amount,
-                                'account_id': product_lines[:1].account_id.id,
-                                'tax_ids': [Command.clear()],
+                                'product_id': line.product_id.id,
+                                'name': line.name,
+                                'quantity': line.quantity,
+                                'price_unit': line.price_unit * ratio,
+                                'discount': line.discount,
+                                'account_id': line.account_id.id,
+                                'tax_ids': [Command.set(line.tax_ids.ids)],
+                                'analytic_distribution': line.analytic_distribution,
                             }
                         )
+                        for line in product_lines
                     ],
                 }
             )
         )
+        credit_note._payment_plan_round_to(amount, reason if not product_lines else None)
         credit_note.action_post()
-        receivable = self.line_ids.filtered(
-            lambda line: line.display_type == 'payment_term' and not line.reconciled
-        )
-        (
-            receivable
-            + credit_note.line_ids.filtered(
-                lambda line: line.account_id in receivable.account_id and not line.reconciled
+        credit_note.reversed_entry_id = self
+        if reconcile:
+            receivable = self.line_ids.filtered(
+                lambda line: line.display_type == 'payment_term' and not line.reconciled
             )
-        ).reconcile()
+            (
+                receivable
+                + credit_note.line_ids.filtered(
+                    lambda line: line.account_id in receivable.account_id and not line.reconciled
+                )
+            ).reconcile()
         self.message_post(
             body=self.env._(
                 "%(amount)s credited (%(credit_note)s): %(reason)s.",
-                amount=self.currency_id.format(amount),
+                amount=currency.format(amount),
                 credit_note=credit_note.name,
                 reason=reason,
             )
         )
         return credit_note
+
+    def _payment_plan_round_to(self, amount, label=None):
+        """Make the draft invoice (or credit note) total `amount` exactly: a last line without
+        tax takes the cents by which its lines in proportion miss it once their taxes are
+        rounded. The one home of "what is charged (credited) is what is invoiced, to the cent".
+
+        :param float amount: The total the move must have, in its currency.
+        :param str label: The line's label (default: "Rounding").
+        """
+        self.ensure_one()
+        difference = self.currency_id.round(amount - self.amount_total)
+        if self.currency_id.is_zero(difference):
+            return
+        product_lines = self.invoice_line_ids.filtered(lambda line: line.display_type == 'product')
+        self.write(
+            {
+                'invoice_line_ids': [
+                    Command.create(
+                        {
+                            'name': label or self.env._("Rounding"),
+                            'quantity': 1,
+                            'price_unit': difference,
+                            'account_id': (
+                                product_lines[:1].account_id or self.journal_id.default_account_id
+                            ).id,
+                            'tax_ids': [Command.clear()],
+                        }
+                    )
+                ]
+            }
+        )
 
     # === BUSINESS METHODS: WHAT IS OPEN (the one home of these rules) === #
 

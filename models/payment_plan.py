@@ -131,6 +131,16 @@ class PaymentPlan(models.Model):
         check_company=True,
         help="Maps the products' taxes (and accounts) for this customer, as on their orders.",
     )
+    invoice_mail = fields.Boolean(
+        string="Mail Paid Invoices",
+        compute='_compute_invoice_mail',
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Each invoice a payment of the plan pays is mailed to the customer, with its PDF "
+        "(default: the company's setting). Invoices are posted: a card is charged a posted "
+        "invoice.",
+    )
     amount_untaxed = fields.Monetary(
         string="Untaxed Amount", compute='_compute_amount', store=True, precompute=True
     )
@@ -454,6 +464,14 @@ class PaymentPlan(models.Model):
                 ._get_fiscal_position(plan.partner_id)
                 if plan.partner_id
                 else False
+            )
+
+    @api.depends('company_id', 'plan_type')
+    def _compute_invoice_mail(self):
+        for plan in self:
+            setting = (plan.company_id or self.env.company).payment_plan_invoice_mail
+            plan.invoice_mail = setting == 'all' or (
+                setting == 'subscriptions' and plan.plan_type == 'subscription'
             )
 
     @api.depends('line_ids.price_total', 'line_ids.tax_ids', 'currency_id')
@@ -981,33 +999,29 @@ class PaymentPlan(models.Model):
     def _prepare_invoice_values(self, amount, invoice_date, period=None):
         """Return the values of a customer invoice of `amount` of this plan: its lines, with
         their products, taxes and analytic distribution (each period of a subscription, named on
-        the lines), when they bill that amount (`_bills_lines`); else one line of `amount`,
-        without tax, as a plan without lines.
+        the lines with its dates). An amount other than the lines' total (changed by Change
+        Schedule, the rest of an installment plan) bills the lines in proportion, taxes
+        included (`_round_invoice` then makes the total exact); a plan without lines bills one
+        line of `amount`, without tax.
 
-        :param float amount: The amount invoiced, for a plan without lines.
+        :param float amount: The amount invoiced, taxes included.
         :param date invoice_date: The invoice date.
         :param period: The subscription installment (period) invoiced, if any.
         """
         self.ensure_one()
-        period_label = period and self.env._(
-            "%(reference)s, due %(date)s",
-            reference=period.name,
-            date=format_date(self.env, period.due_date),
-        )
-        if self._bills_lines(amount):
-            lines = [
-                Command.create(line._prepare_invoice_line_values(period_label))
-                for line in self.line_ids
-            ]
+        period_label = period and self._get_period_label(period)
+        if self.line_ids:
+            total = self.amount_untaxed + self.amount_tax
+            ratio = 1.0 if self._bills_lines(amount) or not total else amount / total
+            lines = []
+            for line in self.line_ids:
+                values = line._prepare_invoice_line_values(period_label)
+                values['price_unit'] *= ratio
+                lines.append(Command.create(values))
         else:
             label = self.description or self.name
             if period:
-                label = self.env._(
-                    "%(label)s (%(reference)s, due %(date)s)",
-                    label=label,
-                    reference=period.name,
-                    date=format_date(self.env, period.due_date),
-                )
+                label = self.env._("%(label)s (%(period)s)", label=label, period=period_label)
             lines = [
                 Command.create(
                     {
@@ -1023,29 +1037,54 @@ class PaymentPlan(models.Model):
             'partner_id': self.partner_id.id,
             'currency_id': self.currency_id.id,
             'invoice_date': invoice_date,
-            'invoice_origin': self.name,
+            # Where it comes from, as Odoo's invoices of an order name it: the order, then the plan.
+            'invoice_origin': ', '.join(filter(None, [self.sale_order_id.name, self.name])),
             'invoice_user_id': self.user_id.id,
             'fiscal_position_id': self.fiscal_position_id.id,
             'invoice_line_ids': lines,
         }
 
+    def _get_period_label(self, period):
+        """Return the name of a subscription's `period` on its invoice lines: its reference and
+        the dates it covers, as an accountant reads them ("SUB/0001-02: 04/01/2026 to
+        04/30/2026")."""
+        self.ensure_one()
+        end = schedule.add_interval(
+            period.due_date, self.interval_unit, self.interval_number
+        ) - timedelta(days=1)
+        return self.env._(
+            "%(reference)s: %(start)s to %(end)s",
+            reference=period.name,
+            start=format_date(self.env, period.due_date),
+            end=format_date(self.env, end),
+        )
+
     def _bills_lines(self, amount):
-        """Return whether an invoice of `amount` bills the plan's lines: the amount they were
-        agreed at (a tax changed since then is billed as it is now). A plan whose amount Change
-        Schedule changed bills the new amount in one line.
-        """
+        """Return whether an invoice of `amount` bills the plan's lines as they are: the amount
+        they were agreed at (a tax changed since then is billed as it is now). Another amount
+        (changed by Change Schedule) bills them in proportion."""
         self.ensure_one()
         return bool(self.line_ids) and not self.currency_id.compare_amounts(
             amount, self.amount_untaxed + self.amount_tax
         )
 
-    def _get_untaxed_share(self, amount):
-        """Return the untaxed part of `amount` of this plan: its lines' untaxed share while it
-        bills them (`_bills_lines`), else all of it (billed without tax)."""
+    def _round_invoice(self, invoice, amount):
+        """Make the draft `invoice` of `amount` that bills the plan's lines in proportion total
+        that amount exactly (`account.move._payment_plan_round_to`): what is charged is what is
+        invoiced. An invoice of the lines as they are bills their taxes as they are now
+        (`_align_with_invoice`)."""
         self.ensure_one()
-        if not self._bills_lines(self.amount) or self.currency_id.is_zero(self.amount):
+        if self.line_ids and not self._bills_lines(amount):
+            invoice._payment_plan_round_to(amount)
+
+    def _get_untaxed_share(self, amount):
+        """Return the untaxed part of `amount` of this plan: its lines' untaxed share (an amount
+        changed since bills them in proportion), else all of it (billed without tax)."""
+        self.ensure_one()
+        total = self.amount_untaxed + self.amount_tax
+        if not self.line_ids or self.currency_id.is_zero(total):
             return amount
-        return self.currency_id.round(amount * self.amount_untaxed / self.amount)
+        return self.currency_id.round(amount * self.amount_untaxed / total)
 
     def _align_with_invoice(self, invoice, installments=None):
         """Make the installments that `invoice` backs owe its total, when the plan's lines are
@@ -1472,6 +1511,7 @@ class PaymentPlan(models.Model):
                     .with_context(mail_create_nolog=True)
                     .create(self._prepare_invoice_values(amount, fields.Date.context_today(self)))
                 )
+                self._round_invoice(invoice, amount)
                 invoice.action_post()
                 self._write_internal({'invoice_id': invoice.id})
                 new_installments._write_internal({'invoice_id': invoice.id})

@@ -771,20 +771,25 @@ class PaymentPlanInstallment(models.Model):
         shared = missing - per_period
         plans = shared.plan_id.filtered(lambda p: not p.invoice_id)
         today = self._get_collection_today()
-        to_invoice = [(inst, inst._prepare_invoice_values()) for inst in per_period] + [
-            (plan, plan._prepare_invoice_values(plan.amount, today)) for plan in plans
+        to_invoice = [
+            (inst, inst.plan_id, inst.amount, inst._prepare_invoice_values()) for inst in per_period
+        ] + [
+            (plan, plan, plan.amount, plan._prepare_invoice_values(plan.amount, today))
+            for plan in plans
         ]
         Move = self.env['account.move']
-        for company in {record.company_id for record, _vals in to_invoice}:
+        for company in {item[0].company_id for item in to_invoice}:
             company_items = [item for item in to_invoice if item[0].company_id == company]
             # The invoice says where it comes from (its origin): no "created" log is needed.
             moves = (
                 Move.with_company(company)
                 .with_context(mail_create_nolog=True)
-                .create([vals for _record, vals in company_items])
+                .create([item[3] for item in company_items])
             )
+            for (_record, plan, amount, _vals), move in zip(company_items, moves, strict=True):
+                plan._round_invoice(move, amount)
             moves.action_post()
-            for (record, _vals), move in zip(company_items, moves, strict=True):
+            for (record, _plan, _amount, _vals), move in zip(company_items, moves, strict=True):
                 record._write_internal({'invoice_id': move.id})
                 record._align_with_invoice(move)
         for installment in shared:
@@ -937,17 +942,11 @@ class PaymentPlanInstallment(models.Model):
 
     def _send_paid_invoices(self):
         """Send the customers the invoices these installments paid, with their PDF, where their
-        company says so (`res.company.payment_plan_invoice_mail`): Odoo's own sending of
-        invoices, in the background (`account.ir_cron_account_move_send`)."""
-        to_send = self.filtered(
-            lambda i: (
-                i.company_id.payment_plan_invoice_mail == 'all'
-                or (
-                    i.company_id.payment_plan_invoice_mail == 'subscriptions'
-                    and i.plan_type == 'subscription'
-                )
-            )
-        ).invoice_id.filtered(lambda inv: inv.state == 'posted' and not inv.sending_data)
+        plan says so (`payment.plan.invoice_mail`, by default the company's setting): Odoo's own
+        sending of invoices, in the background (`account.ir_cron_account_move_send`)."""
+        to_send = self.filtered(lambda i: i.plan_id.invoice_mail).invoice_id.filtered(
+            lambda inv: inv.state == 'posted' and not inv.sending_data and not inv.is_move_sent
+        )
         if not to_send:
             return
         # Invoices are the accountants' records: the payment is what sends them, whoever paid.

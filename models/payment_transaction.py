@@ -2,6 +2,7 @@ import logging
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from odoo.addons.payment_plan import const
 from odoo.addons.payment_plan.models.payment_plan_collection import lock_rows_nowait
@@ -407,6 +408,7 @@ class PaymentTransaction(models.Model):
         self._payment_plan_settle_saved_cards()
         self._prepare_order_first_payments()
         self._create_collection_payments()
+        refunds._payment_plan_credit_refunds()
         super()._post_process()
         charges = self.filtered('installment_id')
         charges.installment_id._apply_outcome(charges)
@@ -429,6 +431,91 @@ class PaymentTransaction(models.Model):
         self.filtered(
             lambda tx: tx.state == 'done' and tx.operation != 'validation'
         ).invoice_ids._payment_plan_settle_installments()
+
+    def _check_amount_and_confirm_order(self):
+        """Override of `sale`: an order paid by plan is confirmed by its first payment, by
+        `_prepare_order_first_payments`, once; Odoo's confirmation on the amount paid (a payment
+        that does not cover the first installment, an authorized one) leaves it alone."""
+        by_plan = self.filtered(
+            lambda tx: len(tx.sale_order_ids) == 1 and tx.sale_order_ids._is_confirmed_by_plan()
+        )
+        return super(PaymentTransaction, self - by_plan)._check_amount_and_confirm_order()
+
+    def _invoice_sale_orders(self):
+        """Override of `sale`: an order paid by plan is invoiced by its plan (the order's one
+        invoice, made when its first payment arrives, `sale.order._payment_plan_invoice`), never
+        by Odoo's automatic invoicing of paid orders, which would add a down payment to it."""
+        by_plan = self.filtered(lambda tx: tx.sale_order_ids.filtered('payment_plan_id'))
+        return super(PaymentTransaction, self - by_plan)._invoice_sale_orders()
+
+    def _payment_plan_credit_refunds(self):
+        """Credit the invoices that a refunded charge of the add-on paid: a credit note of the
+        refunded amount, its lines in proportion to the invoice's (`_payment_plan_credit`), which
+        Odoo's post-processing then reconciles with the refund's payment. The invoice stays paid,
+        the customer owes nothing more, the installment stays paid with its *Refunded* amount,
+        and the ledger says the same."""
+        for tx in self.filtered(
+            lambda t: (
+                t.operation == 'refund'
+                and t.state == 'done'
+                and not t.payment_id
+                and t.source_transaction_id._is_payment_plan_charge()
+            )
+        ):
+            # Two workers post-processing the same refund credit it once.
+            self.env.cr.execute(
+                SQL("SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE", tx.id)
+            )
+            tx.invalidate_recordset(['invoice_ids', 'payment_id'])
+            if tx.invoice_ids or tx.payment_id:
+                continue
+            remaining = -tx.amount
+            source = tx.source_transaction_id
+            reason = self.env._("Refund of %(reference)s", reference=source.reference)
+            credit_notes = self.env['account.move']
+            # Invoices are the accountants' records: a refund credits what it gives back, on
+            # each invoice at most what the charge paid of it less what was refunded of it.
+            for invoice, creditable in source.sudo()._payment_plan_get_creditable().items():
+                share = min(remaining, creditable)
+                if tx.currency_id.compare_amounts(share, 0) <= 0:
+                    continue
+                credit_notes |= invoice._payment_plan_credit(share, reason, reconcile=False)
+                remaining = tx.currency_id.round(remaining - share)
+            tx.invoice_ids = credit_notes
+
+    def _payment_plan_get_creditable(self):
+        """Return, per invoice the charge paid (posted customer invoices of its currency, in
+        order), what a refund of it may still credit: what the charge's payment paid of the
+        invoice (its whole total when the payment is not reconciled yet), less the credit notes
+        of its earlier refunds.
+
+        :rtype: dict[account.move, float]
+        """
+        self.ensure_one()
+        currency = self.currency_id
+        invoices = self.invoice_ids.filtered_domain(
+            [
+                ('state', '=', 'posted'),
+                ('move_type', '=', 'out_invoice'),
+                ('currency_id', '=', currency.id),
+            ]
+        ).sorted('id')
+        paid = dict.fromkeys(invoices, 0.0)
+        partials = self.payment_id.move_id.line_ids.matched_debit_ids
+        for partial in partials:
+            invoice = partial.debit_move_id.move_id
+            if invoice in paid:
+                paid[invoice] += partial.debit_amount_currency
+        if not partials:
+            paid = {invoice: invoice.amount_total for invoice in invoices}
+        earlier = self.child_transaction_ids.filtered(lambda tx: tx.operation == 'refund')
+        credited = dict.fromkeys(invoices, 0.0)
+        for credit_note in earlier.invoice_ids:
+            if credit_note.reversed_entry_id in credited:
+                credited[credit_note.reversed_entry_id] += credit_note.amount_total
+        return {
+            invoice: currency.round(amount - credited[invoice]) for invoice, amount in paid.items()
+        }
 
     def _payment_plan_log_refunds(self):
         """Tell the plans that a charge of one of their installments was refunded."""

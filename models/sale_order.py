@@ -10,6 +10,9 @@ from odoo.addons.payment_plan.tools import schedule
 _logger = logging.getLogger(__name__)
 
 
+# The orders whose first payment is confirming them in this transaction (`cr.cache`).
+CONFIRMING_KEY = 'payment_plan_confirming_orders'
+
 # Fields of an order that shape the plan set up from it (its lines, separately).
 PLAN_SHAPING_ORDER_FIELDS = {
     'order_line',
@@ -216,6 +219,21 @@ class SaleOrder(models.Model):
                 else:
                     order.payment_plan_status = 'pending'
 
+    @api.depends('payment_plan_id.installment_ids.invoice_id')
+    def _get_invoiced(self):
+        """Override of `sale`: the order also shows the invoices its plan made (each further
+        period of a subscription, the rest of a changed installment plan) and their credit notes.
+        They are linked to the plan, not to the order's lines, whose invoiced quantities stay the
+        order's own: the order is never invoiced again for a period its plan billed."""
+        super()._get_invoiced()
+        for order in self.filtered('payment_plan_id'):
+            # Plans are the plan users' records: the order shows what its own plan invoiced.
+            plan_invoices = order.sudo().payment_plan_id.installment_ids.invoice_id
+            plan_invoices |= plan_invoices.reversal_move_ids
+            if plan_invoices - order.invoice_ids:
+                order.invoice_ids = order.invoice_ids | plan_invoices.with_env(self.env)
+                order.invoice_count = len(order.invoice_ids)
+
     def _compute_payment_plan_link(self):
         for order in self:
             order.payment_plan_link = (
@@ -243,21 +261,56 @@ class SaleOrder(models.Model):
     # === ACTION METHODS === #
 
     def action_confirm(self):
-        """Override of `sale` to ask for the first payment of orders paid by plan.
+        """Override of `sale`: an order paid by plan is confirmed once, by its first payment
+        (`_payment_plan_invoice`), never before it. Odoo's confirmation is not called until then,
+        so that what other modules do on confirmation (a subscription, a delivery, a mail) is
+        done once, for an order that is paid.
 
-        Such an order is confirmed when its first payment arrives, by itself: its plan is set
-        up now, and the customer's card on file charged, or a payment link sent to them.
+        :raise UserError: When an order paid by plan is confirmed before its first payment.
         """
-        awaiting = self.filtered(
-            lambda o: o.payment_plan_kind != 'none' and not o.payment_plan_paid_date
-        )
-        if self.env.context.get('payment_plan_paid'):
-            awaiting = self.browse()
-        awaiting._check_payment_plan_invoiceable()
-        awaiting._payment_plan_request_first_payment()
-        if awaiting == self:
-            return True
-        return super(SaleOrder, self - awaiting).action_confirm()
+        confirming = self.env.cr.cache.get(CONFIRMING_KEY, ())
+        awaiting = self.filtered(lambda o: o._is_confirmed_by_plan() and o.id not in confirming)
+        if awaiting:
+            raise UserError(
+                self.env._(
+                    "%(orders)s are paid by plan: they are confirmed by their first payment. "
+                    "Request it with Request First Payment.",
+                    orders=", ".join(awaiting.mapped('name')),
+                )
+            )
+        return super().action_confirm()
+
+    def action_payment_plan_request(self):
+        """Set up the plan of each order paid by plan and ask for its first payment: the card on
+        file is charged, or the customer is sent the payment link. The order stays a quotation
+        and is confirmed by that payment."""
+        if self.filtered(
+            lambda o: not o._is_confirmed_by_plan() or o.state not in ('draft', 'sent')
+        ):
+            raise UserError(self.env._("Only quotations paid by plan wait for a first payment."))
+        self._check_payment_plan_invoiceable()
+        self._check_no_payment_received()
+        self._payment_plan_request_first_payment()
+        return True
+
+    def _validate_order(self):
+        """Override of `sale`: a quotation paid by plan that the customer signs asks for its first
+        payment (the customer pays it on the same page) instead of being confirmed."""
+        by_plan = self.filtered(lambda o: o._is_confirmed_by_plan())
+        for order in by_plan:
+            try:
+                with self.env.cr.savepoint():
+                    order.action_payment_plan_request()
+            except UserError as error:
+                # The customer signed; staff read why the first payment could not be asked.
+                order.message_post(
+                    body=self.env._(
+                        "Signed, but the first payment could not be requested: %(reason)s",
+                        reason=error.args[0],
+                    )
+                )
+        if self - by_plan:
+            super(SaleOrder, self - by_plan)._validate_order()
 
     def action_payment_plan_send_link(self):
         """Send (again) the payment link of the first installment by email and SMS."""
@@ -313,6 +366,49 @@ class SaleOrder(models.Model):
         }
 
     # === BUSINESS METHODS === #
+
+    def _is_confirmed_by_plan(self):
+        """Return whether the order is sold by plan and its first payment has not arrived: it is
+        confirmed by that payment (`_payment_plan_invoice`), not by Odoo's confirmation."""
+        self.ensure_one()
+        return self.payment_plan_kind != 'none' and not self.payment_plan_paid_date
+
+    def _check_no_payment_received(self):
+        """Refuse to ask for the first payment of an order that already received a payment
+        outside its plan (paid from its page before the plan was set up, or after an attempt
+        was cancelled): it would be charged again.
+
+        :raise UserError: When a payment of the order arrived.
+        """
+        for order in self:
+            # Transactions are the payment administrators' records: only their state is read.
+            received = order.sudo().transaction_ids.filtered(
+                lambda tx: tx.state in ('authorized', 'done') and tx.operation != 'validation'
+            )
+            if received:
+                raise UserError(
+                    self.env._(
+                        "%(order)s already received %(amount)s outside its plan: refund it, or "
+                        "register it on the order's invoice, before asking for the first payment.",
+                        order=order.name,
+                        amount=order.currency_id.format(sum(received.mapped('amount'))),
+                    )
+                )
+
+    def _payment_plan_awaits_setup(self):
+        """Return whether the order is sold by plan and its plan is not running: nothing may be
+        paid on it (its page offers no payment) until its first payment is requested."""
+        self.ensure_one()
+        return self._is_confirmed_by_plan() and (
+            self.payment_plan_id.sudo().state not in const.RUNNING_PLAN_STATES
+        )
+
+    def _has_to_be_paid(self):
+        """Override of `sale`: an order sold by plan is paid on its page only once its plan is
+        set up (Request First Payment), and then its first installment."""
+        if self._payment_plan_awaits_setup():
+            return False
+        return super()._has_to_be_paid()
 
     def _check_payment_plan_awaiting(self):
         if self.filtered(lambda o: o.payment_plan_status not in ('pending', 'error')):
@@ -609,8 +705,18 @@ class SaleOrder(models.Model):
         """
         self.ensure_one()
         if self.state in ('draft', 'sent'):
-            self.with_context(payment_plan_paid=True).action_confirm()
-        invoices = self.invoice_ids.filtered(lambda inv: inv.state != 'cancel')
+            # Confirmed by its first payment: the one call of Odoo's confirmation for the order,
+            # allowed by a mark of this transaction that no caller (an RPC's context) can set.
+            confirming = self.env.cr.cache.setdefault(CONFIRMING_KEY, set())
+            confirming.add(self.id)
+            try:
+                self.action_confirm()
+            finally:
+                confirming.discard(self.id)
+        # The order's own invoice (of its lines), not one its plan made.
+        invoices = self.order_line.invoice_lines.move_id.filtered(
+            lambda inv: inv.move_type == 'out_invoice' and inv.state != 'cancel'
+        )
         if not invoices:
             try:
                 with self.env.cr.savepoint():

@@ -117,13 +117,13 @@ class PaymentPlanCollectionReport(models.Model):
                 """,
                 table=SQL.identifier(self._table),
                 # The untaxed share of the installment's invoice; before it is invoiced, its plan's
-                # while the plan bills its lines (`payment.plan._bills_lines`), else none taxed.
+                # lines' (`payment.plan._get_untaxed_share`), else none taxed.
                 untaxed_ratio=SQL(
                     """CASE WHEN inv.amount_total <> 0
                             THEN inv.amount_untaxed / inv.amount_total
-                            WHEN plan.amount <> 0
-                                 AND plan.amount = plan.amount_untaxed + plan.amount_tax
-                            THEN plan.amount_untaxed / plan.amount ELSE 1 END"""
+                            WHEN plan.amount_untaxed + plan.amount_tax <> 0
+                            THEN plan.amount_untaxed / (plan.amount_untaxed + plan.amount_tax)
+                            ELSE 1 END"""
                 ),
             )
         )

@@ -330,7 +330,7 @@ def sell_in_installments(odoo):
             'payment_plan_installment_count': 3,
         },
     )
-    odoo.call('sale.order', 'action_confirm', [order])
+    odoo.call('sale.order', 'action_payment_plan_request', [order])
     [values] = odoo.call('sale.order', 'read', [order], ['state', 'payment_plan_link'])
     if not values['payment_plan_link']:
         raise RuntimeError(f"the order has no payment link (state {values['state']})")

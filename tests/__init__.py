@@ -7,6 +7,7 @@ from . import test_customer_notification
 from . import test_payment_plan
 from . import test_plan_change
 from . import test_plan_lines
+from . import test_oca_coexistence
 from . import test_res_partner
 from . import test_security
 from . import test_ui

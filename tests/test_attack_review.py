@@ -159,7 +159,7 @@ class TestAttackReview(PaymentPlanCommon, HttpCase):
         order = self._create_installments_order(
             mode='token', price=300.0, user_id=self.salesperson.id
         )
-        order.with_user(self.salesperson).action_confirm()
+        order.with_user(self.salesperson).action_payment_plan_request()
         self.assertEqual(order.payment_plan_status, 'pending')
         self.authenticate(None, None)
         params = self._params(
@@ -332,7 +332,7 @@ class TestAttackReview(PaymentPlanCommon, HttpCase):
         order = self._create_installments_order(
             mode='token', price=300.0, user_id=self.salesperson.id
         )
-        order.with_user(self.salesperson).action_confirm()
+        order.with_user(self.salesperson).action_payment_plan_request()
         self.authenticate(None, None)
         processing = self.make_jsonrpc_request(
             f'/my/orders/{order.id}/transaction',
@@ -358,7 +358,7 @@ class TestAttackReview(PaymentPlanCommon, HttpCase):
         order = self._create_installments_order(
             mode='token', price=300.0, user_id=self.salesperson.id
         )
-        order.with_user(self.salesperson).action_confirm()
+        order.with_user(self.salesperson).action_payment_plan_request()
         self.assertTrue(order.payment_plan_id)
         with self.assertRaisesRegex(UserError, "awaits the first payment"):
             order.with_user(self.salesperson).order_line.write({'price_unit': 30.0})

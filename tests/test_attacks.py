@@ -319,7 +319,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         reference, and the card is charged a second time for the same order."""
         self._create_card(details='2020')
         order = self._create_installments_order(mode='token', price=300.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         calls = []
         with (
             self._provider_times_out(calls),
@@ -333,7 +333,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         self.assertEqual(order.payment_plan_status, 'pending')
         try:
             order.action_payment_plan_cancel_attempt()
-            order.action_confirm()
+            order.action_payment_plan_request()
         except REFUSED as error:
             _logger.info("Refused, as it should be: %s", error)
         calls, counting = self._count_provider_calls()
@@ -533,7 +533,7 @@ class TestAttacks(PaymentPlanCommon, HttpCase):
         again through Odoo's order page."""
         self._create_card(details='3030')
         order = self._create_installments_order(mode='token', price=300.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         calls = []
         with (
             self._provider_times_out(calls),

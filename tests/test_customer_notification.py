@@ -27,7 +27,7 @@ class TestCustomerNotification(PaymentPlanCommon):
     def test_a_company_that_does_not_text_mails_the_order_link_only(self):
         self.company.payment_plan_notify_sms = False
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.assertTrue(self._mails_of(order), "the customer is mailed the link")
         self.assertFalse(self._sms_to(self.customer), "nor texted: the company does not text")
         self.assertFalse(
@@ -38,7 +38,7 @@ class TestCustomerNotification(PaymentPlanCommon):
     def test_the_order_sms_copy_hides_the_orders_access_token(self):
         self.company.payment_plan_notify_sms = True
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         token = order.access_token
         sms = self._sms_to(self.customer)
         self.assertEqual(len(sms), 1)
@@ -57,7 +57,7 @@ class TestCustomerNotification(PaymentPlanCommon):
         self.company.payment_plan_notify_sms = True
         self.customer.phone = False
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.assertTrue(self._mails_of(order))
         self.assertFalse(self._sms_to(self.customer))
         self.assertIn(
@@ -128,7 +128,7 @@ class TestCustomerNotification(PaymentPlanCommon):
     def test_staff_resending_to_a_customer_who_cannot_be_reached_is_told(self):
         self.company.payment_plan_notify_sms = True
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.customer.write({'email': False, 'phone': False})
         with self.assertRaisesRegex(UserError, "cannot be sent"):
             order.action_payment_plan_send_link()
@@ -146,13 +146,13 @@ class TestCustomerNotification(PaymentPlanCommon):
         self.company.payment_plan_notify_sms = True
         order = self._create_installments_order()
         with self.env.cr.savepoint(flush=True) as savepoint:
-            order.action_confirm()
+            order.action_payment_plan_request()
             self.assertTrue(self._sms_to(self.customer))
             savepoint.rollback()
         self.env.invalidate_all()
         self.assertFalse(self._sms_to(self.customer), "nothing left to text")
         cron = self.env.ref('sms.ir_cron_sms_scheduler_action')
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.assertTrue(
             self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]),
             "Odoo's SMS queue sends what the send after commit misses",

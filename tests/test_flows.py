@@ -147,7 +147,7 @@ class TestFlows(PaymentPlanCommon):
         order = self._create_order(
             payment_plan_kind='subscription', payment_plan_collection_mode='manual'
         )
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.assertTrue(order.payment_plan_id.allow_payer_cancel)
 
     # === 8. THE PORTAL ENTRY LINK === #

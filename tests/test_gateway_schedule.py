@@ -70,7 +70,7 @@ class TestGatewaySchedule(PaymentPlanCommon):
         order = self._create_installments_order(
             mode='gateway', price=300.0, payment_plan_gateway_id=self.gateway.id
         )
-        order.action_confirm()
+        order.action_payment_plan_request()
         self._run_after_commit()
         return order
 

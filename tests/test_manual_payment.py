@@ -72,7 +72,7 @@ class TestManualPayment(PaymentPlanCommon):
 
     def test_first_registered_payment_closes_a_manual_order(self):
         order = self._create_installments_order('manual', price=90.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.assertEqual(order.payment_plan_status, 'pending')
         first = order.payment_plan_id.installment_ids.sorted('sequence')[0]
         self._register(first)

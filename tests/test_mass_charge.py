@@ -581,3 +581,32 @@ class TestPayOnBehalf(MassChargeCommon):
         with self.assertRaisesRegex(UserError, "No valid card"):
             wizard.action_confirm()
         self.assertFalse(invoice.transaction_ids)
+
+
+@tagged('post_install', '-at_install')
+class TestMassChargeRefunds(MassChargeCommon):
+    def test_refunds_of_a_charge_of_two_invoices_credit_each_what_it_paid(self):
+        """A charge that paid two invoices, refunded in two parts: each invoice is credited at
+        most what the charge paid of it, its own products and taxes, never another's."""
+        payer = self._create_payer("Rita Refund")
+        first = self._create_invoice(payer, 80.0)
+        second = self._create_invoice(payer, 20.0)
+        charge = self._mass_charge(partner_ids=[Command.set(payer.ids)]).line_ids.transaction_id
+        self.assertEqual((charge.state, charge.amount), ('done', 100.0))
+        charge.action_refund(amount_to_refund=30.0)
+        self._post_process_outcomes()
+        charge.action_refund(amount_to_refund=70.0)
+        self._post_process_outcomes()
+        credit_notes = self.env['account.move'].search(
+            [('reversed_entry_id', 'in', (first | second).ids)]
+        )
+        credited = {
+            invoice: sum(
+                credit_notes.filtered(lambda cn, inv=invoice: cn.reversed_entry_id == inv).mapped(
+                    'amount_total'
+                )
+            )
+            for invoice in first | second
+        }
+        self.assertEqual(credited, {first: 80.0, second: 20.0})
+        self.assertEqual(set(credit_notes.mapped('amount_residual')), {0.0})

@@ -160,7 +160,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     def test_a_tampered_small_payment_does_not_close_the_order(self):
         order = self._create_installments_order(mode='token', price=300.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.authenticate(None, None)
         processing_values = self.make_jsonrpc_request(
             f'/my/orders/{order.id}/transaction',
@@ -204,7 +204,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
             mode='token', price=999.0, user_id=self.salesperson.id
         )
         order_as_sales = order.with_user(self.salesperson)
-        order_as_sales.action_confirm()
+        order_as_sales.action_payment_plan_request()
         self._run_after_commit()
         plan = order.payment_plan_id
         self.assertFalse(plan.token_id, "the plan waits for the card the customer saves")
@@ -441,7 +441,7 @@ class TestMoneySafety(PaymentPlanCommon, HttpCase):
 
     def test_a_card_saved_at_checkout_comes_with_the_customers_consent(self):
         order = self._create_installments_order(mode='token', price=300.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.authenticate(None, None)
         processing_values = self.make_jsonrpc_request(
             f'/my/orders/{order.id}/transaction',

@@ -1,3 +1,5 @@
+from datetime import date
+
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError
@@ -97,7 +99,11 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(hosting_line.tax_ids, self.vat21)
         self.assertEqual(hosting_line.account_id, self.income, "the product's income account")
         self.assertEqual(hosting_line.analytic_distribution, {str(self.analytic.id): 100})
-        self.assertIn(first.name, hosting_line.name, "the period is named on its lines")
+        self.assertIn(
+            f"{first.name}: 03/01/2026 to 03/31/2026",
+            hosting_line.name,
+            "the period and its dates on its lines",
+        )
         self.assertEqual(
             lines.filtered(lambda line: line.product_id == self.support).tax_ids, self.vat10
         )
@@ -252,15 +258,20 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(second.invoice_id.amount_total, 50.0)
         self.assertEqual(second.transaction_ids.amount, 50.0)
         self.assertEqual(second.amount, 50.0, "the change stands")
-        # The report reads each installment's taxes from its invoice: the first period was
-        # billed with its lines' VAT, the changed one without tax.
+        # The changed amount bills the lines in proportion, their VAT with them: 41.32 + 21%.
+        line = second.invoice_id.invoice_line_ids
+        self.assertEqual((line.product_id, line.tax_ids), (self.hosting, self.vat21))
+        self.assertEqual(
+            (second.invoice_id.amount_untaxed, second.invoice_id.amount_tax), (41.32, 8.68)
+        )
+        # The report reads each installment's taxes from its invoice.
         self.env.flush_all()
         rows = self.env['payment.plan.collection.report'].search(
             [('installment_id', 'in', (first | second).ids)]
         )
         self.assertEqual(
             {(row.installment_id, row.amount_untaxed, row.amount_tax) for row in rows},
-            {(first, 30.0, 6.3), (second, 50.0, 0.0)},
+            {(first, 30.0, 6.3), (second, 41.32, 8.68)},
         )
 
     @freeze_time('2026-03-01')
@@ -282,7 +293,7 @@ class TestPlanLines(PaymentPlanCommon):
             }
         )
         self.assertEqual(order.amount_total, 86.35)
-        order.action_confirm()
+        order.action_payment_plan_request()
         self._run_after_commit()
         plan = order.payment_plan_id
         self.assertEqual(plan.line_ids.product_id, self.hosting | self.support)
@@ -326,13 +337,23 @@ class TestPlanLines(PaymentPlanCommon):
             [{'product_id': self.hosting.id}], plan_type='subscription', installment_count=2
         )
         installments = self._lined_plan([{'product_id': self.support.id}], installment_count=2)
-        (subscription | installments).action_activate()
-        (subscription | installments).installment_ids.filtered(
+        quiet = self._lined_plan(
+            [{'product_id': self.support.id}],
+            plan_type='subscription',
+            installment_count=2,
+            invoice_mail=False,
+        )
+        self.assertEqual((subscription.invoice_mail, installments.invoice_mail), (True, False))
+        (subscription | installments | quiet).action_activate()
+        (subscription | installments | quiet).installment_ids.filtered(
             lambda i: i.due_date.isoformat() == '2026-03-01'
         )._collect()
         period_invoice = subscription.installment_ids.sorted('sequence')[0].invoice_id
         self.assertTrue(period_invoice.sending_data, "the paid period's invoice is to be sent")
         self.assertFalse(installments.invoice_id.sending_data, "not by default")
+        quiet_invoice = quiet.installment_ids.sorted('sequence')[0].invoice_id
+        self.assertEqual(quiet_invoice.state, 'posted')
+        self.assertFalse(quiet_invoice.sending_data, "a plan that says not to mail its invoices")
         cron = self.env.ref('account.ir_cron_account_move_send')
         self.assertTrue(self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]))
         # What the cron does, without its commit.
@@ -352,6 +373,11 @@ class TestPlanLines(PaymentPlanCommon):
         )
         self.assertTrue(period_invoice.is_move_sent)
         self.company.payment_plan_invoice_mail = 'all'
+        self.assertTrue(
+            self._lined_plan([{'product_id': self.support.id}]).invoice_mail,
+            "a new plan follows the company's setting",
+        )
+        installments.invoice_mail = True
         second = installments.installment_ids.sorted('sequence')[1]
         with freeze_time('2026-04-01'):
             second._collect()
@@ -421,7 +447,7 @@ class TestPlanLines(PaymentPlanCommon):
                 'payment_plan_token_id': card.id,
             }
         )
-        order.action_confirm()
+        order.action_payment_plan_request()
         self._run_after_commit()
         plan = order.payment_plan_id
         self.assertEqual(plan.amount, order.amount_total)
@@ -444,7 +470,7 @@ class TestPlanLines(PaymentPlanCommon):
             }
         )
         with self.assertRaisesRegex(UserError, "down payment"):
-            order.action_confirm()
+            order.action_payment_plan_request()
         self.assertFalse(order.payment_plan_id)
 
     def test_the_card_pays_the_invoice_to_the_cent_in_every_currency_and_rounding(self):
@@ -477,3 +503,130 @@ class TestPlanLines(PaymentPlanCommon):
                     self.assertTrue(currency.is_zero(invoice.amount_residual))
                     self.assertFalse(currency.compare_amounts(charged, invoice.amount_total))
                     self.assertFalse(currency.compare_amounts(plan.amount, invoice.amount_total))
+
+    # === REFUNDS === #
+
+    def _refund(self, tx, amount):
+        """Refund `amount` of a charge from Odoo (the demo provider answers at once, its
+        post-processing cron follows); return the refund's transaction."""
+        tx.action_refund(amount_to_refund=amount)
+        self._post_process_outcomes()
+        return tx.child_transaction_ids.sorted('id')[-1]
+
+    def _tax_amounts(self, move):
+        return {
+            line.tax_line_id: line.amount_currency * (1 if move.move_type == 'out_refund' else -1)
+            for line in move.line_ids.filtered('tax_line_id')
+        }
+
+    def _paid_first_period(self):
+        """Return the first period, paid, of a subscription of 2 Hosting (VAT 21%) and Support
+        (VAT 10%): an invoice of 86.35."""
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id, 'quantity': 2}, {'product_id': self.support.id}],
+            plan_type='subscription',
+            installment_count=3,
+        )
+        plan.action_activate()
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        return first
+
+    @freeze_time('2026-03-01')
+    def test_a_refund_credits_the_invoice_it_paid_with_its_products_and_taxes(self):
+        first = self._paid_first_period()
+        invoice, charge = first.invoice_id, first.transaction_ids
+        self.assertEqual(invoice.amount_total, 86.35)
+        refund = self._refund(charge, 30.0)
+        self.assertEqual(refund.state, 'done')
+        credit_note = refund.invoice_ids
+        self.assertEqual(
+            (credit_note.move_type, credit_note.state, credit_note.reversed_entry_id),
+            ('out_refund', 'posted', invoice),
+        )
+        self.assertEqual(credit_note.amount_total, 30.0, "the refund, to the cent")
+        products = credit_note.invoice_line_ids.filtered('product_id')
+        self.assertEqual(products.product_id, self.hosting | self.support)
+        self.assertEqual(
+            products.filtered(lambda line: line.product_id == self.hosting).account_id,
+            self.income,
+        )
+        # The taxes credited in proportion: 30.00 of 86.35 of 12.60 VAT 21% and 1.25 VAT 10%.
+        taxes = self._tax_amounts(credit_note)
+        self.assertAlmostEqual(taxes[self.vat21], 12.6 * 30 / 86.35, delta=0.01)
+        self.assertAlmostEqual(taxes[self.vat10], 1.25 * 30 / 86.35, delta=0.01)
+        # The ledger: the invoice stays paid, the credit note is settled by the money given
+        # back, the customer owes nothing; the installment stays paid, 30.00 refunded.
+        self.assertEqual((invoice.amount_residual, credit_note.amount_residual), (0.0, 0.0))
+        self.assertTrue(refund.payment_id.is_reconciled)
+        self.assertEqual((first.state, first.amount_refunded), ('paid', 30.0))
+        # Processed again (the status page, the cron): one credit note.
+        refund._post_process()
+        credit_notes = self.env['account.move'].search([('reversed_entry_id', '=', invoice.id)])
+        self.assertEqual(credit_notes, credit_note)
+        # The rest refunded: both credit notes make the invoice, its taxes to the cent.
+        rest = self._refund(charge, 56.35)
+        self.assertEqual(rest.invoice_ids.amount_total, 56.35)
+        both = credit_note | rest.invoice_ids
+        self.assertEqual(sum(both.mapped('amount_total')), invoice.amount_total)
+        self.assertEqual(first.amount_refunded, 86.35)
+
+    @freeze_time('2026-03-01')
+    def test_a_full_refund_credits_the_invoices_lines_exactly(self):
+        first = self._paid_first_period()
+        invoice = first.invoice_id
+        credit_note = self._refund(first.transaction_ids, 86.35).invoice_ids
+        self.assertEqual(
+            (credit_note.amount_untaxed, credit_note.amount_tax, credit_note.amount_total),
+            (72.5, 13.85, 86.35),
+        )
+        self.assertEqual(self._tax_amounts(credit_note), self._tax_amounts(invoice))
+        self.assertFalse(
+            credit_note.invoice_line_ids.filtered(lambda line: not line.product_id),
+            "no rounding line when the whole invoice is credited",
+        )
+
+    def test_a_refunded_installment_credits_its_share_of_the_plans_invoice(self):
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id, 'quantity': 3}, {'product_id': self.support.id}],
+        )
+        with freeze_time('2026-03-01'):
+            plan.action_activate()
+            first = plan.installment_ids.sorted('sequence')[0]
+            first._collect()
+        self.assertEqual((plan.invoice_id.amount_total, first.amount), (122.65, 40.88))
+        credit_note = self._refund(first.transaction_ids, 40.88).invoice_ids
+        self.assertEqual(credit_note.amount_total, 40.88)
+        self.assertEqual(credit_note.reversed_entry_id, plan.invoice_id)
+        self.assertEqual(credit_note.amount_residual, 0.0)
+        # The plan's invoice still owes the two installments to come, which stay to charge.
+        self.assertEqual(plan.invoice_id.amount_residual, 81.77)
+        self.assertEqual(
+            plan.installment_ids.sorted('sequence').mapped('state'), ['paid', 'pending', 'pending']
+        )
+
+    @freeze_time('2026-03-01')
+    def test_a_changed_installment_plan_credits_and_invoices_its_rest_with_its_taxes(self):
+        """Change Schedule spreads the rest of a taxed installment plan anew: the credit note of
+        the old rest and the invoice of the new one bill the lines in proportion, with their
+        taxes, so the VAT declared stays the sale's."""
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id, 'quantity': 3}, {'product_id': self.support.id}],
+        )
+        plan.action_activate()
+        plan.installment_ids.sorted('sequence')[0]._collect()
+        old = plan.invoice_id
+        self.assertEqual(old.amount_residual, 81.77)
+        plan._reschedule(81.77, date(2026, 4, 1), remaining_count=4)
+        credit_note = self.env['account.move'].search([('reversed_entry_id', '=', old.id)])
+        new = plan.invoice_id
+        self.assertNotEqual(new, old)
+        self.assertEqual((credit_note.amount_total, new.amount_total), (81.77, 81.77))
+        self.assertEqual(
+            new.invoice_line_ids.filtered('product_id').product_id, self.hosting | self.support
+        )
+        self.assertEqual(self._tax_amounts(credit_note), self._tax_amounts(new))
+        self.assertEqual((old.amount_residual, new.amount_residual), (0.0, 81.77))
+        pending = plan.installment_ids.filtered(lambda i: i.state == 'pending')
+        self.assertAlmostEqual(sum(pending.mapped('amount')), 81.77, places=2)
+        self.assertEqual(set(pending.mapped('invoice_id')), {new})

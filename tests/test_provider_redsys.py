@@ -537,7 +537,7 @@ class TestRedsysAttacks(RedsysCase):
         """The customer is on Redsys's page; the order's salesperson presses Cancel Payment
         Attempt: refused, and the customer's payment, once Redsys confirms it, is recorded."""
         order = self._create_installments_order(user_id=self.salesperson.id)
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.authenticate(None, None)
         tx = self._order_tx(order)
         self.assertEqual((tx.state, tx.operation), ('draft', 'online_redirect'))
@@ -551,7 +551,7 @@ class TestRedsysAttacks(RedsysCase):
         phone: the payment is recorded and the order closes; the card is not saved as theirs
         for the plan, which waits for the customer's card."""
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.authenticate('rs_attack_sales', 'rs_attack_sales-password')
         tx = self._order_tx(order)
         self.assertFalse(tx.tokenize, "the customer's plan does not need the payer's card")

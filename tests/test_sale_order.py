@@ -5,10 +5,14 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import JsonRpcException, tagged
+from odoo.fields import Command
+from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import format_date, mute_logger
 
 from odoo.addons.payment_plan.tests.http_common import PaymentPlanHttpCommon
+
+# A 1x1 PNG, as the portal's signature pad sends it.
+SIGNATURE = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='
 
 
 @tagged('post_install', '-at_install')
@@ -24,7 +28,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
         will be charged and the statement they agree to (kept with their consent); after it,
         the plan and its next charge. No "Full amount", no odd percentage."""
         order = self._create_installments_order(price=320.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         plan = order.payment_plan_id
         first = order._get_payment_plan_first_amount()
         self.authenticate(None, None)
@@ -60,13 +64,13 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
         order = self._create_installments_order(mode='manual')
         order.order_line.product_id.write({'type': 'consu', 'invoice_policy': 'delivery'})
         with self.assertRaisesRegex(UserError, "invoiced on delivered quantities"):
-            order.action_confirm()
+            order.action_payment_plan_request()
         self.assertEqual(order.state, 'draft')
         self.assertFalse(order.payment_plan_id)
 
     def test_the_order_page_refuses_a_provider_it_does_not_offer(self):
         order = self._create_installments_order(mode='manual')
-        order.action_confirm()
+        order.action_payment_plan_request()
         other_company = self._create_company("Company B")
         foreign = self.provider.copy({'name': "Demo B", 'company_id': other_company.id})
         self.authenticate(None, None)
@@ -88,7 +92,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_confirming_an_order_without_card_sends_the_payment_link_by_mail_and_sms(self):
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         plan = order.payment_plan_id
         self.assertEqual(order.state, 'sent', "the order waits for its first payment")
         self.assertEqual(order.payment_plan_status, 'pending')
@@ -122,7 +126,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_paying_the_link_closes_the_order_by_itself(self):
         order = self._create_installments_order(user_id=self.plan_user.id)
-        order.action_confirm()
+        order.action_payment_plan_request()
         tx = self._pay_from_link(order)
         plan = order.payment_plan_id
         self.assertEqual(tx.state, 'done')
@@ -161,7 +165,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_the_down_payment_reads_its_percentage_with_two_decimals(self):
         order = self._create_installments_order(price=100.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         self.assertAlmostEqual(order.prepayment_percent, 33.33 / 100.0)
         # The customer's page reads "First payment" without a percentage (see
         # test_the_order_page_shows_the_schedule_and_the_consent_before_paying).
@@ -170,7 +174,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_failed_payment_leaves_the_order_pending_with_the_error(self):
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         tx = self._pay_from_link(order, simulated_state='error')
         self.assertEqual(tx.state, 'error')
         self.assertEqual(order.state, 'sent')
@@ -182,7 +186,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_refresh_applies_an_outcome_not_yet_processed(self):
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         tx = self._pay_from_link(order, poll=False)
         self.assertEqual((tx.state, tx.is_post_processed), ('done', False))
         self.assertEqual(order.payment_plan_status, 'pending')
@@ -192,7 +196,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_a_failing_post_processing_answers_the_status_page_and_is_retried(self):
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         tx = self._pay_from_link(order, poll=False)
 
         def fail(_self):
@@ -217,7 +221,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_cancel_payment_attempt_keeps_the_order(self):
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         plan = order.payment_plan_id
         order.action_payment_plan_cancel_attempt()
         self.assertEqual(plan.state, 'cancelled')
@@ -230,7 +234,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
         card = self._create_card()
         order = self._create_installments_order()
         self.assertEqual(order.payment_plan_token_id, card, "the default card is proposed")
-        order.action_confirm()
+        order.action_payment_plan_request()
         self._run_after_commit()
         plan = order.payment_plan_id
         self.assertEqual(order.state, 'sale')
@@ -248,7 +252,7 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
     def test_refused_card_on_file_shows_the_error_on_the_order(self):
         self._create_card(state='error')
         order = self._create_installments_order()
-        order.action_confirm()
+        order.action_payment_plan_request()
         self._run_after_commit()
         self.assertEqual(order.state, 'sent')
         self.assertEqual(order.payment_plan_status, 'error')
@@ -266,13 +270,26 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
             payment_plan_installment_count=0,
             payment_plan_interval_unit='month',
         )
-        order.action_confirm()
+        order.action_payment_plan_request()
         self._run_after_commit()
         plan = order.payment_plan_id
         self.assertEqual((plan.plan_type, plan.amount), ('subscription', 49))
         self.assertEqual(order.payment_plan_status, 'paid')
         self.assertEqual(order.invoice_ids.amount_residual, 0)
         self.assertEqual(plan.installment_ids.sorted('sequence')[0].invoice_id, order.invoice_ids)
+        # The next period is invoiced by the plan, from the order's lines: the order shows it,
+        # its lines' invoiced quantities stay the order's own (nothing left to invoice).
+        second = plan.installment_ids.sorted('sequence')[1]
+        with freeze_time(second.due_date):
+            second._collect()
+        self.assertEqual(second.state, 'paid')
+        order.invalidate_recordset(['invoice_ids', 'invoice_count'])
+        self.assertEqual(order.invoice_count, 2)
+        self.assertIn(second.invoice_id, order.invoice_ids)
+        self.assertEqual(second.invoice_id.invoice_origin, f'{order.name}, {plan.name}')
+        self.assertEqual(second.invoice_id.invoice_line_ids.product_id, order.order_line.product_id)
+        self.assertEqual(order.order_line.qty_invoiced, 1.0)
+        self.assertEqual(order.invoice_status, 'invoiced')
 
     def test_order_without_plan_confirms_as_usual(self):
         order = self._create_order()
@@ -283,9 +300,9 @@ class TestSaleOrderPaidByPlan(PaymentPlanHttpCommon):
 
     def test_payment_status_filters(self):
         pending = self._create_installments_order()
-        pending.action_confirm()
+        pending.action_payment_plan_request()
         failed = self._create_installments_order()
-        failed.action_confirm()
+        failed.action_payment_plan_request()
         self._pay_from_link(failed, simulated_state='error')
         plain = self._create_order()
         orders = self.env['sale.order']
@@ -361,8 +378,167 @@ class TestOrderPaidByPlanOnAPhone(PaymentPlanHttpCommon):
     def test_tour_the_first_payment_from_the_link_on_a_phone(self):
         self.provider.write({'is_published': True})
         order = self._create_installments_order(price=300.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         link = order._get_payment_plan_link().removeprefix(order.get_base_url())
         self.start_tour(link, 'payment_plan_demo_pay_link_tour')
         self.assertEqual((order.state, order.payment_plan_status), ('sale', 'paid'))
         self.assertEqual(order.payment_plan_id.state, 'active')
+
+
+@tagged('post_install', '-at_install')
+class TestOrderConfirmedOnce(PaymentPlanHttpCommon):
+    """An order paid by plan is confirmed by Odoo's confirmation once, when its first payment
+    arrives: what modules do on confirmation (a subscription, a delivery) is done once."""
+
+    def _sign(self, order):
+        """Sign the quotation on its page, as the customer does; return the route's answer."""
+        order.action_quotation_sent()
+        self.authenticate(None, None)
+        return self.make_jsonrpc_request(
+            f'/my/orders/{order.id}/accept',
+            {'access_token': order._portal_ensure_token(), 'name': "Paula", 'signature': SIGNATURE},
+        )
+
+    def _confirmations(self, order):
+        """The order's moves to Sales Order, as its chatter tracks them."""
+        return order.message_ids.tracking_value_ids.filtered(
+            lambda v: v.field_id.name == 'state' and v.new_value_char == 'Sales Order'
+        )
+
+    def test_confirming_an_order_paid_by_plan_is_refused_before_its_first_payment(self):
+        order = self._create_installments_order()
+        with self.assertRaisesRegex(UserError, "confirmed by their first payment"):
+            order.action_confirm()
+        self.assertEqual((order.state, order.payment_plan_id.id), ('draft', False))
+        order.action_payment_plan_request()
+        with self.assertRaisesRegex(UserError, "confirmed by their first payment"):
+            order.action_confirm()
+        self.assertEqual(order.state, 'sent')
+        with self.assertRaisesRegex(UserError, "Only quotations paid by plan"):
+            self._create_order().action_payment_plan_request()
+
+    def test_the_first_payment_confirms_the_order_once(self):
+        order = self._create_installments_order()
+        order.action_payment_plan_request()
+        self.assertEqual(order.state, 'sent')
+        self.assertFalse(self._confirmations(order))
+        self._pay_from_link(order)
+        self.assertEqual((order.state, order.payment_plan_status), ('sale', 'paid'))
+        self.assertEqual(len(self._confirmations(order)), 1)
+        # The order's page polled again, the payment post-processed again: still once.
+        order.transaction_ids._post_process()
+        self.assertEqual(len(self._confirmations(order)), 1)
+        self.assertEqual(len(order.invoice_ids), 1)
+
+    def test_a_cancelled_attempt_then_a_paid_one_confirm_the_order_once(self):
+        order = self._create_installments_order()
+        order.action_payment_plan_request()
+        order.action_payment_plan_cancel_attempt()
+        self.assertEqual((order.state, order.payment_plan_status), ('sent', 'none'))
+        self.assertFalse(self._confirmations(order))
+        order.action_payment_plan_request()
+        self._pay_from_link(order)
+        self.assertEqual(order.state, 'sale')
+        self.assertEqual(len(self._confirmations(order)), 1)
+
+    def test_an_authorized_or_short_payment_leaves_the_order_a_quotation(self):
+        """Odoo confirms a quotation on an authorized payment, or on one that reaches its
+        prepayment: an order paid by plan waits for a payment that covers its first
+        installment."""
+        order = self._create_installments_order()
+        order.action_payment_plan_request()
+        self.provider.capture_manually = True
+        tx = self._pay_from_link(order)
+        self.assertEqual(tx.state, 'authorized')
+        self.assertEqual(order.state, 'sent')
+        self.assertFalse(self._confirmations(order))
+
+    def test_a_customer_who_signs_a_quotation_paid_by_plan_is_asked_its_first_payment(self):
+        order = self._create_installments_order()
+        order.write({'require_signature': True, 'require_payment': False})
+        answer = self._sign(order)
+        self.assertIn('allow_payment=yes', answer['redirect_url'])
+        self.assertEqual((order.state, order.payment_plan_status), ('sent', 'pending'))
+        self.assertTrue(order.require_payment, "the customer pays the first installment")
+        self.assertFalse(self._confirmations(order))
+
+    def test_a_salesperson_cannot_confirm_an_unpaid_order_by_a_context_key(self):
+        """Odoo's confirmation of an order paid by plan is allowed by its first payment only,
+        never by a key a caller puts in the context of an RPC."""
+        salesperson = new_test_user(
+            self.env, login='salesperson_ctx', groups='sales_team.group_sale_salesman'
+        )
+        order = self._create_installments_order(user_id=salesperson.id)
+        with self.assertRaisesRegex(UserError, "confirmed by their first payment"):
+            order.with_user(salesperson).with_context(
+                payment_plan_paid=True, payment_plan_confirming_orders=[order.id]
+            ).action_confirm()
+        self.assertEqual(order.state, 'draft')
+
+    def test_an_order_is_not_paid_from_its_page_before_its_plan_is_set_up(self):
+        """Paid before its plan was set up (or after its attempt was cancelled), a payment
+        would count for nothing and the card be charged again: the page takes no payment, and
+        a payment that arrived anyway stops Request First Payment."""
+        order = self._create_installments_order(require_payment=True, prepayment_percent=1.0)
+        order.action_quotation_sent()
+        self.assertFalse(order._has_to_be_paid(), "no Pay button")
+        self.authenticate(None, None)
+        with mute_logger('odoo.http'), self.assertRaises(JsonRpcException):
+            self.make_jsonrpc_request(
+                f'/my/orders/{order.id}/transaction',
+                {
+                    'access_token': order._portal_ensure_token(),
+                    'provider_id': self.provider.id,
+                    'payment_method_id': self.payment_method.id,
+                    'token_id': None,
+                    'amount': 300.0,
+                    'flow': 'direct',
+                    'tokenization_requested': False,
+                    'landing_route': order.get_portal_url(),
+                },
+            )
+        self.assertFalse(order.transaction_ids)
+        # A payment that arrived by another way (a provider's late answer).
+        tx = self.env['payment.transaction'].create(
+            {
+                'provider_id': self.provider.id,
+                'payment_method_id': self.payment_method.id,
+                'reference': 'early payment',
+                'amount': 300.0,
+                'currency_id': order.currency_id.id,
+                'partner_id': order.partner_id.id,
+                'sale_order_ids': [Command.set(order.ids)],
+            }
+        )
+        tx._set_done()
+        tx._post_process()
+        self.assertEqual(order.state, 'sent', "not confirmed by Odoo's amount check either")
+        self._create_card()
+        with self.assertRaisesRegex(UserError, "already received"):
+            order.action_payment_plan_request()
+        self.assertFalse(order.payment_plan_id)
+
+    def test_with_automatic_invoicing_the_first_payment_invoices_the_order_once(self):
+        """Sales' *Automatic Invoice* invoices paid orders, a down payment for a partial
+        payment: an order paid by plan is invoiced by its plan, once, for its total."""
+        self.env['ir.config_parameter'].sudo().set_param('sale.automatic_invoice', 'True')
+        order = self._create_installments_order()
+        order.action_payment_plan_request()
+        self._pay_from_link(order)
+        self.assertEqual((order.state, order.payment_plan_status), ('sale', 'paid'))
+        invoices = order.invoice_ids
+        self.assertEqual(len(invoices), 1)
+        self.assertEqual((invoices.amount_total, invoices.amount_residual), (300.0, 200.0))
+        self.assertFalse(order.order_line.filtered('is_downpayment'))
+        self.assertEqual(len(self._confirmations(order)), 1)
+
+    def test_a_signed_quotation_that_cannot_be_paid_by_plan_says_why(self):
+        order = self._create_installments_order()
+        order.order_line.product_id.write({'type': 'consu', 'invoice_policy': 'delivery'})
+        order.write({'require_signature': True, 'require_payment': False})
+        answer = self._sign(order)
+        self.assertIn('redirect_url', answer, "no error page for the customer")
+        self.assertEqual((order.state, order.payment_plan_id.id), ('sent', False))
+        self.assertTrue(
+            any("could not be requested" in body for body in order.message_ids.mapped('body'))
+        )

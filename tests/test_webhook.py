@@ -280,7 +280,7 @@ class TestWebhook(PaymentPlanCommon, HttpCase):
 
     def test_first_confirmed_installment_closes_the_order(self):
         order = self._create_installments_order('gateway', price=90.0)
-        order.action_confirm()
+        order.action_payment_plan_request()
         plan = order.payment_plan_id
         self.assertEqual(
             (plan.state, order.state, order.payment_plan_status), ('active', 'sent', 'pending')

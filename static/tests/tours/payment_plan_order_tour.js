@@ -21,8 +21,8 @@ registry.category("web_tour.tours").add("payment_plan_order_tour", {
             run: "edit 3",
         },
         {
-            content: "Confirm the order",
-            trigger: ".o_form_statusbar button[name='action_confirm']",
+            content: "Request the first payment",
+            trigger: ".o_form_statusbar button[name='action_payment_plan_request']",
             run: "click",
         },
         {
