@@ -120,6 +120,7 @@ class AccountMove(models.Model):
                     'partner_id': self.partner_id.id,
                     'currency_id': currency.id,
                     'fiscal_position_id': self.fiscal_position_id.id,
+                    'invoice_user_id': self.invoice_user_id.id,
                     'invoice_date': fields.Date.context_today(self),
                     'invoice_origin': self.invoice_origin,
                     # Posting a credit note of an invoice reconciles them (Odoo's reversal): a

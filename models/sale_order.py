@@ -710,7 +710,13 @@ class SaleOrder(models.Model):
             confirming = self.env.cr.cache.setdefault(CONFIRMING_KEY, set())
             confirming.add(self.id)
             try:
-                self.action_confirm()
+                with self.env.cr.savepoint():
+                    self.action_confirm()
+            except UserError as error:
+                # Another module (or a mandatory analytic plan) refuses the confirmation: the
+                # money arrived all the same, and is recorded on the plan's own invoice.
+                self._payment_plan_report_unconfirmed(error)
+                return self.env['account.move']
             finally:
                 confirming.discard(self.id)
         # The order's own invoice (of its lines), not one its plan made.
@@ -731,12 +737,35 @@ class SaleOrder(models.Model):
         invoices.filtered(lambda inv: inv.state == 'draft').action_post()
         return invoices[:1]
 
+    def _payment_plan_report_unconfirmed(self, error):
+        """Tell the order's salesperson that its first payment arrived but Odoo's confirmation
+        was refused: the payment is recorded on the plan's invoice, the order waits for them."""
+        self.ensure_one()
+        note = self.env._(
+            "The first payment arrived, but the order could not be confirmed: %(reason)s. The "
+            "payment is recorded on the plan's invoice; confirm the order once the cause is "
+            "fixed, without invoicing it again.",
+            reason=error.args[0],
+        )
+        summary = self.env._("Confirm the order paid by plan")
+        if self.activity_ids.filtered(lambda a: a.summary == summary):
+            return  # Told once (the payment's post-processing may run again).
+        self.message_post(body=note)
+        self.activity_schedule(
+            'mail.mail_activity_data_todo',
+            summary=summary,
+            note=note,
+            user_id=self.user_id.id or self.env.user.id,
+        )
+
     def _payment_plan_close(self):
         """Close the orders whose first payment arrived: confirmed, invoiced, paid, locked."""
         for order in self.filtered(lambda o: not o.payment_plan_paid_date):
             order._payment_plan_invoice()
             order._payment_plan_write_internal({'payment_plan_paid_date': fields.Datetime.now()})
-            if order.state == 'sale' and not order.locked:
+            if order.state != 'sale':
+                continue  # Its salesperson confirms it (`_payment_plan_report_unconfirmed`).
+            if not order.locked:
                 order.action_lock()
             order.message_post(
                 body=self.env._(

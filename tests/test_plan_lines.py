@@ -545,6 +545,7 @@ class TestPlanLines(PaymentPlanCommon):
             ('out_refund', 'posted', invoice),
         )
         self.assertEqual(credit_note.amount_total, 30.0, "the refund, to the cent")
+        self.assertEqual(credit_note.invoice_user_id, invoice.invoice_user_id)
         products = credit_note.invoice_line_ids.filtered('product_id')
         self.assertEqual(products.product_id, self.hosting | self.support)
         self.assertEqual(
