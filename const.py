@@ -12,6 +12,13 @@ INTERVAL_UNITS = [
     ('year', "Years"),
 ]
 
+# What period each charge of a subscription bills: the one it starts (pre-paid) or the one that
+# just ended (post-paid, as OCA's contract invoices "at the end of the period").
+INVOICE_PERIODS = [
+    ('advance', "In advance"),
+    ('arrears', "At period end"),
+]
+
 COLLECTION_MODES = [
     ('token', "Card on file"),
     ('gateway', "Gateway schedule"),

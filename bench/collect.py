@@ -4,7 +4,8 @@
     `_charge_with_token`, `_post_process`;
 (b) the cron's service, `payment.plan.installment._collect(commit=True)`.
 Both run in one process on the same database, over N installments each (one-period
-subscriptions due today, demo cards that confirm every charge). `--latency-ms` makes the Demo
+subscriptions due today of two products taxed 21% (25.00 a period), demo cards that confirm
+every charge). `--latency-ms` makes the Demo
 provider answer each charge after that delay, as a real gateway does (0.3 to 1 s): a patch of
 the demo charge in the benchmark's own process only. Prints installments per second,
 SQL queries per installment and peak memory (resident set) of each, and the ratio b/a. Each
@@ -47,13 +48,29 @@ def create_due_installments(env, label, count):
             for partner in partners
         ]
     )
+    # Each plan bills two products with their taxes, as plans are made (issue 28): what an
+    # invoice of lines costs is measured, not one untaxed line.
+    tax = env['account.tax'].create(
+        {
+            'name': f"{label} VAT 21%",
+            'amount': 21.0,
+            'amount_type': 'percent',
+            'type_tax_use': 'sale',
+        }
+    )
+    products = env['product.product'].create(
+        [
+            {'name': f"{label} {name}", 'list_price': price, 'taxes_id': [Command.set(tax.ids)]}
+            for name, price in (("Hosting", 15.0), ("Support", 5.66))
+        ]
+    )
     plans = env['payment.plan'].create(
         [
             {
                 'partner_id': card.partner_id.id,
                 'plan_type': 'subscription',
                 'installment_count': 1,
-                'amount': 25.0,
+                'line_ids': [Command.create({'product_id': product.id}) for product in products],
                 'date_start': fields.Date.context_today(env['payment.plan']),
                 'collection_mode': 'token',
                 'token_id': card.id,

@@ -131,6 +131,15 @@ class PaymentPlan(models.Model):
         check_company=True,
         help="Maps the products' taxes (and accounts) for this customer, as on their orders.",
     )
+    invoice_period = fields.Selection(
+        string="Bill",
+        selection=const.INVOICE_PERIODS,
+        required=True,
+        default='advance',
+        help="Subscriptions: each charge bills the period it starts (in advance), or the period "
+        "that ends the day before it (at period end: the first charge falls a period after the "
+        "service starts). Its invoice lines name the period's dates.",
+    )
     invoice_mail = fields.Boolean(
         string="Mail Paid Invoices",
         compute='_compute_invoice_mail',
@@ -1047,15 +1056,20 @@ class PaymentPlan(models.Model):
     def _get_period_label(self, period):
         """Return the name of a subscription's `period` on its invoice lines: its reference and
         the dates it covers, as an accountant reads them ("SUB/0001-02: 04/01/2026 to
-        04/30/2026")."""
+        04/30/2026"): the interval its charge starts (billed in advance), or the one that ends
+        the day before it (billed at period end)."""
         self.ensure_one()
-        end = schedule.add_interval(
-            period.due_date, self.interval_unit, self.interval_number
-        ) - timedelta(days=1)
+        unit, number = self.interval_unit, self.interval_number
+        if self.invoice_period == 'arrears':
+            start = schedule.subtract_interval(period.due_date, unit, number)
+            end = period.due_date - timedelta(days=1)
+        else:
+            start = period.due_date
+            end = schedule.add_interval(period.due_date, unit, number) - timedelta(days=1)
         return self.env._(
             "%(reference)s: %(start)s to %(end)s",
             reference=period.name,
-            start=format_date(self.env, period.due_date),
+            start=format_date(self.env, start),
             end=format_date(self.env, end),
         )
 

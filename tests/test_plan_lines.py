@@ -114,6 +114,30 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(tx.amount, invoice.amount_total, "the card pays the invoice, to the cent")
         self.assertEqual(invoice.amount_residual, 0)
 
+    @freeze_time('2026-04-01')
+    def test_a_subscription_billed_at_period_end_names_the_period_that_ended(self):
+        """Post-paid, as OCA's contract invoices at the end of the period: the charge on April
+        1st bills March, its invoice lines say so."""
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id}],
+            plan_type='subscription',
+            installment_count=2,
+            date_start='2026-04-01',
+            invoice_period='arrears',
+        )
+        plan.action_activate()
+        first, second = plan.installment_ids.sorted('sequence')
+        first._collect()
+        self.assertEqual(first.state, 'paid')
+        self.assertIn(
+            f"{first.name}: 03/01/2026 to 03/31/2026", first.invoice_id.invoice_line_ids.name
+        )
+        with freeze_time('2026-05-01'):
+            second._collect()
+        self.assertIn(
+            f"{second.name}: 04/01/2026 to 04/30/2026", second.invoice_id.invoice_line_ids.name
+        )
+
     def test_the_fiscal_position_maps_the_products_taxes(self):
         export = self.env['account.fiscal.position'].create(
             {'name': "Export", 'company_id': self.company.id}

@@ -23,6 +23,7 @@ from odoo.addons.payment_plan.tools.schedule import (
     round_amount,
     schedule_dates,
     split_amount,
+    subtract_interval,
 )
 from odoo.addons.payment_plan.tools.webhook import (
     EventError,
@@ -562,3 +563,15 @@ def test_a_batch_message_buffer_is_equal_only_to_itself():
     first, second = _MessageBuffer(), _MessageBuffer()
     assert first == first and first != second and first != []
     assert {'payment_plan_log_buffer': first} != {'payment_plan_log_buffer': second}
+
+
+def test_subtract_interval_is_the_start_of_the_period_that_ends_the_day_before():
+    assert subtract_interval(date(2026, 4, 1), 'month', 1) == date(2026, 3, 1)
+    assert subtract_interval(date(2026, 3, 31), 'month', 1) == date(2026, 2, 28)
+    assert subtract_interval(date(2026, 3, 15), 'week', 2) == date(2026, 3, 1)
+    assert subtract_interval(date(2026, 3, 15), 'day', 10) == date(2026, 3, 5)
+    assert subtract_interval(date(2028, 2, 29), 'year', 1) == date(2027, 2, 28)
+    with pytest.raises(ValueError):
+        subtract_interval(date(2026, 3, 15), 'fortnight', 1)
+    with pytest.raises(ValueError):
+        subtract_interval(date(2026, 3, 15), 'month', 0)
