@@ -435,9 +435,13 @@ class PaymentTransaction(models.Model):
     def _check_amount_and_confirm_order(self):
         """Override of `sale`: an order paid by plan is confirmed by its first payment, by
         `_prepare_order_first_payments`, once; Odoo's confirmation on the amount paid (a payment
-        that does not cover the first installment, an authorized one) leaves it alone."""
+        that does not cover the first installment, an authorized one, the payment processed
+        again after another module refused the confirmation) leaves it alone."""
         by_plan = self.filtered(
-            lambda tx: len(tx.sale_order_ids) == 1 and tx.sale_order_ids._is_confirmed_by_plan()
+            lambda tx: (
+                len(tx.sale_order_ids) == 1
+                and (tx.sale_order_ids.payment_plan_id or tx.sale_order_ids._is_confirmed_by_plan())
+            )
         )
         return super(PaymentTransaction, self - by_plan)._check_amount_and_confirm_order()
 
