@@ -168,6 +168,7 @@ class TestFlowTours(PaymentPlanCommon, HttpCase):
         )
         plan.action_activate()
         self.plan_user.write({'password': 'plan_user'})
+        self._let_open_customer_forms(self.plan_user)
         self.start_tour(
             f'/odoo/action-payment_plan.res_partner_action_payment_plan/{self.customer.id}',
             'payment_plan_delete_card_tour',

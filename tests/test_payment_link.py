@@ -194,6 +194,7 @@ class TestPaymentLink(PaymentPlanCommon, MockEmail, MockSMS, HttpCase):
 
     def test_tour_staff_send_a_payment_link(self):
         self.plan_user.write({'password': 'plan_user'})
+        self._let_open_customer_forms(self.plan_user)
         self.start_tour(
             f'/odoo/action-payment_plan.res_partner_action_payment_plan/{self.customer.id}',
             'payment_plan_send_payment_link_tour',
