@@ -190,7 +190,7 @@ class PaymentPlanQueue(models.AbstractModel):
         """Call `records`.`method_name`(*args, **kwargs) once the current transaction is
         committed, in a cursor of its own, as `uid` (default: the current user), in the current
         language: work that must not run inside the request (a charge, which commits each step;
-        a message to a gateway). Nothing runs if the transaction is rolled back. A failure is
+        a message to a gateway; an SMS, sent once by a transaction retried). Nothing runs if the transaction is rolled back. A failure is
         logged: the callers' crons do what was left undone.
 
         :param bool sudo: Call it in superuser mode (the caller checked the rights before).
@@ -206,7 +206,8 @@ class PaymentPlanQueue(models.AbstractModel):
         def call():
             try:
                 with registry.cursor() as cr:
-                    target = api.Environment(cr, uid, context)[model].browse(ids)
+                    # Records gone meanwhile (an SMS sent and deleted by its queue) are skipped.
+                    target = api.Environment(cr, uid, context)[model].browse(ids).exists()
                     getattr(target.sudo() if sudo else target, method_name)(*args, **kwargs)
             except Exception:
                 _logger.exception("%s of %s %s after the request failed.", method_name, model, ids)

@@ -1,9 +1,8 @@
 from markupsafe import Markup
 
-from odoo import SUPERUSER_ID, api, fields, models, modules
+from odoo import api, fields, models, modules
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
-from odoo.modules.registry import Registry
 
 from odoo.addons.payment_plan import const
 
@@ -569,18 +568,14 @@ class ResPartner(models.Model):
         """Send the SMS of `message` once the transaction commits, as a mail sent after commit:
         a transaction rolled back (an error further on, a retried request or batch) texts no
         one, and one retried texts once. Odoo's SMS queue sends what the send misses."""
-        sms_ids = self.env['sms.sms'].sudo().search([('mail_message_id', '=', message.id)]).ids
+        sms = self.env['sms.sms'].sudo().search([('mail_message_id', '=', message.id)])
         self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()._trigger()
         if modules.module.current_test:  # No commit in tests: sent at once, as Odoo's mails.
-            self.env['sms.sms'].sudo().browse(sms_ids).send(raise_exception=False)
+            sms.send(raise_exception=False)
             return
-        dbname, context = self.env.cr.dbname, dict(self.env.context)
-
-        @self.env.cr.postcommit.add
-        def send_sms():
-            with Registry(dbname).cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, context)
-                env['sms.sms'].browse(sms_ids).exists().send(raise_exception=False)
+        self.env['payment.plan.queue']._call_after_commit(
+            sms, 'send', raise_exception=False, sudo=True
+        )
 
     def _payment_plan_get_card_holders(self):
         """Return the partners whose cards may pay for this customer: the customer and their

@@ -6,6 +6,7 @@ they create belongs to customers named after the test, so that nothing else is d
 
 import json
 import logging
+import threading
 import uuid
 
 from odoo import SUPERUSER_ID, api
@@ -107,6 +108,46 @@ class TestCollectionConcurrency(ConcurrencyCommon):
         # A click arriving after the payment is told so; nothing is charged.
         with self._fresh_env() as env, self.assertRaises(UserError):
             env['payment.plan.installment'].browse(installment_id).action_retry_now()
+
+    def test_a_refund_post_processed_by_two_workers_at_once_is_credited_once(self):
+        """The refund's status page and the post-processing cron process the same refund at
+        once, each in its own transaction: one credit note, one refund payment."""
+        [installment_id] = self._committed_plans('refund race', 1)
+        with self._fresh_env() as env:
+            installment = env['payment.plan.installment'].browse(installment_id)
+            installment._collect()
+            env.cr.commit()  # pylint: disable=invalid-commit
+            charge = installment.transaction_ids
+            self.assertEqual((installment.state, charge.state), ('paid', 'done'))
+            invoice_id = installment.invoice_id.id
+            # The provider answers the refund at once; its post-processing is left to come.
+            charge.action_refund(amount_to_refund=4.0)
+            refund_id = charge.child_transaction_ids.id
+            env.cr.commit()  # pylint: disable=invalid-commit
+        both_started = threading.Barrier(2, timeout=60)
+
+        def post_process(env):
+            refund = env['payment.transaction'].browse(refund_id)
+            self.assertEqual(refund.state, 'done')  # each worker has read it before the other ends
+            both_started.wait()
+            refund._cron_post_process()
+
+        self._run_in_threads([post_process, post_process])
+        # A worker that lost the race rolled back; the cron's next run finds it processed.
+        self._run_in_threads([lambda env: env['payment.transaction']._cron_post_process()])
+        with self._fresh_env() as env:
+            refund = env['payment.transaction'].browse(refund_id)
+            invoice = env['account.move'].browse(invoice_id)
+            credit_notes = env['account.move'].search([('reversed_entry_id', '=', invoice_id)])
+            self.assertTrue(refund.is_post_processed)
+            self.assertEqual(credit_notes, refund.invoice_ids, "one credit note")
+            self.assertEqual(credit_notes.amount_total, 4.0)
+            self.assertEqual(
+                env['account.payment'].search_count([('payment_transaction_id', '=', refund_id)]), 1
+            )
+            self.assertEqual((invoice.amount_residual, credit_notes.amount_residual), (0.0, 0.0))
+            installment = env['payment.plan.installment'].browse(installment_id)
+            self.assertEqual((installment.state, installment.amount_refunded), ('paid', 4.0))
 
     def test_concurrent_duplicate_webhook_posts_record_one_payment(self):
         """The same event, and two events confirming the same installment, posted at once by

@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import format_date, mute_logger
@@ -474,6 +474,27 @@ class TestOrderConfirmedOnce(PaymentPlanHttpCommon):
                 payment_plan_paid=True, payment_plan_confirming_orders=[order.id]
             ).action_confirm()
         self.assertEqual(order.state, 'draft')
+
+    def test_only_staff_who_may_sell_the_order_request_its_first_payment(self):
+        """Another company's salesperson, and a colleague who sells their own orders only,
+        cannot set up another's order's plan or charge its customer's card, over RPC."""
+        order = self._create_installments_order()
+        other_company = self._create_company("Company B")
+        outsider = new_test_user(
+            self.env,
+            login='salesperson_company_b',
+            groups='sales_team.group_sale_salesman_all_leads,payment_plan.group_user',
+            company_id=other_company.id,
+            company_ids=[Command.set(other_company.ids)],
+        )
+        colleague = new_test_user(
+            self.env, login='salesperson_own', groups='sales_team.group_sale_salesman'
+        )
+        for user in (outsider, colleague):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                order.with_user(user).action_payment_plan_request()
+        self.assertEqual((order.state, order.payment_plan_status), ('draft', 'none'))
+        self.assertFalse(order.payment_plan_id or order.transaction_ids)
 
     def test_an_order_is_not_paid_from_its_page_before_its_plan_is_set_up(self):
         """Paid before its plan was set up (or after its attempt was cancelled), a payment
