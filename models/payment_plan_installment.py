@@ -2,7 +2,7 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import SQL, format_date
@@ -950,9 +950,14 @@ class PaymentPlanInstallment(models.Model):
         if not to_send:
             return
         # Invoices are the accountants' records: the payment is what sends them, whoever paid.
+        # A customer's payment sends them as OdooBot, as Odoo's own paid orders do: never from
+        # the public user, nor from the customer to themselves.
+        author = self.env.user
+        if not author._is_internal():
+            author = self.env['res.users'].browse(SUPERUSER_ID)
         to_send.sudo().sending_data = {
-            'author_user_id': self.env.user.id,
-            'author_partner_id': self.env.user.partner_id.id,
+            'author_user_id': author.id,
+            'author_partner_id': author.sudo().partner_id.id,
         }
         self.env.ref('account.ir_cron_account_move_send').sudo()._trigger()
 

@@ -430,6 +430,34 @@ class TestOrderConfirmedOnce(PaymentPlanHttpCommon):
         self.assertEqual(len(self._confirmations(order)), 1)
         self.assertEqual(len(order.invoice_ids), 1)
 
+    def test_the_invoice_a_customer_paid_on_the_order_page_is_mailed_by_odoobot(self):
+        """The customer pays the first installment as a public visitor: the invoice it paid is
+        mailed to them on OdooBot's behalf, as Odoo's own paid orders are (OdooBot is told if
+        it fails), never on the public user's."""
+        self.company.payment_plan_invoice_mail = 'all'
+        order = self._create_installments_order()
+        order.action_payment_plan_request()
+        self._pay_from_link(order)
+        invoice = order.invoice_ids
+        self.assertEqual((order.state, invoice.payment_state), ('sale', 'partial'))
+        self.assertEqual(
+            (invoice.sending_data['author_user_id'], invoice.sending_data['author_partner_id']),
+            (self.env.ref('base.user_root').id, self.env.ref('base.partner_root').id),
+        )
+        self.env['account.move.send']._generate_and_send_invoices(invoice, from_cron=True)
+        mail = self.env['mail.message'].search(
+            [
+                ('model', '=', 'account.move'),
+                ('res_id', '=', invoice.id),
+                ('message_type', '=', 'comment'),
+                ('partner_ids', 'in', self.customer.ids),
+            ]
+        )
+        self.assertTrue(mail.attachment_ids, "with the invoice's PDF")
+        self.assertNotIn(
+            self.env.ref('base.public_partner'), mail.author_id | invoice.message_partner_ids
+        )
+
     def test_a_cancelled_attempt_then_a_paid_one_confirm_the_order_once(self):
         order = self._create_installments_order()
         order.action_payment_plan_request()
