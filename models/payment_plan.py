@@ -34,6 +34,7 @@ PROTECTED_FIELDS = {
 # Fields that shape the schedule: frozen once the plan runs (changed through the change wizard).
 SCHEDULE_FIELDS = {
     'fiscal_position_id',
+    'invoice_period',
     'company_id',
     'currency_id',
     'plan_type',

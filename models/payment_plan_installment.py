@@ -944,8 +944,23 @@ class PaymentPlanInstallment(models.Model):
         """Send the customers the invoices these installments paid, with their PDF, where their
         plan says so (`payment.plan.invoice_mail`, by default the company's setting): Odoo's own
         sending of invoices, in the background (`account.ir_cron_account_move_send`)."""
-        to_send = self.filtered(lambda i: i.plan_id.invoice_mail).invoice_id.filtered(
-            lambda inv: inv.state == 'posted' and not inv.sending_data and not inv.is_move_sent
+        mailed = self.filtered(lambda i: i.plan_id.invoice_mail)
+        # An installment plan's invoice is mailed again at each later payment, with what is left
+        # to pay; an invoice is mailed once for its first payment, also when Odoo's Automatic
+        # Invoice already sent it, and never queued twice.
+        paid_before = self.search(
+            [
+                ('invoice_id', 'in', mailed.invoice_id.ids),
+                ('state', '=', 'paid'),
+                ('id', 'not in', self.ids),
+            ]
+        ).invoice_id
+        to_send = mailed.invoice_id.filtered(
+            lambda inv: (
+                inv.state == 'posted'
+                and not inv.sending_data
+                and (not inv.is_move_sent or inv in paid_before)
+            )
         )
         if not to_send:
             return

@@ -75,18 +75,20 @@ class PaymentPlanLine(models.Model):
             elif not line.name:
                 line.name = line.plan_id.description or line.plan_id.name or ''
 
-    @api.depends('product_id')
+    @api.depends('product_id', 'plan_id.fiscal_position_id')
     def _compute_price_unit(self):
-        """The product's sales price, in the plan's currency."""
+        """The product's sales price, in the plan's currency, as a sale order line's: a price
+        that includes a tax the fiscal position maps to another (an export's 0%) leaves it out."""
         for line in self.filtered('product_id'):
             plan = line.plan_id
             company = plan.company_id or self.env.company
-            line.price_unit = line.product_id.currency_id._convert(
-                line.product_id.lst_price,
-                plan.currency_id or company.currency_id,
+            line.price_unit = line.product_id._get_tax_included_unit_price(
                 company,
+                plan.currency_id or company.currency_id,
                 plan.date_start or fields.Date.context_today(line),
-                round=False,
+                'sale',
+                product_taxes=line.product_id.taxes_id._filter_taxes_by_company(company),
+                fiscal_position=plan.fiscal_position_id,
             )
 
     @api.depends('product_id', 'plan_id.fiscal_position_id')

@@ -151,6 +151,38 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(plan.amount, 30.0)
 
     @freeze_time('2026-03-01')
+    def test_an_export_customer_pays_a_price_with_tax_included_without_the_tax(self):
+        """A price of 121.00 with VAT 21% included, sold to a customer whose fiscal position
+        maps it to 0%: 100.00, on the plan as on a sale order, and on the card."""
+        export = self.env['account.fiscal.position'].create(
+            {'name': "Export", 'company_id': self.company.id}
+        )
+        self.vat0_export.fiscal_position_ids = export
+        self.vat0_export.original_tax_ids = self.vat21_included
+        self.customer.property_account_position_id = export
+        product = self._create_product("Membership", 121.0, self.vat21_included)
+        order = self.env['sale.order'].create(
+            {
+                'partner_id': self.customer.id,
+                'order_line': [Command.create({'product_id': product.id})],
+            }
+        )
+        plan = self._lined_plan(
+            [{'product_id': product.id}], plan_type='subscription', installment_count=2
+        )
+        self.assertEqual(
+            (plan.line_ids.price_unit, plan.line_ids.tax_ids), (100.0, self.vat0_export)
+        )
+        self.assertEqual(plan.amount, order.amount_total)
+        self.assertEqual(plan.amount, 100.0)
+        plan.action_activate()
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        self.assertEqual(
+            (first.invoice_id.amount_total, first.transaction_ids.amount), (100.0, 100.0)
+        )
+
+    @freeze_time('2026-03-01')
     def test_a_price_with_tax_included_is_what_the_customer_pays(self):
         product = self._create_product("Membership", 121.0, self.vat21_included)
         plan = self._lined_plan(
@@ -360,7 +392,7 @@ class TestPlanLines(PaymentPlanCommon):
         subscription = self._lined_plan(
             [{'product_id': self.hosting.id}], plan_type='subscription', installment_count=2
         )
-        installments = self._lined_plan([{'product_id': self.support.id}], installment_count=2)
+        installments = self._lined_plan([{'product_id': self.support.id}], installment_count=3)
         quiet = self._lined_plan(
             [{'product_id': self.support.id}],
             plan_type='subscription',
@@ -405,7 +437,17 @@ class TestPlanLines(PaymentPlanCommon):
         second = installments.installment_ids.sorted('sequence')[1]
         with freeze_time('2026-04-01'):
             second._collect()
-        self.assertTrue(installments.invoice_id.sending_data, "now each payment sends it")
+        invoice = installments.invoice_id
+        self.assertTrue(invoice.sending_data, "now each payment sends it")
+        self.env['account.move.send']._generate_and_send_invoices(invoice, from_cron=True)
+        self.assertEqual((invoice.is_move_sent, invoice.sending_data), (True, False))
+        second.transaction_ids._post_process()
+        self.assertFalse(invoice.sending_data, "a payment processed again mails nothing again")
+        third = installments.installment_ids.sorted('sequence')[2]
+        with freeze_time('2026-05-01'):
+            third._collect()
+        self.assertEqual(third.state, 'paid')
+        self.assertTrue(invoice.sending_data, "the invoice sent once is mailed again, now paid")
 
     def test_attacks_on_a_running_plans_lines_and_taxes_are_refused(self):
         """What a running plan charges never changes by its lines: a line moved onto it (from a
@@ -421,6 +463,10 @@ class TestPlanLines(PaymentPlanCommon):
         export = self.env['account.fiscal.position'].create({'name': "Export"})
         with self.assertRaisesRegex(UserError, "cannot be edited directly"):
             running.write({'fiscal_position_id': export.id})
+        # Bill switched over RPC would bill a period twice (in advance, then at period end).
+        with self.assertRaisesRegex(UserError, "cannot be edited directly"):
+            running.with_user(self.plan_user).write({'invoice_period': 'arrears'})
+        self.assertEqual(running.invoice_period, 'advance')
         self.assertEqual((running.amount, running.line_ids.tax_ids), (36.3, self.vat21))
         with self.assertRaisesRegex(UserError, "is their total"):
             draft.write({'amount': 5.0})
