@@ -1056,23 +1056,45 @@ class PaymentPlan(models.Model):
 
     def _get_period_label(self, period):
         """Return the name of a subscription's `period` on its invoice lines: its reference and
-        the dates it covers, as an accountant reads them ("SUB/0001-02: 04/01/2026 to
-        04/30/2026"): the interval its charge starts (billed in advance), or the one that ends
-        the day before it (billed at period end)."""
+        the dates it covers (`_get_period_dates`), as an accountant reads them ("SUB/0001-02:
+        04/01/2026 to 04/30/2026")."""
         self.ensure_one()
-        unit, number = self.interval_unit, self.interval_number
-        if self.invoice_period == 'arrears':
-            start = schedule.subtract_interval(period.due_date, unit, number)
-            end = period.due_date - timedelta(days=1)
-        else:
-            start = period.due_date
-            end = schedule.add_interval(period.due_date, unit, number) - timedelta(days=1)
+        start, end = self._get_period_dates(period)
         return self.env._(
             "%(reference)s: %(start)s to %(end)s",
             reference=period.name,
             start=format_date(self.env, start),
             end=format_date(self.env, end),
         )
+
+    def _get_period_dates(self, period):
+        """Return the first and last days a subscription's `period` bills: from its due date to
+        the day before the next period's (billed in advance), or from the previous period's due
+        date to the day before its own (billed at period end). The neighbours are the plan's own
+        periods (as Change Schedule left them), else the schedule's dates: consecutive periods
+        join up, around month ends and February 29th too, each day billed once.
+
+        :rtype: tuple[datetime.date, datetime.date]
+        """
+        self.ensure_one()
+        others = self.installment_ids.filtered(lambda i: i.state != 'cancelled' and i != period)
+        if self.invoice_period == 'arrears':
+            previous = others.filtered(lambda i: i.sequence < period.sequence).sorted('sequence')
+            start = previous[-1:].due_date or self._get_scheduled_due_date(period.sequence - 1)
+            return start, period.due_date - timedelta(days=1)
+        following = others.filtered(lambda i: i.sequence > period.sequence).sorted('sequence')
+        end = following[:1].due_date or self._get_scheduled_due_date(period.sequence + 1)
+        return period.due_date, end - timedelta(days=1)
+
+    def _get_scheduled_due_date(self, sequence):
+        """Return the due date the schedule gives period number `sequence`, counted from its
+        anchor (before it for a period before the anchor)."""
+        self.ensure_one()
+        anchor, unit, number = self._get_schedule_anchor(), self.interval_unit, self.interval_number
+        offset = sequence - self.schedule_anchor_sequence
+        if offset >= 0:
+            return schedule.add_interval(anchor, unit, number, offset)
+        return schedule.subtract_interval(anchor, unit, number, -offset)
 
     def _bills_lines(self, amount):
         """Return whether an invoice of `amount` bills the plan's lines as they are: the amount

@@ -1,7 +1,9 @@
-from datetime import date
+import itertools
+from datetime import date, timedelta
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import tagged
@@ -137,6 +139,81 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertIn(
             f"{second.name}: 04/01/2026 to 04/30/2026", second.invoice_id.invoice_line_ids.name
         )
+
+    def _billed_days(self, plan):
+        """Return, per period of `plan` in order, the days its invoice lines name."""
+        return [
+            plan._get_period_dates(period) for period in plan.installment_ids.sorted('sequence')
+        ]
+
+    def test_consecutive_periods_join_up_around_month_ends_and_february_29(self):
+        """Each day is billed once: monthly from January 31st (due February 28th, March
+        31st...) and yearly from February 29th, in advance and at period end."""
+        cases = [
+            ('2026-01-31', 'month', 5),
+            ('2024-02-29', 'year', 5),
+        ]
+        for date_start, unit, count in cases:
+            for invoice_period in ('advance', 'arrears'):
+                with self.subTest(start=date_start, unit=unit, bill=invoice_period):
+                    plan = self._create_plan(
+                        plan_type='subscription',
+                        amount=10.0,
+                        installment_count=count,
+                        date_start=date_start,
+                        interval_unit=unit,
+                        invoice_period=invoice_period,
+                    )
+                    with freeze_time(date_start):
+                        plan.action_activate()
+                    periods = self._billed_days(plan)
+                    self.assertEqual(len(periods), count)
+                    for (_start, end), (next_start, _end) in itertools.pairwise(periods):
+                        self.assertEqual(next_start, end + timedelta(days=1), periods)
+        # As the customer reads them: February 28th's month (in advance) runs to March 30th.
+        monthly = self._create_plan(
+            plan_type='subscription', amount=10.0, installment_count=3, date_start='2026-01-31'
+        )
+        with freeze_time('2026-01-31'):
+            monthly.action_activate()
+        february = monthly.installment_ids.sorted('sequence')[1]
+        self.assertEqual(
+            monthly._get_period_label(february), f"{february.name}: 02/28/2026 to 03/30/2026"
+        )
+
+    def test_a_charge_moved_on_a_plan_billed_at_period_end_bills_from_the_last_one(self):
+        """Billed at period end, the April 1st charge billed March; Change Schedule moves the
+        next charge to April 15th, or to May 20th: it bills from April 1st to the day before,
+        no day billed twice, none left out."""
+        for next_due in ('2026-04-15', '2026-05-20'):
+            with self.subTest(next_due=next_due):
+                with freeze_time('2026-04-01'):
+                    plan = self._create_card_plan(
+                        plan_type='subscription',
+                        amount=30.0,
+                        installment_count=0,
+                        date_start='2026-04-01',
+                        invoice_period='arrears',
+                    )
+                    first = plan.installment_ids.sorted('sequence')[0]
+                    first._collect()
+                self.assertIn("03/01/2026 to 03/31/2026", first.invoice_id.invoice_line_ids.name)
+                with freeze_time('2026-04-10'):
+                    self.env['payment.plan.change'].create(
+                        {'plan_id': plan.id, 'next_due_date': next_due, 'amount': 30.0}
+                    ).action_apply()
+                moved = plan.installment_ids.filtered(lambda i: i.state == 'pending').sorted(
+                    'sequence'
+                )[0]
+                self.assertEqual(moved.due_date.isoformat(), next_due)
+                with freeze_time(next_due):
+                    moved._collect()
+                self.assertEqual(moved.state, 'paid')
+                day_before = fields.Date.to_date(next_due) - timedelta(days=1)
+                self.assertIn(
+                    f"{moved.name}: 04/01/2026 to {day_before.strftime('%m/%d/%Y')}",
+                    moved.invoice_id.invoice_line_ids.name,
+                )
 
     def test_the_fiscal_position_maps_the_products_taxes(self):
         export = self.env['account.fiscal.position'].create(

@@ -571,6 +571,9 @@ def test_subtract_interval_is_the_start_of_the_period_that_ends_the_day_before()
     assert subtract_interval(date(2026, 3, 15), 'week', 2) == date(2026, 3, 1)
     assert subtract_interval(date(2026, 3, 15), 'day', 10) == date(2026, 3, 5)
     assert subtract_interval(date(2028, 2, 29), 'year', 1) == date(2027, 2, 28)
+    # Several periods back, from the same anchor as `add_interval` counts forward.
+    assert subtract_interval(date(2026, 1, 31), 'month', 1, periods=2) == date(2025, 11, 30)
+    assert subtract_interval(date(2026, 3, 15), 'week', 1, periods=0) == date(2026, 3, 15)
     with pytest.raises(ValueError):
         subtract_interval(date(2026, 3, 15), 'fortnight', 1)
     with pytest.raises(ValueError):

@@ -39,26 +39,29 @@ def add_interval(start, unit, number, periods=1):
     return start + relativedelta(years=steps)
 
 
-def subtract_interval(end, unit, number):
-    """Return the date one interval of `number` `unit` before `end`: the start of the period
-    that ends the day before `end` (month arithmetic clamps to the end of shorter months).
+def subtract_interval(end, unit, number, periods=1):
+    """Return the date `periods` intervals of `number` `unit` before `end`: for one period, the
+    start of the period that ends the day before `end` (month arithmetic clamps to the end of
+    shorter months).
 
     :param datetime.date end: The due date that closes the period.
     :param str unit: One of `day`, `week`, `month` or `year`.
     :param int number: The number of units in one interval (>= 1).
+    :param int periods: How many intervals to subtract (>= 0).
     :rtype: datetime.date
     """
     if unit not in UNITS:
         raise ValueError(f"Unknown interval unit: {unit!r}")
-    if number < 1:
-        raise ValueError("The interval must be positive.")
+    if number < 1 or periods < 0:
+        raise ValueError("The interval must be positive and the periods not negative.")
+    steps = number * periods
     if unit == 'day':
-        return end - timedelta(days=number)
+        return end - timedelta(days=steps)
     if unit == 'week':
-        return end - timedelta(weeks=number)
+        return end - timedelta(weeks=steps)
     if unit == 'month':
-        return end - relativedelta(months=number)
-    return end - relativedelta(years=number)
+        return end - relativedelta(months=steps)
+    return end - relativedelta(years=steps)
 
 
 def schedule_dates(start, unit, number, first_period=0, count=None, until=None):
