@@ -146,7 +146,13 @@ class AccountMove(models.Model):
                 }
             )
         )
-        credit_note._payment_plan_round_to(amount, reason if not product_lines else None)
+        # Its taxes are its share of the invoice's, counted on all that is credited so far: the
+        # parts of a refund credit the invoice's taxes exactly. The total is `amount` regardless.
+        label = reason if not product_lines else None
+        taxes = self._payment_plan_get_creditable_taxes(amount)
+        credit_note._payment_plan_round_to(amount, label, taxes=taxes)
+        credit_note._payment_plan_set_tax_amounts(taxes)
+        credit_note._payment_plan_round_to(amount, label)
         credit_note.action_post()
         credit_note.reversed_entry_id = self
         if reconcile:
@@ -169,16 +175,74 @@ class AccountMove(models.Model):
         )
         return credit_note
 
-    def _payment_plan_round_to(self, amount, label=None):
+    def _payment_plan_get_tax_amounts(self):
+        """Return the tax of each tax group of the invoices and credit notes, positive.
+
+        :rtype: dict[int, float]
+        """
+        amounts = {}
+        for line in self.line_ids.filtered('tax_line_id'):
+            sign = -1 if line.move_id.is_inbound() else 1
+            group = line.tax_group_id.id
+            amounts[group] = amounts.get(group, 0.0) + sign * line.amount_currency
+        return amounts
+
+    def _payment_plan_get_creditable_taxes(self, amount):
+        """Return the tax of each tax group that a credit note of `amount` credits: its share of
+        the invoice's taxes counted on all that is credited so far, less what earlier credit notes
+        credited. Refunds in parts that make the invoice credit its taxes exactly, to the cent.
+
+        :rtype: dict[int, float]
+        """
+        self.ensure_one()
+        currency = self.currency_id
+        earlier = self.search(
+            [
+                ('reversed_entry_id', '=', self.id),
+                ('move_type', '=', 'out_refund'),
+                ('state', '=', 'posted'),
+            ]
+        )
+        credited = sum(earlier.mapped('amount_total')) + amount
+        share = min(credited / self.amount_total, 1.0) if self.amount_total else 0.0
+        before = earlier._payment_plan_get_tax_amounts()
+        return {
+            group: currency.round(currency.round(tax * share) - before.get(group, 0.0))
+            for group, tax in self._payment_plan_get_tax_amounts().items()
+        }
+
+    def _payment_plan_set_tax_amounts(self, amounts):
+        """Set the tax of each tax group of the draft move to `amounts` ({tax group id: tax}),
+        as staff do in the form's totals (Odoo's `tax_totals`): the receivable follows."""
+        self.ensure_one()
+        totals = self.tax_totals
+        if not totals:
+            return
+        changed = False
+        for subtotal in totals['subtotals']:
+            for group in subtotal['tax_groups']:
+                target = amounts.get(group['id'])
+                if target is not None and self.currency_id.compare_amounts(
+                    target, group['tax_amount_currency']
+                ):
+                    group['tax_amount_currency'] = target
+                    changed = True
+        if changed:
+            self.tax_totals = totals
+
+    def _payment_plan_round_to(self, amount, label=None, taxes=None):
         """Make the draft invoice (or credit note) total `amount` exactly: a last line without
         tax takes the cents by which its lines in proportion miss it once their taxes are
         rounded. The one home of "what is charged (credited) is what is invoiced, to the cent".
 
         :param float amount: The total the move must have, in its currency.
         :param str label: The line's label (default: "Rounding").
+        :param dict taxes: The taxes the move is about to be given (`_payment_plan_set_tax_amounts`),
+                           instead of those its lines make now.
         """
         self.ensure_one()
-        difference = self.currency_id.round(amount - self.amount_total)
+        tax = sum(taxes.values()) if taxes is not None else self.amount_tax
+        difference = self.currency_id.round(amount - self.amount_untaxed - tax)
         if self.currency_id.is_zero(difference):
             return
         product_lines = self.invoice_line_ids.filtered(lambda line: line.display_type == 'product')

@@ -720,6 +720,71 @@ class TestPlanLines(PaymentPlanCommon):
         self.assertEqual(first.amount_refunded, 86.35)
 
     @freeze_time('2026-03-01')
+    def test_a_charge_refunded_in_parts_credits_the_invoices_taxes_exactly(self):
+        """Refunded in 3 or 7 parts that make the whole charge, in KWD, JPY and EUR, with taxes
+        excluded and included: each credit note is its refund to the cent, and together they
+        credit each tax and the untaxed amount of the invoice exactly (the VAT declared goes back
+        to zero)."""
+        # Each rate in its tax group, as countries' charts of accounts have them.
+        for tax in (self.vat21, self.vat10, self.vat21_included):
+            tax.tax_group_id = self.env['account.tax.group'].create(
+                {'name': tax.name, 'company_id': self.company.id}
+            )
+        lines = [
+            {'name': "Hosting", 'price_unit': 10.333, 'quantity': 3, 'tax_ids': self.vat21.ids},
+            {'name': "Support", 'price_unit': 7.777, 'quantity': 1, 'tax_ids': self.vat10.ids},
+            {
+                'name': "Setup",
+                'price_unit': 7.77,
+                'quantity': 1,
+                'tax_ids': self.vat21_included.ids,
+            },
+        ]
+        for code, parts, unit in (('KWD', 3, 1), ('KWD', 7, 1), ('JPY', 7, 100), ('EUR', 7, 1)):
+            currency = self.env.ref(f'base.{code}')
+            currency.active = True
+            with self.subTest(currency=code, parts=parts):
+                plan = self._lined_plan(
+                    [
+                        {
+                            **line,
+                            'price_unit': line['price_unit'] * unit,
+                            'tax_ids': [Command.set(line['tax_ids'])],
+                        }
+                        for line in lines
+                    ],
+                    plan_type='subscription',
+                    installment_count=2,
+                    currency_id=currency.id,
+                )
+                plan.action_activate()
+                first = plan.installment_ids.sorted('sequence')[0]
+                first._collect()
+                invoice, charge = first.invoice_id, first.transaction_ids
+                share = currency.round(charge.amount / parts)
+                amounts = [share] * (parts - 1) + [
+                    currency.round(charge.amount - share * (parts - 1))
+                ]
+                credit_notes = self.env['account.move']
+                for amount in amounts:
+                    credit_note = self._refund(charge, amount).invoice_ids
+                    self.assertFalse(currency.compare_amounts(credit_note.amount_total, amount))
+                    credit_notes |= credit_note
+                credited = {}
+                for credit_note in credit_notes:
+                    for tax, tax_amount in self._tax_amounts(credit_note).items():
+                        credited[tax] = currency.round(credited.get(tax, 0.0) + tax_amount)
+                self.assertEqual(credited, self._tax_amounts(invoice))
+                self.assertFalse(
+                    currency.compare_amounts(
+                        sum(credit_notes.mapped('amount_untaxed')), invoice.amount_untaxed
+                    )
+                )
+                self.assertTrue(currency.is_zero(invoice.amount_residual))
+                self.assertEqual(set(credit_notes.mapped('payment_state')), {'paid'})
+                self.assertEqual((first.state, first.amount_refunded), ('paid', charge.amount))
+
+    @freeze_time('2026-03-01')
     def test_a_full_refund_credits_the_invoices_lines_exactly(self):
         first = self._paid_first_period()
         invoice = first.invoice_id
