@@ -945,6 +945,8 @@ class PaymentPlanInstallment(models.Model):
         plan says so (`payment.plan.invoice_mail`, by default the company's setting): Odoo's own
         sending of invoices, in the background (`account.ir_cron_account_move_send`)."""
         mailed = self.filtered(lambda i: i.plan_id.invoice_mail)
+        if not mailed:
+            return
         # An installment plan's invoice is mailed again at each later payment, with what is left
         # to pay; an invoice is mailed once for its first payment, also when Odoo's Automatic
         # Invoice already sent it, and never queued twice.
