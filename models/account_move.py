@@ -149,9 +149,18 @@ class AccountMove(models.Model):
         # Its taxes are its share of the invoice's, counted on all that is credited so far: the
         # parts of a refund credit the invoice's taxes exactly. The total is `amount` regardless.
         label = reason if not product_lines else None
-        taxes = self._payment_plan_get_creditable_taxes(amount)
-        credit_note._payment_plan_round_to(amount, label, taxes=taxes)
-        credit_note._payment_plan_set_tax_amounts(taxes)
+        taxes = credit_note._payment_plan_get_tax_corrections(
+            *self._payment_plan_get_creditable_taxes(amount)
+        )
+        credit_note._payment_plan_round_to(
+            amount,
+            label,
+            tax=credit_note.amount_tax
+            + sum(target - current for current, target in taxes.values()),
+        )
+        credit_note._payment_plan_set_tax_amounts(
+            {group: target for group, (_current, target) in taxes.items()}
+        )
         credit_note._payment_plan_round_to(amount, label)
         credit_note.action_post()
         credit_note.reversed_entry_id = self
@@ -176,23 +185,28 @@ class AccountMove(models.Model):
         return credit_note
 
     def _payment_plan_get_tax_amounts(self):
-        """Return the tax of each tax group of the invoices and credit notes, positive.
+        """Return the tax of each tax group of the invoices and credit notes, positive, and how
+        many tax lines make it.
 
-        :rtype: dict[int, float]
+        :rtype: dict[int, tuple[float, int]]
         """
         amounts = {}
         for line in self.line_ids.filtered('tax_line_id'):
             sign = -1 if line.move_id.is_inbound() else 1
-            group = line.tax_group_id.id
-            amounts[group] = amounts.get(group, 0.0) + sign * line.amount_currency
+            tax, count = amounts.get(line.tax_group_id.id, (0.0, 0))
+            amounts[line.tax_group_id.id] = (tax + sign * line.amount_currency, count + 1)
         return amounts
 
     def _payment_plan_get_creditable_taxes(self, amount):
         """Return the tax of each tax group that a credit note of `amount` credits: its share of
         the invoice's taxes counted on all that is credited so far, less what earlier credit notes
-        credited. Refunds in parts that make the invoice credit its taxes exactly, to the cent.
+        credited; and by how much, at most, rounding may have made earlier credit notes miss their
+        share. Refunds in parts that make the invoice credit its taxes exactly, to the cent. Only
+        groups of one tax line (one tax, one account) are counted: a correction is made on one
+        line.
 
-        :rtype: dict[int, float]
+        :return: ({tax group id: tax}, the largest correction rounding explains)
+        :rtype: tuple[dict, float]
         """
         self.ensure_one()
         currency = self.currency_id
@@ -206,9 +220,30 @@ class AccountMove(models.Model):
         credited = sum(earlier.mapped('amount_total')) + amount
         share = min(credited / self.amount_total, 1.0) if self.amount_total else 0.0
         before = earlier._payment_plan_get_tax_amounts()
+        targets = {
+            group: currency.round(currency.round(tax * share) - before.get(group, (0.0, 0))[0])
+            for group, (tax, count) in self._payment_plan_get_tax_amounts().items()
+            if count == 1
+        }
+        return targets, currency.rounding * (len(earlier) + 1)
+
+    def _payment_plan_get_tax_corrections(self, targets, tolerance):
+        """Return the tax groups of the draft credit note to correct to `targets`: those of one
+        tax line whose tax its lines' rounding misses by at most `tolerance` (a credit note made
+        by hand of some lines only is no share: the taxes of its lines are left as they are).
+
+        :return: {tax group id: (tax, corrected tax)}
+        :rtype: dict
+        """
+        self.ensure_one()
+        currency = self.currency_id
         return {
-            group: currency.round(currency.round(tax * share) - before.get(group, 0.0))
-            for group, tax in self._payment_plan_get_tax_amounts().items()
+            group: (tax, targets[group])
+            for group, (tax, count) in self._payment_plan_get_tax_amounts().items()
+            if count == 1
+            and group in targets
+            and currency.compare_amounts(targets[group], 0) >= 0
+            and currency.compare_amounts(abs(targets[group] - tax), tolerance) <= 0
         }
 
     def _payment_plan_set_tax_amounts(self, amounts):
@@ -216,7 +251,7 @@ class AccountMove(models.Model):
         as staff do in the form's totals (Odoo's `tax_totals`): the receivable follows."""
         self.ensure_one()
         totals = self.tax_totals
-        if not totals:
+        if not totals or not amounts:
             return
         changed = False
         for subtotal in totals['subtotals']:
@@ -230,18 +265,18 @@ class AccountMove(models.Model):
         if changed:
             self.tax_totals = totals
 
-    def _payment_plan_round_to(self, amount, label=None, taxes=None):
+    def _payment_plan_round_to(self, amount, label=None, tax=None):
         """Make the draft invoice (or credit note) total `amount` exactly: a last line without
         tax takes the cents by which its lines in proportion miss it once their taxes are
         rounded. The one home of "what is charged (credited) is what is invoiced, to the cent".
 
         :param float amount: The total the move must have, in its currency.
         :param str label: The line's label (default: "Rounding").
-        :param dict taxes: The taxes the move is about to be given (`_payment_plan_set_tax_amounts`),
-                           instead of those its lines make now.
+        :param float tax: The tax the move is about to have (`_payment_plan_set_tax_amounts`),
+                          instead of the tax its lines make now.
         """
         self.ensure_one()
-        tax = sum(taxes.values()) if taxes is not None else self.amount_tax
+        tax = self.amount_tax if tax is None else tax
         difference = self.currency_id.round(amount - self.amount_untaxed - tax)
         if self.currency_id.is_zero(difference):
             return

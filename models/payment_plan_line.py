@@ -78,8 +78,10 @@ class PaymentPlanLine(models.Model):
     @api.depends('product_id', 'plan_id.fiscal_position_id')
     def _compute_price_unit(self):
         """The product's sales price, in the plan's currency, as a sale order line's: a price
-        that includes a tax the fiscal position maps to another (an export's 0%) leaves it out."""
-        for line in self.filtered('product_id'):
+        that includes a tax the fiscal position maps to another (an export's 0%) leaves it out.
+        A draft plan's lines follow its product and fiscal position; a running plan's are what
+        its customer agreed to, whatever is written on the plan."""
+        for line in self.filtered(lambda line: line.product_id and line.plan_id.state == 'draft'):
             plan = line.plan_id
             company = plan.company_id or self.env.company
             line.price_unit = line.product_id._get_tax_included_unit_price(
@@ -93,7 +95,7 @@ class PaymentPlanLine(models.Model):
 
     @api.depends('product_id', 'plan_id.fiscal_position_id')
     def _compute_tax_ids(self):
-        for line in self.filtered('product_id'):
+        for line in self.filtered(lambda line: line.product_id and line.plan_id.state == 'draft'):
             company = line.plan_id.company_id or self.env.company
             taxes = line.product_id.taxes_id._filter_taxes_by_company(company)
             line.tax_ids = line.plan_id.fiscal_position_id.map_tax(taxes)

@@ -785,6 +785,52 @@ class TestPlanLines(PaymentPlanCommon):
                 self.assertEqual((first.state, first.amount_refunded), ('paid', charge.amount))
 
     @freeze_time('2026-03-01')
+    def test_after_a_credit_note_made_by_hand_a_refund_credits_its_lines_own_taxes(self):
+        """Staff credited the whole invoice with Odoo's Credit Note, or two rates share a tax
+        group: a refund's credit note keeps the taxes its lines make, never a negative tax, and
+        is the refund to the cent."""
+        self.assertEqual(self.vat21.tax_group_id, self.vat10.tax_group_id, "one group")
+        first = self._paid_first_period()
+        invoice, charge = first.invoice_id, first.transaction_ids
+        reversal = (
+            self.env['account.move.reversal']
+            .with_context(active_model='account.move', active_ids=invoice.ids)
+            .create({'reason': "Goodwill", 'journal_id': invoice.journal_id.id})
+        )
+        self.env['account.move'].browse(reversal.refund_moves()['res_id']).action_post()
+        for amount in (30.0, 12.34):
+            credit_note = self._refund(charge, amount).invoice_ids
+            self.assertEqual((credit_note.state, credit_note.amount_total), ('posted', amount))
+            taxes = self._tax_amounts(credit_note)
+            self.assertEqual(set(taxes), {self.vat21, self.vat10})
+            self.assertTrue(all(tax > 0 for tax in taxes.values()), taxes)
+
+    @freeze_time('2026-03-01')
+    def test_rewriting_a_running_plan_never_reprices_its_lines(self):
+        """A running plan's lines are what its customer agreed to: writing its customer again
+        (an import, an RPC) neither resets a price set by hand nor remaps its taxes."""
+        plan = self._lined_plan(
+            [{'product_id': self.hosting.id, 'price_unit': 25.0}],
+            plan_type='subscription',
+            installment_count=0,
+        )
+        plan.action_activate()
+        self.assertEqual((plan.amount, plan.line_ids.price_unit), (30.25, 25.0))
+        plan.with_user(self.plan_user).write({'partner_id': plan.partner_id.id})
+        self.assertEqual(plan.state, 'active')
+        self.assertEqual(
+            (plan.amount, plan.line_ids.price_unit, plan.line_ids.tax_ids),
+            (30.25, 25.0, self.vat21),
+        )
+        first = plan.installment_ids.sorted('sequence')[0]
+        first._collect()
+        self.assertEqual(
+            (first.invoice_id.amount_total, first.transaction_ids.amount), (30.25, 30.25)
+        )
+        plan._extend_subscription_schedule()
+        self.assertEqual(set(plan.installment_ids.mapped('amount')), {30.25})
+
+    @freeze_time('2026-03-01')
     def test_a_full_refund_credits_the_invoices_lines_exactly(self):
         first = self._paid_first_period()
         invoice = first.invoice_id
