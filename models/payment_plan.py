@@ -1730,13 +1730,7 @@ class PaymentPlan(models.Model):
         if self.installment_count and last >= self.installment_count:
             return True
         if self.date_end:
-            next_due = schedule.add_interval(
-                self._get_schedule_anchor(),
-                self.interval_unit,
-                self.interval_number,
-                last + 1 - self.schedule_anchor_sequence,
-            )
-            return next_due > self.date_end
+            return self._get_scheduled_due_date(last + 1) > self.date_end
         return False
 
     def _check_done(self):

@@ -190,8 +190,9 @@ class PaymentPlanQueue(models.AbstractModel):
         """Call `records`.`method_name`(*args, **kwargs) once the current transaction is
         committed, in a cursor of its own, as `uid` (default: the current user), in the current
         language: work that must not run inside the request (a charge, which commits each step;
-        a message to a gateway; an SMS, sent once by a transaction retried). Nothing runs if the transaction is rolled back. A failure is
-        logged: the callers' crons do what was left undone.
+        a message to a gateway; an SMS, sent once by a transaction retried). Nothing runs if the
+        transaction is rolled back. A failure is logged: the callers' crons do what was left
+        undone.
 
         :param bool sudo: Call it in superuser mode (the caller checked the rights before).
         """

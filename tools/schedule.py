@@ -11,6 +11,22 @@ from dateutil.relativedelta import relativedelta
 UNITS = ('day', 'week', 'month', 'year')
 
 
+def _interval(unit, number, periods):
+    """Return `periods` intervals of `number` `unit`, to add to a date or subtract from it."""
+    if unit not in UNITS:
+        raise ValueError(f"Unknown interval unit: {unit!r}")
+    if number < 1 or periods < 0:
+        raise ValueError("The interval must be positive and the periods not negative.")
+    steps = number * periods
+    if unit == 'day':
+        return timedelta(days=steps)
+    if unit == 'week':
+        return timedelta(weeks=steps)
+    if unit == 'month':
+        return relativedelta(months=steps)
+    return relativedelta(years=steps)
+
+
 def add_interval(start, unit, number, periods=1):
     """Return the date that lies `periods` intervals of `number` `unit` after `start`.
 
@@ -25,18 +41,7 @@ def add_interval(start, unit, number, periods=1):
     :return: The due date of the period.
     :rtype: datetime.date
     """
-    if unit not in UNITS:
-        raise ValueError(f"Unknown interval unit: {unit!r}")
-    if number < 1 or periods < 0:
-        raise ValueError("The interval must be positive and the periods not negative.")
-    steps = number * periods
-    if unit == 'day':
-        return start + timedelta(days=steps)
-    if unit == 'week':
-        return start + timedelta(weeks=steps)
-    if unit == 'month':
-        return start + relativedelta(months=steps)
-    return start + relativedelta(years=steps)
+    return start + _interval(unit, number, periods)
 
 
 def subtract_interval(end, unit, number, periods=1):
@@ -50,18 +55,7 @@ def subtract_interval(end, unit, number, periods=1):
     :param int periods: How many intervals to subtract (>= 0).
     :rtype: datetime.date
     """
-    if unit not in UNITS:
-        raise ValueError(f"Unknown interval unit: {unit!r}")
-    if number < 1 or periods < 0:
-        raise ValueError("The interval must be positive and the periods not negative.")
-    steps = number * periods
-    if unit == 'day':
-        return end - timedelta(days=steps)
-    if unit == 'week':
-        return end - timedelta(weeks=steps)
-    if unit == 'month':
-        return end - relativedelta(months=steps)
-    return end - relativedelta(years=steps)
+    return end - _interval(unit, number, periods)
 
 
 def schedule_dates(start, unit, number, first_period=0, count=None, until=None):
